@@ -1,0 +1,88 @@
+/**
+ * The storage seam: the narrow interface DataQueue talks to. The Redis backend runs one
+ * Lua script per method; the MemoryStore implements the same contract in process.
+ * Times here are milliseconds; the public API converts from seconds.
+ */
+import type { LeaseGroup } from './lease.js';
+
+/** What a put writes: JSON payloads, all with the same options. */
+export interface PutRequest {
+  readonly payloads: readonly string[];
+  readonly delayMs: number;
+  readonly priority: number;
+  readonly ttlMs: number;
+}
+
+/** How a read delivers. */
+export interface ReadRequest {
+  readonly count: number;
+  readonly visTimeoutMs: number;
+  readonly attempts: number;
+  readonly useDead: boolean;
+}
+
+/** One delivered item as the store returns it. */
+export interface RawDelivery {
+  /** The lease; the item id when the read had no visibility timeout. */
+  readonly lease: string;
+  readonly id: string;
+  /** 1 for the first delivery, 2 for the first redelivery, … */
+  readonly delivery: number;
+  readonly payload: string;
+}
+
+/** The result of one read; `nextDueMs`/`cursor` are set when nothing was delivered. */
+export interface ReadResult {
+  readonly deliveries: RawDelivery[];
+  /** Ms until a delayed item or a lease deadline comes due; -1 when none is pending. */
+  readonly nextDueMs: number;
+  /** Change cursor to block on: a wait from it ends at the first put after the read. */
+  readonly cursor: string;
+}
+
+/** A visible item as peek returns it. */
+export interface RawItem {
+  readonly id: string;
+  readonly payload: string;
+}
+
+/** Counts read in one atomic step. */
+export interface RawStats {
+  readonly ready: number;
+  readonly delayed: number;
+  readonly inflight: number;
+  readonly dead: number;
+  readonly expired: number;
+  readonly dropped: number;
+}
+
+/** What became of a released delivery. */
+export type ReleaseOutcome = 'requeued' | 'dead' | 'dropped';
+
+/** One queue (with its dead-letter queue) in a store. */
+export interface QueueBackend {
+  put(request: PutRequest): Promise<string[]>;
+  read(request: ReadRequest): Promise<ReadResult>;
+  done(groups: readonly LeaseGroup[]): Promise<number>;
+  refresh(groups: readonly LeaseGroup[], visTimeoutMs: number): Promise<string[]>;
+  release(groups: readonly LeaseGroup[], delayMs: number, countDelivery: boolean): Promise<Map<string, ReleaseOutcome>>;
+  peek(count: number): Promise<RawItem[]>;
+  stats(): Promise<RawStats>;
+  redrive(count: number): Promise<number>;
+  clear(): Promise<void>;
+  /**
+   * Blocks until something is put after `cursor` was read, `timeoutMs` passes or `signal`
+   * aborts; never polls. Spurious wake-ups are allowed: the caller reads again.
+   */
+  waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** A backend for the dead-letter queue of this one. */
+  dead(): QueueBackend;
+}
+
+/** A store of queues: the Redis connection wrapper or the MemoryStore. */
+export interface QueueStore {
+  /** The backend of the queue whose key base is `base` (`{prefix:name}`). */
+  open(base: string): QueueBackend;
+  /** Releases the store's own resources (blocking connections); never the caller's. */
+  close(): Promise<void>;
+}

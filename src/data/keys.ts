@@ -1,0 +1,42 @@
+/**
+ * Redis key names of a queue. Every key of a queue, and of its dead-letter queue, contains
+ * the hash tag `{prefix:name}`, so a queue lives in one Cluster slot.
+ */
+
+/** The roles of a queue's keys, in the order the scripts receive them (see lib/queue.lua). */
+export const QUEUE_KEY_ROLES = [
+  'meta',
+  'ready',
+  'sorted',
+  'delayed',
+  'ttl',
+  'inflight',
+  'owners',
+  'leases',
+  'entries',
+  'signal',
+] as const;
+
+/** One role of a queue key. */
+export type QueueKeyRole = (typeof QUEUE_KEY_ROLES)[number];
+
+/** The key base of a queue: `{prefix:name}`. */
+export function queueBase(prefix: string, name: string): string {
+  return `{${prefix}:${name}}`;
+}
+
+/** The key base of the dead-letter queue of the queue at `base`; same hash tag. */
+export function deadBase(base: string): string {
+  return `${base}:dead`;
+}
+
+/** One key of the queue at `base`. */
+export function queueKey(base: string, role: QueueKeyRole): string {
+  return `${base}:${role}`;
+}
+
+/** The 20 keys every script receives: the queue's 10, then its dead-letter queue's 10. */
+export function scriptKeys(base: string): string[] {
+  const dead = deadBase(base);
+  return [...QUEUE_KEY_ROLES.map((role) => queueKey(base, role)), ...QUEUE_KEY_ROLES.map((role) => queueKey(dead, role))];
+}

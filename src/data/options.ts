@@ -1,0 +1,190 @@
+/**
+ * The option and result types of DataQueue, with their defaults, and the checks that
+ * turn user input into validated values (in one place, at the boundary).
+ */
+import { VisqRangeError } from '../errors.js';
+import * as check from '../validate.js';
+
+/** Options of `new DataQueue(store, name, options)`. */
+export interface DataQueueOptions {
+  /**
+   * Default lease length in seconds for {@link DataQueue.getData}. `0` (the default) makes
+   * the queue at-most-once: items are removed as they are read and need no done.
+   */
+  visTimeout?: number;
+  /**
+   * Total deliveries allowed per item when reads use a visibility timeout (integer >= 1,
+   * default 1). After the last one expires the item is dead-lettered or dropped.
+   */
+  attempts?: number;
+  /** Move items whose attempts are spent to {@link DataQueue.dead} instead of dropping them. Default `false`. */
+  useDead?: boolean;
+  /** Key prefix; keys of this queue contain the hash tag `{prefix:name}`. Default `'visq'`. */
+  prefix?: string;
+  /** Largest accepted item, in bytes of JSON. Default 1 MiB. */
+  maxItemBytes?: number;
+}
+
+/** Options of {@link DataQueue.putData}. */
+export interface PutOptions {
+  /** Seconds to keep the items hidden before they become visible. Default 0. */
+  delay?: number;
+  /** Integer from -1000 to 1000; higher is read first, FIFO within a priority. Default 0. */
+  priority?: number;
+  /**
+   * Seconds an item may stay visible without being read before it is dropped (counted
+   * in `stats().expired`). The window starts again whenever the item becomes visible
+   * (after its delay, after a lease expires). Default: no expiry (`0` means the same).
+   */
+  ttl?: number;
+}
+
+/** Options of {@link DataQueue.getData}. */
+export interface GetOptions {
+  /** Lease length in seconds for this read; `0` reads at-most-once. Default: the queue's. */
+  visTimeout?: number;
+  /**
+   * When nothing is visible, block up to this many seconds (without polling) until an
+   * item becomes visible; then return what there is, possibly nothing. Default 0.
+   */
+  wait?: number;
+  /** Ends a blocking wait early; the read then returns what there is. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link DataQueue.refreshData}. */
+export interface RefreshOptions {
+  /** New lease length in seconds from now, > 0. Default: the queue's visTimeout. */
+  visTimeout?: number;
+}
+
+/** Options of {@link DataQueue.releaseData}. */
+export interface ReleaseOptions {
+  /** Seconds before the released items are visible again. Default 0 (at once). */
+  delay?: number;
+  /**
+   * Whether the ended delivery uses one of the item's attempts. Default `true` (the
+   * delivery failed). Pass `false` to hand back items that were never worked on.
+   */
+  countDelivery?: boolean;
+}
+
+/** Counts of {@link DataQueue.stats}, read in one atomic step. */
+export interface QueueStats {
+  /** Visible items waiting to be read. */
+  ready: number;
+  /** Items hidden by a delay (or a release delay). */
+  delayed: number;
+  /** Items delivered under a live lease. */
+  inflight: number;
+  /** Items held by the dead-letter queue. */
+  dead: number;
+  /** Items dropped because their ttl passed before they were read (running total). */
+  expired: number;
+  /** Items dropped because their attempts were spent without dead letters (running total). */
+  dropped: number;
+}
+
+/** One delivery of {@link DataQueue.getDeliveries}. */
+export interface Delivery<T> {
+  /** The lease of this delivery (the item id when read without a visibility timeout). */
+  readonly lease: string;
+  /** The item id, as returned by putData. */
+  readonly id: string;
+  /** 1 for the first delivery of the item, 2 for the next, … */
+  readonly delivery: number;
+  /** The item. */
+  readonly item: T;
+}
+
+/** Result of {@link DataQueue.releaseData}. */
+export interface ReleaseResult {
+  /** Leases whose items are visible again (or will be, after the delay). */
+  readonly requeued: Set<string>;
+  /** Leases whose items had spent their attempts: dead-lettered or dropped. */
+  readonly exhausted: Set<string>;
+}
+
+/** Validated queue settings. */
+export interface QueueSettings {
+  readonly visTimeout: number;
+  readonly attempts: number;
+  readonly useDead: boolean;
+  readonly prefix: string;
+  readonly maxItemBytes: number;
+}
+
+/** Items per atomic write and largest read. */
+export const MAX_BATCH = 1000;
+/** Highest accepted attempts (a bound that keeps counters exact). */
+export const MAX_ATTEMPTS = 1_000_000;
+/** Default largest item: 1 MiB of JSON. */
+export const DEFAULT_MAX_ITEM_BYTES = 1024 * 1024;
+
+export function queueSettings(name: unknown, value: unknown): { name: string; settings: QueueSettings } {
+  const checkedName = check.text('name', name, { maxLength: 256 });
+  const opts = check.options('options', value, ['visTimeout', 'attempts', 'useDead', 'prefix', 'maxItemBytes']);
+  return {
+    name: checkedName,
+    settings: {
+      visTimeout: opts.visTimeout === undefined ? 0 : check.seconds('options.visTimeout', opts.visTimeout),
+      attempts: opts.attempts === undefined ? 1 : check.integerIn('options.attempts', opts.attempts, 1, MAX_ATTEMPTS),
+      useDead: opts.useDead === undefined ? false : check.boolean('options.useDead', opts.useDead),
+      prefix: opts.prefix === undefined ? 'visq' : check.text('options.prefix', opts.prefix, { maxLength: 128, forbid: '{}' }),
+      maxItemBytes:
+        opts.maxItemBytes === undefined
+          ? DEFAULT_MAX_ITEM_BYTES
+          : check.integerIn('options.maxItemBytes', opts.maxItemBytes, 1, 512 * 1024 * 1024),
+    },
+  };
+}
+
+export function putOptions(value: unknown): { delayMs: number; priority: number; ttlMs: number } {
+  const opts = check.options('opts', value, ['delay', 'priority', 'ttl']);
+  return {
+    delayMs: opts.delay === undefined ? 0 : check.toMs(check.seconds('opts.delay', opts.delay)),
+    priority: opts.priority === undefined ? 0 : check.integerIn('opts.priority', opts.priority, -1000, 1000),
+    ttlMs: opts.ttl === undefined ? 0 : check.toMs(check.seconds('opts.ttl', opts.ttl)),
+  };
+}
+
+export function countArg(value: unknown): number {
+  return check.integerIn('count', value, 1, MAX_BATCH);
+}
+
+export function getOptions(
+  value: unknown,
+  settings: QueueSettings,
+): { visTimeoutMs: number; waitMs: number; signal: AbortSignal | undefined } {
+  const opts = check.options('opts', value, ['visTimeout', 'wait', 'signal']);
+  const visTimeout = opts.visTimeout === undefined ? settings.visTimeout : check.seconds('opts.visTimeout', opts.visTimeout);
+  return {
+    visTimeoutMs: check.toMs(visTimeout),
+    waitMs: opts.wait === undefined ? 0 : check.toMs(check.seconds('opts.wait', opts.wait)),
+    signal: opts.signal === undefined ? undefined : check.abortSignal('opts.signal', opts.signal),
+  };
+}
+
+export function refreshOptions(value: unknown, settings: QueueSettings): number {
+  const opts = check.options('opts', value, ['visTimeout']);
+  if (opts.visTimeout === undefined) {
+    if (settings.visTimeout > 0) return check.toMs(settings.visTimeout);
+    throw new VisqRangeError(
+      'Expected `opts.visTimeout` to be a number of seconds greater than 0, got undefined and the queue has no default visTimeout',
+    );
+  }
+  return check.toMs(check.seconds('opts.visTimeout', opts.visTimeout, { exclusiveMin: true }));
+}
+
+export function releaseOptions(value: unknown): { delayMs: number; countDelivery: boolean } {
+  const opts = check.options('opts', value, ['delay', 'countDelivery']);
+  return {
+    delayMs: opts.delay === undefined ? 0 : check.toMs(check.seconds('opts.delay', opts.delay)),
+    countDelivery: opts.countDelivery === undefined ? true : check.boolean('opts.countDelivery', opts.countDelivery),
+  };
+}
+
+export function redriveCount(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  return check.integerIn('count', value, 1, Number.MAX_SAFE_INTEGER);
+}

@@ -1,0 +1,307 @@
+/**
+ * DataQueue: the primitive. Items go in with putData, come out with getData under a
+ * lease that hides them for a visibility timeout, and are finished with doneData; an
+ * item not done in time comes back, up to `attempts` deliveries, then goes to the
+ * dead-letter queue or away. See docs/guarantees.md for the exact semantics.
+ */
+import { ClosedError, VisqTypeError } from '../errors.js';
+import type { RedisConnection } from '../scripts/loader.js';
+import { describe } from '../validate.js';
+import type { QueueBackend, QueueStore, RawDelivery } from './backend.js';
+import { decodeItem, encodeItem } from './codec.js';
+import { queueBase } from './keys.js';
+import { collectLeases, parseLease } from './lease.js';
+import {
+  countArg,
+  getOptions,
+  MAX_BATCH,
+  putOptions,
+  queueSettings,
+  redriveCount,
+  refreshOptions,
+  releaseOptions,
+  type DataQueueOptions,
+  type Delivery,
+  type GetOptions,
+  type PutOptions,
+  type QueueSettings,
+  type QueueStats,
+  type RefreshOptions,
+  type ReleaseOptions,
+  type ReleaseResult,
+} from './options.js';
+import { RedisStore } from './redis-backend.js';
+
+/** Where a queue keeps its items: an ioredis `Redis`/`Cluster` the caller owns, or a store such as `MemoryStore`. */
+export type StoreLike = RedisConnection | QueueStore;
+
+function isQueueStore(value: unknown): value is QueueStore {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as QueueStore).open === 'function' &&
+    typeof (value as QueueStore).close === 'function' &&
+    typeof (value as { evalsha?: unknown }).evalsha !== 'function'
+  );
+}
+
+function isRedisConnection(value: unknown): value is RedisConnection {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as RedisConnection).evalsha === 'function' &&
+    typeof (value as RedisConnection).duplicate === 'function'
+  );
+}
+
+/** Set just before the `dead` getter constructs a dead-letter queue; read once by the constructor. */
+let adopting:
+  | { store: QueueStore; backend: QueueBackend; name: string; settings: QueueSettings }
+  | undefined;
+
+/**
+ * An SQS-style queue of JSON items with visibility timeouts, stored in Redis (or a
+ * MemoryStore). Safe to use from many processes at once; every method is one atomic step.
+ *
+ * @typeParam T - the item type; any JSON value.
+ */
+export class DataQueue<T = unknown> {
+  /** The queue name. */
+  readonly name: string;
+  /** The key prefix; the queue's keys contain the hash tag `{prefix:name}`. */
+  readonly prefix: string;
+  /** The queue's defaults, validated. */
+  readonly settings: Readonly<QueueSettings>;
+
+  readonly #store: QueueStore;
+  readonly #ownsStore: boolean;
+  readonly #backend: QueueBackend;
+  readonly #closing = new AbortController();
+  #dead: DataQueue<T> | undefined;
+  #closed = false;
+
+  /**
+   * @param store - an ioredis `Redis` or `Cluster` (owned by the caller; visq never closes
+   *   it) or a `MemoryStore`.
+   * @param name - the queue name, 1 to 256 characters.
+   * @param options - queue defaults; see {@link DataQueueOptions}.
+   * @throws TypeError / RangeError for a bad argument.
+   */
+  constructor(store: StoreLike, name: string, options?: DataQueueOptions) {
+    const adopted = adopting;
+    adopting = undefined;
+    if (adopted) {
+      // a dead-letter queue: its keys follow from its parent's, not from a name
+      this.name = adopted.name;
+      this.settings = Object.freeze(adopted.settings);
+      this.prefix = adopted.settings.prefix;
+      this.#store = adopted.store;
+      this.#ownsStore = false;
+      this.#backend = adopted.backend;
+      return;
+    }
+    const checked = queueSettings(name, options);
+    this.name = checked.name;
+    this.settings = Object.freeze(checked.settings);
+    this.prefix = checked.settings.prefix;
+    if (isRedisConnection(store)) {
+      this.#store = new RedisStore(store);
+      this.#ownsStore = true;
+    } else if (isQueueStore(store)) {
+      this.#store = store;
+      this.#ownsStore = false;
+    } else {
+      throw new VisqTypeError(
+        `Expected \`store\` to be an ioredis Redis or Cluster client or a MemoryStore, got ${describe(store)}`,
+      );
+    }
+    this.#backend = this.#store.open(queueBase(this.prefix, this.name));
+  }
+
+  /**
+   * The item id of a lease. Keys of an at-most-once read are item ids already and are
+   * returned unchanged.
+   * @throws TypeError when `lease` is not a string.
+   */
+  static itemId(lease: string): string {
+    if (typeof lease !== 'string') {
+      throw new VisqTypeError(`Expected \`lease\` to be a lease string, got ${describe(lease)}`);
+    }
+    return parseLease(lease)?.id ?? lease;
+  }
+
+  /**
+   * Stores items and returns their ids in input order. Up to 1000 items are written in
+   * one atomic step; longer arrays in steps of 1000. Every item is checked first: one that
+   * JSON cannot give back unchanged rejects the whole call with a TypeError before
+   * anything is written.
+   */
+  async putData(items: readonly T[], opts?: PutOptions): Promise<string[]> {
+    this.#ensureOpen();
+    if (!Array.isArray(items)) throw new VisqTypeError(`Expected \`items\` to be an array, got ${describe(items)}`);
+    const { delayMs, priority, ttlMs } = putOptions(opts);
+    const payloads = items.map((item, i) => encodeItem(item, `items[${i}]`, this.settings.maxItemBytes));
+    const ids: string[] = [];
+    for (let start = 0; start < payloads.length; start += MAX_BATCH) {
+      const chunk = payloads.slice(start, start + MAX_BATCH);
+      ids.push(...(await this.#backend.put({ payloads: chunk, delayMs, priority, ttlMs })));
+    }
+    return ids;
+  }
+
+  /**
+   * Reads up to `count` (1..1000) visible items, highest priority first, then oldest, as
+   * a Map from lease to item. With a visibility timeout > 0 each item stays hidden that
+   * long and uses one attempt; without one, items are removed as they are read.
+   */
+  async getData(count = 1, opts?: GetOptions): Promise<Map<string, T>> {
+    const deliveries = await this.getDeliveries(count, opts);
+    const items = new Map<string, T>();
+    for (const delivery of deliveries) items.set(delivery.lease, delivery.item);
+    return items;
+  }
+
+  /** Like {@link DataQueue.getData}, with each item's id and delivery number. */
+  async getDeliveries(count = 1, opts?: GetOptions): Promise<Delivery<T>[]> {
+    this.#ensureOpen();
+    const checkedCount = countArg(count);
+    const { visTimeoutMs, waitMs, signal } = getOptions(opts, this.settings);
+    const request = {
+      count: checkedCount,
+      visTimeoutMs,
+      attempts: this.settings.attempts,
+      useDead: this.settings.useDead,
+    };
+    const started = performance.now();
+    const stop = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
+    for (;;) {
+      const result = await this.#backend.read(request);
+      if (result.deliveries.length > 0) return this.#decode(result.deliveries);
+      const left = waitMs - (performance.now() - started);
+      if (left <= 0 || stop.aborted) return [];
+      // wake at the next due time at the latest: a delayed item or expired lease
+      // becomes visible then without any put to signal it
+      const block = result.nextDueMs >= 0 ? Math.min(left, result.nextDueMs + 1) : left;
+      await this.#backend.waitForChange(result.cursor, block, stop);
+    }
+  }
+
+  /**
+   * Extends each lease that is still its item's current delivery to now + visTimeout
+   * (default: the queue's; must be > 0). Returns the leases extended; stale, done,
+   * unknown or malformed leases are left out and change nothing.
+   */
+  async refreshData(leases: Iterable<string> | Map<string, T>, opts?: RefreshOptions): Promise<Set<string>> {
+    this.#ensureOpen();
+    const groups = collectLeases('leases', leases);
+    const visTimeoutMs = refreshOptions(opts, this.settings);
+    return new Set(await this.#backend.refresh(groups, visTimeoutMs));
+  }
+
+  /**
+   * Finishes each item whose current delivery is one of `leases` and returns how many
+   * were finished. Stale leases are no-ops: a slow consumer never deletes an item someone
+   * else now holds. Accepts the Map returned by getData.
+   */
+  async doneData(leases: Iterable<string> | Map<string, T>): Promise<number> {
+    this.#ensureOpen();
+    return this.#backend.done(collectLeases('leases', leases));
+  }
+
+  /**
+   * Ends live deliveries without finishing them, so the items are read again after
+   * `delay` seconds (default at once). By default the delivery counts as a failed
+   * attempt, and an item whose attempts are spent is dead-lettered or dropped; pass
+   * `countDelivery: false` to hand back items that were never worked on.
+   */
+  async releaseData(leases: Iterable<string> | Map<string, T>, opts?: ReleaseOptions): Promise<ReleaseResult> {
+    this.#ensureOpen();
+    const groups = collectLeases('leases', leases);
+    const { delayMs, countDelivery } = releaseOptions(opts);
+    const outcomes = await this.#backend.release(groups, delayMs, countDelivery);
+    const result: ReleaseResult = { requeued: new Set(), exhausted: new Set() };
+    for (const [lease, outcome] of outcomes) {
+      (outcome === 'requeued' ? result.requeued : result.exhausted).add(lease);
+    }
+    return result;
+  }
+
+  /** The next `count` (1..1000) visible items in delivery order, by id, without touching them. */
+  async peekData(count = 1): Promise<Map<string, T>> {
+    this.#ensureOpen();
+    const items = await this.#backend.peek(countArg(count));
+    return new Map(items.map(({ id, payload }) => [id, decodeItem<T>(payload, id)]));
+  }
+
+  /** The queue's counts, read in one atomic step. */
+  async stats(): Promise<QueueStats> {
+    this.#ensureOpen();
+    return { ...(await this.#backend.stats()) };
+  }
+
+  /**
+   * The dead-letter queue: items whose attempts were spent (with `useDead`). Same hash
+   * slot, same API; it reads at-most-once by default.
+   */
+  get dead(): DataQueue<T> {
+    if (!this.#dead) {
+      adopting = {
+        store: this.#store,
+        backend: this.#backend.dead(),
+        name: `${this.name}:dead`,
+        settings: { ...this.settings, visTimeout: 0, attempts: 1, useDead: false },
+      };
+      this.#dead = new DataQueue<T>(this.#store, this.name);
+    }
+    return this.#dead;
+  }
+
+  /**
+   * Moves up to `count` (default all) visible dead letters back to this queue with fresh
+   * attempts, in the dead-letter queue's order. Returns how many moved.
+   */
+  async redrive(count?: number): Promise<number> {
+    this.#ensureOpen();
+    const limit = redriveCount(count) ?? Number.POSITIVE_INFINITY;
+    let moved = 0;
+    while (moved < limit) {
+      const step = Math.min(MAX_BATCH, limit - moved);
+      const n = await this.#backend.redrive(step);
+      moved += n;
+      if (n < step) break;
+    }
+    return moved;
+  }
+
+  /** Deletes every key of this queue and of its dead-letter queue. */
+  async clear(): Promise<void> {
+    this.#ensureOpen();
+    await this.#backend.clear();
+  }
+
+  /**
+   * Ends blocking waits (they return what there is) and releases the connections visq
+   * opened for them. The caller's connection stays open. Later calls reject with
+   * ClosedError.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing.abort();
+    await this.#dead?.close();
+    if (this.#ownsStore) await this.#store.close();
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) throw new ClosedError(`DataQueue ${JSON.stringify(this.name)}`);
+  }
+
+  #decode(deliveries: RawDelivery[]): Delivery<T>[] {
+    return deliveries.map(({ lease, id, delivery, payload }) => ({
+      lease,
+      id,
+      delivery,
+      item: decodeItem<T>(payload, id),
+    }));
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The Redis backend: each operation is one Lua script (src/scripts), called by SHA with
+ * the queue's 20 keys. Blocking waits use duplicate connections that this store opens
+ * lazily, pools, and closes in `close()`; the caller's connection is never closed.
+ */
+import { runScript, toStoreError, type RedisConnection, type ScriptName } from '../scripts/loader.js';
+import type {
+  PutRequest,
+  QueueBackend,
+  QueueStore,
+  RawItem,
+  RawStats,
+  ReadRequest,
+  ReadResult,
+  ReleaseOutcome,
+} from './backend.js';
+import { clockOffsetMs } from './clock.js';
+import { parseRecord } from './codec.js';
+import { deadBase, queueKey, scriptKeys } from './keys.js';
+import { groupArgs, type LeaseGroup } from './lease.js';
+
+/** Wraps a caller-owned ioredis connection (Redis or Cluster) as a queue store. */
+export class RedisStore implements QueueStore {
+  readonly connection: RedisConnection;
+  readonly #idle: RedisConnection[] = [];
+  readonly #busy = new Set<RedisConnection>();
+  #closed = false;
+
+  constructor(connection: RedisConnection) {
+    this.connection = connection;
+  }
+
+  open(base: string): QueueBackend {
+    return new RedisQueueBackend(this, base);
+  }
+
+  /** Runs `fn` on a blocking connection of its own; an abort disconnects it. */
+  async blocking<R>(fn: (connection: RedisConnection) => Promise<R>, signal?: AbortSignal): Promise<R | undefined> {
+    if (this.#closed) return undefined;
+    const connection = this.#idle.pop() ?? this.connection.duplicate();
+    this.#busy.add(connection);
+    let aborted = false;
+    const onAbort = (): void => {
+      aborted = true;
+      connection.disconnect();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (signal?.aborted) return undefined;
+      return await fn(connection);
+    } catch (error) {
+      if (aborted || this.#closed) return undefined;
+      connection.disconnect();
+      aborted = true;
+      throw toStoreError(error, 'a blocking wait');
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.#busy.delete(connection);
+      if (aborted || this.#closed) connection.disconnect();
+      else this.#idle.push(connection);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const connection of [...this.#idle, ...this.#busy]) connection.disconnect();
+    this.#idle.length = 0;
+    this.#busy.clear();
+  }
+}
+
+class RedisQueueBackend implements QueueBackend {
+  readonly #store: RedisStore;
+  readonly #base: string;
+  readonly #keys: string[];
+
+  constructor(store: RedisStore, base: string) {
+    this.#store = store;
+    this.#base = base;
+    this.#keys = scriptKeys(base);
+  }
+
+  #run(name: ScriptName, args: readonly (string | number)[]): Promise<unknown> {
+    const connection = this.#store.connection;
+    return runScript(connection, name, this.#keys, [clockOffsetMs(connection), ...args]);
+  }
+
+  async put(request: PutRequest): Promise<string[]> {
+    const { delayMs, priority, ttlMs, payloads } = request;
+    return (await this.#run('put', [delayMs, priority, ttlMs, ...payloads])) as string[];
+  }
+
+  async read(request: ReadRequest): Promise<ReadResult> {
+    const { count, visTimeoutMs, attempts, useDead } = request;
+    const reply = (await this.#run('get', [count, visTimeoutMs, attempts, useDead ? 1 : 0])) as [
+      number,
+      string,
+      ...string[],
+    ];
+    const deliveries = [];
+    for (let i = 2; i < reply.length; i += 2) {
+      const record = parseRecord(reply[i + 1] as string);
+      deliveries.push({
+        lease: reply[i] as string,
+        id: record.id,
+        delivery: record.deliveries + 1,
+        payload: record.payload,
+      });
+    }
+    return { deliveries, nextDueMs: reply[0], cursor: reply[1] };
+  }
+
+  async done(groups: readonly LeaseGroup[]): Promise<number> {
+    if (groups.length === 0) return 0;
+    return (await this.#run('done', groupArgs(groups))) as number;
+  }
+
+  async refresh(groups: readonly LeaseGroup[], visTimeoutMs: number): Promise<string[]> {
+    if (groups.length === 0) return [];
+    return (await this.#run('refresh', [visTimeoutMs, ...groupArgs(groups)])) as string[];
+  }
+
+  async release(
+    groups: readonly LeaseGroup[],
+    delayMs: number,
+    countDelivery: boolean,
+  ): Promise<Map<string, ReleaseOutcome>> {
+    const outcomes = new Map<string, ReleaseOutcome>();
+    if (groups.length === 0) return outcomes;
+    const reply = (await this.#run('release', [delayMs, countDelivery ? 1 : 0, ...groupArgs(groups)])) as string[];
+    for (let i = 0; i < reply.length; i += 2) outcomes.set(reply[i] as string, reply[i + 1] as ReleaseOutcome);
+    return outcomes;
+  }
+
+  async peek(count: number): Promise<RawItem[]> {
+    const records = (await this.#run('peek', [count])) as string[];
+    return records.map((record) => {
+      const { id, payload } = parseRecord(record);
+      return { id, payload };
+    });
+  }
+
+  async stats(): Promise<RawStats> {
+    const [ready, delayed, inflight, dead, expired, dropped] = (await this.#run('stats', [])) as number[];
+    return {
+      ready: ready ?? 0,
+      delayed: delayed ?? 0,
+      inflight: inflight ?? 0,
+      dead: dead ?? 0,
+      expired: expired ?? 0,
+      dropped: dropped ?? 0,
+    };
+  }
+
+  async redrive(count: number): Promise<number> {
+    return (await this.#run('redrive', [count])) as number;
+  }
+
+  async clear(): Promise<void> {
+    await this.#run('clear', []);
+  }
+
+  async waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const key = queueKey(this.#base, 'signal');
+    await this.#store.blocking(
+      (connection) => connection.xread('BLOCK', Math.max(1, Math.ceil(timeoutMs)), 'STREAMS', key, cursor),
+      signal,
+    );
+  }
+
+  dead(): QueueBackend {
+    return new RedisQueueBackend(this.#store, deadBase(this.#base));
+  }
+}

@@ -1,0 +1,39 @@
+--[[
+  done: finishes the items whose current delivery is one of the given leases.
+
+  KEYS    the 20 queue keys (see lib/queue.lua)
+  ARGV[1] clock offset in ms (test hook, 0 in production)
+  ARGV[2..] lease groups: <group count>, then per group <entry> <n> <item id>*n
+  Returns the number of items finished.
+  Side effects: deletes the inflight fields of live leases for good; an entry whose
+  leases are all settled is removed with its deadline.
+  Invariant: a stale lease (deadline passed, redelivered, dead-lettered, done) or a lease
+  this queue never issued changes nothing.
+]]
+--@include queue
+
+local now = now_ms(tonumber(ARGV[1]))
+local groups = read_groups(2)
+local finished = 0
+
+if redis.call('EXISTS', Q.owners) == 0 then
+  -- the common case: no refreshed leases, every lease belongs to its own batch entry
+  for _, g in ipairs(groups) do
+    if entry_is_live(Q, g.entry, now) then
+      local n = redis.call('HDEL', Q.inflight, unpack(g.leases))
+      release_from_entry(Q, g.entry, n)
+      finished = finished + n
+    end
+  end
+  return finished
+end
+
+local by_owner, order = live_by_owner(Q, groups, now)
+for _, owner in ipairs(order) do
+  local leases = by_owner[owner]
+  redis.call('HDEL', Q.inflight, unpack(leases))
+  redis.call('HDEL', Q.owners, unpack(leases))
+  release_from_entry(Q, owner, #leases)
+  finished = finished + #leases
+end
+return finished

@@ -1,0 +1,64 @@
+--[[
+  get: delivers up to `count` visible items, highest priority first, then oldest.
+
+  KEYS    the 20 queue keys (see lib/queue.lua)
+  ARGV[1] clock offset in ms (test hook, 0 in production)
+  ARGV[2] count, 1..1000
+  ARGV[3] visibility timeout in ms; 0 removes the items as they are read (at-most-once)
+  ARGV[4] attempts: deliveries allowed before an item is dead-lettered or dropped
+  ARGV[5] 1 to dead-letter items whose attempts are spent, 0 to drop them
+  Returns { wait_ms, signal_id, lease_1, record_1, lease_2, record_2, ... }.
+    The lease is the item id when visibility timeout is 0.
+    wait_ms / signal_id are only filled when nothing was delivered: ms until the next
+    delayed item or lease deadline comes due (-1: none), and the last signal stream id
+    for a blocking XREAD that must not miss a put made after this call.
+  Side effects: maintenance (due delayed items become visible, expired leases are
+  requeued / dead-lettered / dropped, ttl-expired items go); with a visibility timeout,
+  one inflight field per item, one entry and one deadline for the whole batch.
+  Invariant: an item has at most one live lease; it is handed out again only after that
+  lease's deadline passed.
+]]
+--@include queue
+
+local now = now_ms(tonumber(ARGV[1]))
+local count, vis_ms = tonumber(ARGV[2]), tonumber(ARGV[3])
+maintain(Q, D, now)
+local recs = take(Q, count, true)
+
+if #recs == 0 then
+  local wait_ms = -1
+  local next_delayed = redis.call('ZRANGE', Q.delayed, 0, 0, 'WITHSCORES')
+  local next_deadline = redis.call('ZRANGE', Q.leases, 0, 0, 'WITHSCORES')
+  for _, due in ipairs({ next_delayed[2], next_deadline[2] }) do
+    local ms = tonumber(due) - now
+    if wait_ms < 0 or ms < wait_ms then wait_ms = ms end
+  end
+  local last = redis.call('XREVRANGE', Q.signal, '+', '-', 'COUNT', 1)
+  return { wait_ms, last[1] and last[1][1] or '0-0' }
+end
+
+local out = { -1, '' }
+if vis_ms <= 0 then
+  for i, rec in ipairs(recs) do
+    out[2 * i + 1] = id_of(rec)
+    out[2 * i + 2] = rec
+  end
+  return out
+end
+
+local entry = int_str(redis.call('HINCRBY', Q.meta, 'entry', 1))
+local fields, ids = {}, {}
+for i, rec in ipairs(recs) do
+  local id = id_of(rec)
+  local lease = id .. ':' .. entry
+  ids[i] = id
+  fields[2 * i - 1] = lease
+  fields[2 * i] = rec
+  out[2 * i + 1] = lease
+  out[2 * i + 2] = rec
+end
+redis.call('HSET', Q.inflight, unpack(fields))
+redis.call('HSET', Q.entries, entry, ARGV[4] .. '|' .. ARGV[5] .. '|b|' .. table.concat(ids, ','),
+  entry .. ':n', #recs)
+redis.call('ZADD', Q.leases, now + vis_ms, entry)
+return out

@@ -1,0 +1,82 @@
+/**
+ * Loads the Lua scripts once and runs them by SHA (EVALSHA), falling back to EVAL when
+ * Redis answers NOSCRIPT (a restart or SCRIPT FLUSH), which also caches the script again.
+ * Redis errors become typed visq errors here and nowhere else.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
+import { StoreError, StoreFullError } from '../errors.js';
+import { VERSION } from '../version.js';
+
+/** The connection types visq accepts. */
+export type RedisConnection = Redis | Cluster;
+
+/** The scripts, one per atomic operation. */
+export type ScriptName = 'put' | 'get' | 'done' | 'refresh' | 'release' | 'peek' | 'stats' | 'redrive' | 'clear';
+
+interface Script {
+  readonly name: ScriptName;
+  readonly lua: string;
+  readonly sha: string;
+}
+
+const INCLUDE = /^--@include (\w+)\s*$/m;
+
+function readScript(file: string): string {
+  return readFileSync(new URL(file, import.meta.url), 'utf8');
+}
+
+function compile(name: ScriptName): Script {
+  let lua = readScript(`./${name}.lua`);
+  for (let match = INCLUDE.exec(lua); match; match = INCLUDE.exec(lua)) {
+    lua = lua.replace(match[0], readScript(`./lib/${match[1]}.lua`));
+  }
+  // the version line makes every release's scripts distinct, so mixed deployments
+  // never run each other's scripts under one SHA
+  lua = `-- visq ${VERSION} ${name}\n${lua}`;
+  return { name, lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+const compiled = new Map<ScriptName, Script>();
+
+function script(name: ScriptName): Script {
+  let found = compiled.get(name);
+  if (!found) {
+    found = compile(name);
+    compiled.set(name, found);
+  }
+  return found;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Maps a Redis failure to a visq error. */
+export function toStoreError(error: unknown, operation: string): StoreError {
+  if (error instanceof StoreError) return error;
+  const message = messageOf(error);
+  if (message.startsWith('OOM')) return new StoreFullError({ cause: error });
+  return new StoreError(`Redis failed ${operation}: ${message}`, { cause: error });
+}
+
+/** Runs script `name` with its keys and arguments; one round trip in the usual case. */
+export async function runScript(
+  connection: RedisConnection,
+  name: ScriptName,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  const { sha, lua } = script(name);
+  try {
+    return await connection.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!messageOf(error).startsWith('NOSCRIPT')) throw toStoreError(error, name);
+  }
+  try {
+    return await connection.eval(lua, keys.length, ...keys, ...args);
+  } catch (error) {
+    throw toStoreError(error, name);
+  }
+}

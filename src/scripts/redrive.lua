@@ -1,0 +1,26 @@
+--[[
+  redrive: moves visible dead letters back to the queue with fresh attempts.
+
+  KEYS    the 20 queue keys (see lib/queue.lua)
+  ARGV[1] clock offset in ms (test hook, 0 in production)
+  ARGV[2] at most this many items, 1..1000
+  Returns the number of items moved.
+  Side effects: the items leave the dead-letter queue in its delivery order and are
+  appended to the queue with new seqs, 0 deliveries, their priority and no ttl; blocked
+  readers of the queue are woken. Items the dead-letter queue holds in flight or
+  delayed stay where they are.
+]]
+--@include queue
+
+local now = now_ms(tonumber(ARGV[1]))
+maintain(D, nil, now)
+local recs = take(D, tonumber(ARGV[2]), true)
+local parsed = {}
+for i, rec in ipairs(recs) do
+  local r = parse_record(rec)
+  r.deliveries = 0
+  r.ttl = 0
+  parsed[i] = r
+end
+append_fresh(Q, parsed, false, now)
+return #recs

@@ -1,0 +1,44 @@
+--[[
+  refresh: extends live leases to now + visibility timeout.
+
+  KEYS    the 20 queue keys (see lib/queue.lua)
+  ARGV[1] clock offset in ms (test hook, 0 in production)
+  ARGV[2] visibility timeout in ms, > 0
+  ARGV[3..] lease groups: <group count>, then per group <entry> <n> <item id>*n
+  Returns the leases extended.
+  Side effects: when every live lease of an entry is refreshed, the entry's deadline
+  moves; otherwise the refreshed leases move to a new refresh entry (owners records it)
+  that keeps the attempts and dead-letter setting of the entry they came from.
+  Invariant: stale or unknown leases are left out and change nothing; a lease is never
+  extended past its item's current delivery.
+]]
+--@include queue
+
+local now = now_ms(tonumber(ARGV[1]))
+local deadline = now + tonumber(ARGV[2])
+local by_owner, order = live_by_owner(Q, read_groups(3), now)
+local refreshed = {}
+
+for _, owner in ipairs(order) do
+  local leases = by_owner[owner]
+  local live = tonumber(redis.call('HGET', Q.entries, owner .. ':n'))
+  if live == #leases then
+    redis.call('ZADD', Q.leases, deadline, owner)
+  else
+    local attempts, use_dead = parse_entry(redis.call('HGET', Q.entries, owner))
+    local entry = int_str(redis.call('HINCRBY', Q.meta, 'entry', 1))
+    redis.call('HSET', Q.entries,
+      entry, int_str(attempts) .. '|' .. (use_dead and '1' or '0') .. '|r|' .. table.concat(leases, ','),
+      entry .. ':n', #leases)
+    redis.call('ZADD', Q.leases, deadline, entry)
+    local owner_args = {}
+    for _, lease in ipairs(leases) do
+      owner_args[#owner_args + 1] = lease
+      owner_args[#owner_args + 1] = entry
+    end
+    redis.call('HSET', Q.owners, unpack(owner_args))
+    release_from_entry(Q, owner, #leases)
+  end
+  for _, lease in ipairs(leases) do refreshed[#refreshed + 1] = lease end
+end
+return refreshed

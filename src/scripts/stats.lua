@@ -1,0 +1,22 @@
+--[[
+  stats: the queue's counts, read in one atomic step.
+
+  KEYS    the 20 queue keys (see lib/queue.lua)
+  ARGV[1] clock offset in ms (test hook, 0 in production)
+  Returns { ready, delayed, inflight, dead, expired, dropped }.
+    dead counts every item held by the dead-letter queue, whatever its state.
+  Side effects: maintenance (see get), so the counts reflect the current time.
+]]
+--@include queue
+
+local now = now_ms(tonumber(ARGV[1]))
+maintain(Q, D, now)
+local dead = visible_count(D) + redis.call('ZCARD', D.delayed) + redis.call('HLEN', D.inflight)
+return {
+  visible_count(Q),
+  redis.call('ZCARD', Q.delayed),
+  redis.call('HLEN', Q.inflight),
+  dead,
+  tonumber(redis.call('HGET', Q.meta, 'expired') or '0'),
+  tonumber(redis.call('HGET', Q.meta, 'dropped') or '0'),
+}
