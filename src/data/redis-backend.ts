@@ -14,7 +14,7 @@ import type {
   ReadResult,
   ReleaseOutcome,
 } from './backend.js';
-import { clockOffsetMs } from './clock.js';
+import { clockArg } from './clock.js';
 import { parseRecord } from './codec.js';
 import { deadBase, queueKey, scriptKeys } from './keys.js';
 import { groupArgs, type LeaseGroup } from './lease.js';
@@ -82,7 +82,7 @@ class RedisQueueBackend implements QueueBackend {
 
   #run(name: ScriptName, args: readonly (string | number)[]): Promise<unknown> {
     const connection = this.#store.connection;
-    return runScript(connection, name, this.#keys, [clockOffsetMs(connection), ...args]);
+    return runScript(connection, name, this.#keys, [clockArg(connection), ...args]);
   }
 
   async put(request: PutRequest): Promise<string[]> {

@@ -2,7 +2,7 @@
   clear: deletes every key of the queue and of its dead-letter queue.
 
   KEYS    the 20 queue keys (see lib/queue.lua)
-  ARGV[1] clock offset in ms (unused; every script takes it)
+  ARGV[1] clock (unused; every script takes it)
   Returns the number of keys deleted.
   Side effects: the next put starts a new id epoch (meta.gen), so leases issued before
   the clear can never match an item put after it.

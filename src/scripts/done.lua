@@ -2,7 +2,7 @@
   done: finishes the items whose current delivery is one of the given leases.
 
   KEYS    the 20 queue keys (see lib/queue.lua)
-  ARGV[1] clock offset in ms (test hook, 0 in production)
+  ARGV[1] clock (test hook, "0" in production; see lib/queue.lua now_ms)
   ARGV[2..] lease groups: <group count>, then per group <entry> <n> <item id>*n
   Returns the number of items finished.
   Side effects: deletes the inflight fields of live leases for good; an entry whose
@@ -12,7 +12,7 @@
 ]]
 --@include queue
 
-local now = now_ms(tonumber(ARGV[1]))
+local now = now_ms(ARGV[1])
 local groups = read_groups(2)
 local finished = 0
 

@@ -2,7 +2,7 @@
   get: delivers up to `count` visible items, highest priority first, then oldest.
 
   KEYS    the 20 queue keys (see lib/queue.lua)
-  ARGV[1] clock offset in ms (test hook, 0 in production)
+  ARGV[1] clock (test hook, "0" in production; see lib/queue.lua now_ms)
   ARGV[2] count, 1..1000
   ARGV[3] visibility timeout in ms; 0 removes the items as they are read (at-most-once)
   ARGV[4] attempts: deliveries allowed before an item is dead-lettered or dropped
@@ -20,7 +20,7 @@
 ]]
 --@include queue
 
-local now = now_ms(tonumber(ARGV[1]))
+local now = now_ms(ARGV[1])
 local count, vis_ms = tonumber(ARGV[2]), tonumber(ARGV[3])
 maintain(Q, D, now)
 local recs = take(Q, count, true)

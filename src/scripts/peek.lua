@@ -2,13 +2,13 @@
   peek: the next visible items in delivery order, without delivering them.
 
   KEYS    the 20 queue keys (see lib/queue.lua)
-  ARGV[1] clock offset in ms (test hook, 0 in production)
+  ARGV[1] clock (test hook, "0" in production; see lib/queue.lua now_ms)
   ARGV[2] count, 1..1000
   Returns the records, in delivery order.
   Side effects: maintenance only (see get); the items themselves are not touched.
 ]]
 --@include queue
 
-local now = now_ms(tonumber(ARGV[1]))
+local now = now_ms(ARGV[1])
 maintain(Q, D, now)
 return take(Q, tonumber(ARGV[2]), false)

@@ -2,7 +2,7 @@
   put: stores up to 1000 items in one atomic step, in order.
 
   KEYS    the 20 queue keys (see lib/queue.lua)
-  ARGV[1] clock offset in ms (test hook, 0 in production)
+  ARGV[1] clock (test hook, "0" in production; see lib/queue.lua now_ms)
   ARGV[2] delay in ms; > 0 hides the items until now + delay
   ARGV[3] priority, an integer from -1000 to 1000
   ARGV[4] ttl in ms; > 0 drops an item not read within ttl of becoming visible; 0 = none
@@ -14,7 +14,7 @@
 ]]
 --@include queue
 
-local now = now_ms(tonumber(ARGV[1]))
+local now = now_ms(ARGV[1])
 local delay, priority, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local count = #ARGV - 4
 local gen, first = reserve_seq(Q, count)

@@ -2,7 +2,7 @@
   redrive: moves visible dead letters back to the queue with fresh attempts.
 
   KEYS    the 20 queue keys (see lib/queue.lua)
-  ARGV[1] clock offset in ms (test hook, 0 in production)
+  ARGV[1] clock (test hook, "0" in production; see lib/queue.lua now_ms)
   ARGV[2] at most this many items, 1..1000
   Returns the number of items moved.
   Side effects: the items leave the dead-letter queue in its delivery order and are
@@ -12,7 +12,7 @@
 ]]
 --@include queue
 
-local now = now_ms(tonumber(ARGV[1]))
+local now = now_ms(ARGV[1])
 maintain(D, nil, now)
 local recs = take(D, tonumber(ARGV[2]), true)
 local parsed = {}

@@ -2,7 +2,7 @@
   refresh: extends live leases to now + visibility timeout.
 
   KEYS    the 20 queue keys (see lib/queue.lua)
-  ARGV[1] clock offset in ms (test hook, 0 in production)
+  ARGV[1] clock (test hook, "0" in production; see lib/queue.lua now_ms)
   ARGV[2] visibility timeout in ms, > 0
   ARGV[3..] lease groups: <group count>, then per group <entry> <n> <item id>*n
   Returns the leases extended.
@@ -14,7 +14,7 @@
 ]]
 --@include queue
 
-local now = now_ms(tonumber(ARGV[1]))
+local now = now_ms(ARGV[1])
 local deadline = now + tonumber(ARGV[2])
 local by_owner, order = live_by_owner(Q, read_groups(3), now)
 local refreshed = {}

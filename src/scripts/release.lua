@@ -2,7 +2,7 @@
   release: ends live deliveries without done, so the items can be read again.
 
   KEYS    the 20 queue keys (see lib/queue.lua)
-  ARGV[1] clock offset in ms (test hook, 0 in production)
+  ARGV[1] clock (test hook, "0" in production; see lib/queue.lua now_ms)
   ARGV[2] delay in ms before the items are visible again (0 = at once)
   ARGV[3] 1 if the delivery uses an attempt (a failure), 0 if it does not (never started)
   ARGV[4..] lease groups: <group count>, then per group <entry> <n> <item id>*n
@@ -14,7 +14,7 @@
 ]]
 --@include queue
 
-local now = now_ms(tonumber(ARGV[1]))
+local now = now_ms(ARGV[1])
 local visible_at = now + tonumber(ARGV[2])
 local count_delivery = ARGV[3] == '1'
 local by_owner, order, records = live_by_owner(Q, read_groups(4), now)
@@ -34,6 +34,6 @@ for _, owner in ipairs(order) do
   redis.call('HDEL', Q.owners, unpack(leases))
   release_from_entry(Q, owner, #leases)
 end
-append_fresh(D, dead_batch, false, now)
+append_dead(D, dead_batch, now)
 if requeued then signal(Q) end
 return out

@@ -46,10 +46,12 @@ end
 local Q = queue_keys(0)
 local D = queue_keys(10)
 
--- Redis time in ms, shifted by the test-only clock offset (ARGV[1], 0 in production).
-local function now_ms(offset)
+-- Redis time in ms. `clock` is ARGV[1], the test hook: "0" in production, a number of ms
+-- to add to TIME, or "@<ms>" for a frozen absolute time (see src/data/clock.ts).
+local function now_ms(clock)
+  if string.sub(clock, 1, 1) == '@' then return tonumber(string.sub(clock, 2)) end
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + offset
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(clock)
 end
 
 local function int_str(n)
@@ -156,6 +158,13 @@ local function append_fresh(q, parsed, apply_ttl, now)
   signal(q)
 end
 
+-- Dead letters of one step enter the dead-letter queue in their put order (seq), so
+-- that the order does not depend on how the step happened to visit the entries.
+local function append_dead(dq, dead_batch, now)
+  table.sort(dead_batch, function(a, b) return a.seq < b.seq end)
+  append_fresh(dq, dead_batch, false, now)
+end
+
 -- Ends one delivery of `rec` that was not done. count_delivery=false returns the item
 -- without using an attempt. Returns 'requeued', 'dead' or 'dropped'.
 local function settle_undone(q, dq, rec, attempts, use_dead, visible_at, now, count_delivery, dead_batch)
@@ -233,7 +242,7 @@ local function expire_leases(q, dq, now)
     end
     drop_entry(q, entry)
   end
-  if dq then append_fresh(dq, dead_batch, false, now) end
+  if dq then append_dead(dq, dead_batch, now) end
 end
 
 local function promote_due(q, now)
