@@ -4,9 +4,11 @@
  * @module
  */
 export { DataQueue, type StoreLike } from './data/queue.js';
+export { MemoryStore } from './data/memory-store.js';
 export type {
   DataQueueOptions,
   Delivery,
+  FailOptions,
   GetOptions,
   PutOptions,
   QueueStats,
@@ -26,5 +28,23 @@ export {
   type VisqErrorCode,
 } from './errors.js';
 export type { QueueStore, QueueBackend } from './data/backend.js';
+export { Visq, type TaskDecoratorOptions, type TaskMethodDecorator } from './tasks/app.js';
+export { Task } from './tasks/task.js';
+export { EnqueuedTask } from './tasks/enqueued.js';
+export { taskContext, type TaskContext } from './tasks/context.js';
+export type { TaskRecord, TaskStatus } from './tasks/records.js';
+export type {
+  CronTaskOptions,
+  ExecuteOptions,
+  PeriodicTaskOptions,
+  TaskOptions,
+  TaskSettings,
+  VisqOptions,
+  WaitOptions,
+} from './tasks/options.js';
+export { Worker } from './worker/worker.js';
+export { TaskTimeoutError } from './worker/run-task.js';
+export type { WorkerOptions, WorkerSettings } from './worker/options.js';
+export type { DeadInfo, DoneInfo, FailedInfo, RunInfo, WorkerEvents } from './worker/events.js';
 export type { RedisConnection } from './scripts/loader.js';
 export { VERSION } from './version.js';

@@ -33,11 +33,14 @@ export function describe(value: unknown): string {
   }
 }
 
-function typeError(name: string, expected: string, value: unknown): VisqTypeError {
+/** A TypeError in the standard voice. */
+export function typeError(name: string, expected: string, value: unknown): VisqTypeError {
   return new VisqTypeError(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`);
 }
 
-function rangeError(name: string, expected: string, value: unknown): VisqRangeError {
+
+/** A RangeError in the standard voice. */
+export function rangeError(name: string, expected: string, value: unknown): VisqRangeError {
   return new VisqRangeError(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`);
 }
 

@@ -56,6 +56,12 @@ export interface RawStats {
   readonly dropped: number;
 }
 
+/** How release ends deliveries; see {@link QueueBackend.release}. */
+export type ReleaseMode =
+  | { readonly kind: 'count'; readonly delayMs: number }
+  | { readonly kind: 'keep'; readonly delayMs: number }
+  | { readonly kind: 'fail'; readonly useDead: boolean };
+
 /** What became of a released delivery. */
 export type ReleaseOutcome = 'requeued' | 'dead' | 'dropped';
 
@@ -65,7 +71,13 @@ export interface QueueBackend {
   read(request: ReadRequest): Promise<ReadResult>;
   done(groups: readonly LeaseGroup[]): Promise<number>;
   refresh(groups: readonly LeaseGroup[], visTimeoutMs: number): Promise<string[]>;
-  release(groups: readonly LeaseGroup[], delayMs: number, countDelivery: boolean): Promise<Map<string, ReleaseOutcome>>;
+  /**
+   * Ends live deliveries without done. `count`: a failed delivery (requeued after
+   * `delayMs`, or dead-lettered/dropped when the item's attempts are spent); `keep`: never
+   * worked on (requeued, no attempt used); `fail`: a final failure (dead-lettered when
+   * `useDead`, else dropped, whatever the attempts).
+   */
+  release(groups: readonly LeaseGroup[], mode: ReleaseMode): Promise<Map<string, ReleaseOutcome>>;
   peek(count: number): Promise<RawItem[]>;
   stats(): Promise<RawStats>;
   redrive(count: number): Promise<number>;

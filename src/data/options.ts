@@ -69,6 +69,12 @@ export interface ReleaseOptions {
   countDelivery?: boolean;
 }
 
+/** Options of {@link DataQueue.failData}. */
+export interface FailOptions {
+  /** Dead-letter the items (`true`) or drop them (`false`). Default: the queue's `useDead`. */
+  useDead?: boolean;
+}
+
 /** Counts of {@link DataQueue.stats}, read in one atomic step. */
 export interface QueueStats {
   /** Visible items waiting to be read. */
@@ -187,4 +193,9 @@ export function releaseOptions(value: unknown): { delayMs: number; countDelivery
 export function redriveCount(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   return check.integerIn('count', value, 1, Number.MAX_SAFE_INTEGER);
+}
+
+export function failOptions(value: unknown, settings: QueueSettings): boolean {
+  const opts = check.options('opts', value, ['useDead']);
+  return opts.useDead === undefined ? settings.useDead : check.boolean('opts.useDead', opts.useDead);
 }

@@ -5,14 +5,16 @@
  * dead-letter queue or away. See docs/guarantees.md for the exact semantics.
  */
 import { ClosedError, VisqTypeError } from '../errors.js';
-import type { RedisConnection } from '../scripts/loader.js';
 import { describe } from '../validate.js';
 import type { QueueBackend, QueueStore, RawDelivery } from './backend.js';
+
+export type { StoreLike };
 import { decodeItem, encodeItem } from './codec.js';
 import { queueBase } from './keys.js';
 import { collectLeases, parseLease } from './lease.js';
 import {
   countArg,
+  failOptions,
   getOptions,
   MAX_BATCH,
   putOptions,
@@ -22,6 +24,7 @@ import {
   releaseOptions,
   type DataQueueOptions,
   type Delivery,
+  type FailOptions,
   type GetOptions,
   type PutOptions,
   type QueueSettings,
@@ -30,29 +33,7 @@ import {
   type ReleaseOptions,
   type ReleaseResult,
 } from './options.js';
-import { RedisStore } from './redis-backend.js';
-
-/** Where a queue keeps its items: an ioredis `Redis`/`Cluster` the caller owns, or a store such as `MemoryStore`. */
-export type StoreLike = RedisConnection | QueueStore;
-
-function isQueueStore(value: unknown): value is QueueStore {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as QueueStore).open === 'function' &&
-    typeof (value as QueueStore).close === 'function' &&
-    typeof (value as { evalsha?: unknown }).evalsha !== 'function'
-  );
-}
-
-function isRedisConnection(value: unknown): value is RedisConnection {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as RedisConnection).evalsha === 'function' &&
-    typeof (value as RedisConnection).duplicate === 'function'
-  );
-}
+import { resolveStore, type StoreLike } from './store.js';
 
 /** Set just before the `dead` getter constructs a dead-letter queue; read once by the constructor. */
 let adopting:
@@ -104,17 +85,9 @@ export class DataQueue<T = unknown> {
     this.name = checked.name;
     this.settings = Object.freeze(checked.settings);
     this.prefix = checked.settings.prefix;
-    if (isRedisConnection(store)) {
-      this.#store = new RedisStore(store);
-      this.#ownsStore = true;
-    } else if (isQueueStore(store)) {
-      this.#store = store;
-      this.#ownsStore = false;
-    } else {
-      throw new VisqTypeError(
-        `Expected \`store\` to be an ioredis Redis or Cluster client or a MemoryStore, got ${describe(store)}`,
-      );
-    }
+    const resolved = resolveStore('store', store);
+    this.#store = resolved.store;
+    this.#ownsStore = resolved.owned;
     this.#backend = this.#store.open(queueBase(this.prefix, this.name));
   }
 
@@ -218,12 +191,24 @@ export class DataQueue<T = unknown> {
     this.#ensureOpen();
     const groups = collectLeases('leases', leases);
     const { delayMs, countDelivery } = releaseOptions(opts);
-    const outcomes = await this.#backend.release(groups, delayMs, countDelivery);
+    const outcomes = await this.#backend.release(groups, { kind: countDelivery ? 'count' : 'keep', delayMs });
     const result: ReleaseResult = { requeued: new Set(), exhausted: new Set() };
     for (const [lease, outcome] of outcomes) {
       (outcome === 'requeued' ? result.requeued : result.exhausted).add(lease);
     }
     return result;
+  }
+
+  /**
+   * Ends live deliveries as final failures, whatever attempts are left: each item goes
+   * to the dead-letter queue (when `useDead`, default the queue's setting) or is dropped.
+   * Returns the leases ended; stale or unknown leases are left out and change nothing.
+   */
+  async failData(leases: Iterable<string> | Map<string, T>, opts?: FailOptions): Promise<Set<string>> {
+    this.#ensureOpen();
+    const groups = collectLeases('leases', leases);
+    const useDead = failOptions(opts, this.settings);
+    return new Set((await this.#backend.release(groups, { kind: 'fail', useDead })).keys());
   }
 
   /** The next `count` (1..1000) visible items in delivery order, by id, without touching them. */

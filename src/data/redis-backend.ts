@@ -12,6 +12,7 @@ import type {
   RawStats,
   ReadRequest,
   ReadResult,
+  ReleaseMode,
   ReleaseOutcome,
 } from './backend.js';
 import { clockArg } from './clock.js';
@@ -120,14 +121,12 @@ class RedisQueueBackend implements QueueBackend {
     return (await this.#run('refresh', [visTimeoutMs, ...groupArgs(groups)])) as string[];
   }
 
-  async release(
-    groups: readonly LeaseGroup[],
-    delayMs: number,
-    countDelivery: boolean,
-  ): Promise<Map<string, ReleaseOutcome>> {
+  async release(groups: readonly LeaseGroup[], mode: ReleaseMode): Promise<Map<string, ReleaseOutcome>> {
     const outcomes = new Map<string, ReleaseOutcome>();
     if (groups.length === 0) return outcomes;
-    const reply = (await this.#run('release', [delayMs, countDelivery ? 1 : 0, ...groupArgs(groups)])) as string[];
+    const args =
+      mode.kind === 'fail' ? [0, 'fail', mode.useDead ? '1' : '0'] : [mode.delayMs, mode.kind, ''];
+    const reply = (await this.#run('release', [...args, ...groupArgs(groups)])) as string[];
     for (let i = 0; i < reply.length; i += 2) outcomes.set(reply[i] as string, reply[i + 1] as ReleaseOutcome);
     return outcomes;
   }

@@ -12,8 +12,20 @@ import { VERSION } from '../version.js';
 /** The connection types visq accepts. */
 export type RedisConnection = Redis | Cluster;
 
-/** The scripts, one per atomic operation. */
-export type ScriptName = 'put' | 'get' | 'done' | 'refresh' | 'release' | 'peek' | 'stats' | 'redrive' | 'clear';
+/** The scripts, one per atomic operation: the data queue's, then the task layer's records. */
+export type ScriptName =
+  | 'put'
+  | 'get'
+  | 'done'
+  | 'refresh'
+  | 'release'
+  | 'peek'
+  | 'stats'
+  | 'redrive'
+  | 'clear'
+  | 'tasks/task_create'
+  | 'tasks/task_transition'
+  | 'tasks/schedule_claim';
 
 interface Script {
   readonly name: ScriptName;

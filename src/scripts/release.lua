@@ -1,28 +1,39 @@
 --[[
-  release: ends live deliveries without done, so the items can be read again.
+  release: ends live deliveries without done.
 
   KEYS    the 20 queue keys (see lib/queue.lua)
-  ARGV[1] clock (test hook, "0" in production; see lib/queue.lua now_ms)
-  ARGV[2] delay in ms before the items are visible again (0 = at once)
-  ARGV[3] 1 if the delivery uses an attempt (a failure), 0 if it does not (never started)
-  ARGV[4..] lease groups: <group count>, then per group <entry> <n> <item id>*n
+  ARGV[1] clock (test hook, "0" in production; see lib/clock.lua)
+  ARGV[2] delay in ms before requeued items are visible again (0 = at once)
+  ARGV[3] mode: 'count' - the delivery failed and uses an attempt; the item is requeued,
+                          or dead-lettered / dropped when its attempts are spent
+                'keep'  - the item was never worked on: requeued, no attempt used
+                'fail'  - a final failure: dead-lettered / dropped whatever its attempts
+  ARGV[4] for 'fail': '1' dead-letter, '0' drop; otherwise the lease entry's setting
+          applies and this is ''
+  ARGV[5..] lease groups: <group count>, then per group <entry> <n> <item id>*n
   Returns { lease_1, outcome_1, ... } for live leases, outcome 'requeued', 'dead' or
-  'dropped' (attempts spent, without / with dead letters).
-  Side effects: the inflight fields go; requeued items go to sorted (or delayed), spent
-  ones to the dead-letter queue or away; blocked readers are woken.
+  'dropped'.
+  Side effects: the inflight fields go; requeued items go to sorted (or delayed), the
+  others to the dead-letter queue or away; blocked readers are woken.
   Invariant: stale or unknown leases change nothing.
 ]]
 --@include queue
 
 local now = now_ms(ARGV[1])
 local visible_at = now + tonumber(ARGV[2])
-local count_delivery = ARGV[3] == '1'
-local by_owner, order, records = live_by_owner(Q, read_groups(4), now)
+local mode = ARGV[3]
+local count_delivery = mode ~= 'keep'
+local by_owner, order, records = live_by_owner(Q, read_groups(5), now)
 local out, dead_batch, requeued = {}, {}, false
 
 for _, owner in ipairs(order) do
   local leases = by_owner[owner]
   local attempts, use_dead = parse_entry(redis.call('HGET', Q.entries, owner))
+  if mode == 'fail' then
+    -- one more failed delivery than the record has spends the attempts whatever they are
+    attempts = 0
+    use_dead = ARGV[4] == '1'
+  end
   for _, lease in ipairs(leases) do
     local outcome = settle_undone(Q, D, records[lease], attempts, use_dead, visible_at, now,
       count_delivery, dead_batch)

@@ -1,0 +1,196 @@
+/**
+ * Visq: the task layer's entry point. Registers task functions (plain, periodic, cron,
+ * or as method decorators), enqueues them through Task objects, rebuilds EnqueuedTask
+ * handles from ids, and starts workers. Built only on DataQueue plus the task records.
+ */
+import type { QueueStore } from '../data/backend.js';
+import type { DataQueue } from '../data/queue.js';
+import { RedisStore } from '../data/redis-backend.js';
+import { resolveStore } from '../data/store.js';
+import { VisqError, VisqTypeError } from '../errors.js';
+import * as check from '../validate.js';
+import { Worker } from '../worker/worker.js';
+import type { WorkerOptions } from '../worker/options.js';
+import { AppCore, type RegisteredTask, type TaskFunction, type TaskSchedule } from './core.js';
+import { EnqueuedTask } from './enqueued.js';
+import { MemoryTaskRecords } from './memory-records.js';
+import type { TaskMessage } from './message.js';
+import {
+  TASK_OPTION_KEYS,
+  taskSettings,
+  type CronTaskOptions,
+  type PeriodicTaskOptions,
+  type TaskOptions,
+  type VisqOptions,
+} from './options.js';
+import { RedisTaskRecords } from './redis-records.js';
+import { checkCron } from './schedule.js';
+import { Task } from './task.js';
+
+/** Options of the decorator form, `@app.task({ ... })`. */
+export interface TaskDecoratorOptions extends TaskOptions {
+  /** Task name. Default: the method name. */
+  name?: string;
+}
+
+/** A TC39 method decorator that registers the method as a task. */
+export type TaskMethodDecorator = <This, A extends unknown[], R>(
+  method: (this: This, ...args: A) => R,
+  context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => R>,
+) => void;
+
+/**
+ * A task app: a registry of task functions on one store.
+ *
+ * ```ts
+ * const app = new Visq({ redis });
+ * const add = app.task('add', async (a: number, b: number) => a + b, { attempts: 3, saveResults: 60 });
+ * const et = await add.execute([1, 2]);
+ * if (await et.wait(5)) console.log(await et.result());
+ * ```
+ */
+export class Visq {
+  /** The key prefix of the app's task queues and records. */
+  readonly prefix: string;
+
+  readonly #core: AppCore;
+  readonly #ownedStore: QueueStore | undefined;
+  readonly #workers = new Set<Worker>();
+  #closed = false;
+
+  constructor(options: VisqOptions) {
+    const opts = check.options('options', options, ['redis', 'store', 'prefix', 'keepFinished']);
+    if ((opts.redis === undefined) === (opts.store === undefined)) {
+      throw new VisqTypeError('Expected exactly one of `options.redis` and `options.store`');
+    }
+    const { store, owned } = resolveStore(
+      opts.redis === undefined ? 'options.store' : 'options.redis',
+      opts.redis ?? opts.store,
+    );
+    this.prefix =
+      opts.prefix === undefined ? 'visq' : check.text('options.prefix', opts.prefix, { maxLength: 128, forbid: '{}' });
+    const keepFinished = opts.keepFinished === undefined ? 600 : check.seconds('options.keepFinished', opts.keepFinished);
+    const records = store instanceof RedisStore ? new RedisTaskRecords(store.connection) : new MemoryTaskRecords(store);
+    this.#core = new AppCore(this.prefix, store, records, Math.ceil(keepFinished * 1000));
+    this.#ownedStore = owned ? store : undefined;
+  }
+
+  /** Registers `fn` as the task `name`. */
+  task<A extends unknown[], R>(name: string, fn: (...args: A) => R, options?: TaskOptions): Task<A, Awaited<R>>;
+  /** The decorator form: `@app.task({ attempts: 20, visTimeout: 5 })` on a method. */
+  task(options?: TaskDecoratorOptions): TaskMethodDecorator;
+  task<A extends unknown[], R>(
+    nameOrOptions?: string | TaskDecoratorOptions,
+    fn?: (...args: A) => R,
+    options?: TaskOptions,
+  ): Task<A, Awaited<R>> | TaskMethodDecorator {
+    if (typeof nameOrOptions === 'string') return this.#register(nameOrOptions, fn, options, undefined);
+    const decoratorOptions = check.options('options', nameOrOptions, [...TASK_OPTION_KEYS, 'name']);
+    return (method, context) => {
+      if (context.kind !== 'method') throw new VisqTypeError('@app.task() decorates methods only');
+      const { name, ...taskOptions } = decoratorOptions;
+      let self: unknown;
+      // the initializer runs when the class (static) or an instance is created, giving `this`
+      context.addInitializer(function (this: unknown) {
+        self = this;
+      });
+      this.#register(
+        name === undefined ? String(context.name) : check.text('options.name', name),
+        (...args: Parameters<typeof method>) => method.apply(self as ThisParameterType<typeof method>, args),
+        taskOptions as TaskOptions,
+        undefined,
+      );
+    };
+  }
+
+  /**
+   * Registers `fn` to run every `every` seconds, at multiples of `every` since the epoch,
+   * once per due time however many workers run; missed runs collapse into one.
+   */
+  periodicTask<R>(name: string, fn: () => R, options: PeriodicTaskOptions): Task<[], Awaited<R>> {
+    const opts = check.options('options', options, [...TASK_OPTION_KEYS, 'every']);
+    const every = check.seconds('options.every', opts.every, { exclusiveMin: true });
+    const { every: _every, ...taskOptions } = opts;
+    return this.#register(name, fn, taskOptions as TaskOptions, { kind: 'periodic', everyMs: check.toMs(every) });
+  }
+
+  /** Registers `fn` to run at the times of a cron expression, once per due time however many workers run. */
+  cronTask<R>(name: string, fn: () => R, options: CronTaskOptions): Task<[], Awaited<R>> {
+    const opts = check.options('options', options, [...TASK_OPTION_KEYS, 'cron', 'tz']);
+    const cron = check.text('options.cron', opts.cron, { maxLength: 256 });
+    const tz = opts.tz === undefined ? 'UTC' : check.text('options.tz', opts.tz, { maxLength: 64 });
+    checkCron(cron, tz);
+    const { cron: _cron, tz: _tz, ...taskOptions } = opts;
+    return this.#register(name, fn, taskOptions as TaskOptions, { kind: 'cron', cron, tz });
+  }
+
+  /** The task registered as `name`, typed by the caller (for decorated methods). */
+  getTask<A extends unknown[] = unknown[], R = unknown>(name: string): Task<A, R> | undefined {
+    const registered = this.#core.registry.get(name);
+    return registered ? new Task<A, R>(this.#core, registered) : undefined;
+  }
+
+  /** Names of the registered tasks. */
+  get taskNames(): string[] {
+    return [...this.#core.registry.keys()];
+  }
+
+  /** A handle on an enqueued task from its id, e.g. in another process. */
+  enqueuedTask<R = unknown>(id: string, options?: { queue?: string; task?: string }): EnqueuedTask<R> {
+    const taskId = check.text('id', id, { maxLength: 128 });
+    const opts = check.options('options', options, ['queue', 'task']);
+    const queue = opts.queue === undefined ? 'default' : check.text('options.queue', opts.queue);
+    const task = opts.task === undefined ? '' : check.text('options.task', opts.task);
+    return new EnqueuedTask<R>(this.#core, taskId, task, queue);
+  }
+
+  /** The DataQueue behind a task queue: for stats, peeking, dead letters and redrive. */
+  queue(name = 'default'): DataQueue<TaskMessage> {
+    return this.#core.queue(check.text('name', name));
+  }
+
+  /** Starts a worker serving task queues of this app. */
+  worker(options?: WorkerOptions): Worker {
+    this.#ensureOpen();
+    const worker = new Worker(this.#core, options);
+    this.#workers.add(worker);
+    void worker.closed.then(() => this.#workers.delete(worker));
+    return worker;
+  }
+
+  /** Closes the app's workers (gracefully), queues and connections; never the caller's Redis client. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#workers].map((w) => w.close()));
+    await this.#core.close();
+    await this.#ownedStore?.close();
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) throw new VisqError('The Visq app is closed', 'ERR_VISQ_CLOSED');
+  }
+
+  #register<A extends unknown[], R>(
+    name: string,
+    fn: ((...args: A) => R) | undefined,
+    options: TaskOptions | undefined,
+    schedule: TaskSchedule | undefined,
+  ): Task<A, Awaited<R>> {
+    this.#ensureOpen();
+    const taskName = check.text('name', name, { maxLength: 256 });
+    if (typeof fn !== 'function') throw check.typeError('fn', 'a function', fn);
+    const opts = check.options('options', options, TASK_OPTION_KEYS);
+    if (this.#core.registry.has(taskName)) {
+      throw new VisqError(`A task named ${JSON.stringify(taskName)} is already registered`, 'ERR_VISQ_TASK');
+    }
+    const registered: RegisteredTask = {
+      name: taskName,
+      fn: fn as TaskFunction,
+      settings: taskSettings('options', opts),
+      ...(schedule ? { schedule } : {}),
+    };
+    this.#core.registry.set(taskName, registered);
+    return new Task<A, Awaited<R>>(this.#core, registered);
+  }
+}

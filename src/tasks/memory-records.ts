@@ -1,0 +1,171 @@
+/**
+ * Task records kept in process, for apps on a MemoryStore. Same state machine as
+ * src/scripts/tasks/task_transition.lua, same clock (the MemoryStore's test hook).
+ * Records of one MemoryStore are shared by every app using it.
+ */
+import { clockNow } from '../data/clock.js';
+import {
+  type NewTask,
+  type RecordState,
+  type ScheduleClaim,
+  type ScheduleMode,
+  type TaskEventListener,
+  type TaskRecord,
+  type TaskRecordStore,
+  type Transition,
+  type TransitionResult,
+} from './records.js';
+
+interface Expiring<T> {
+  value: T;
+  expiresAt: number;
+}
+
+interface StoredRecord {
+  state: RecordState;
+  attempt: number;
+  task: string;
+  item: string;
+  at: number;
+  error?: string;
+  hasResult: boolean;
+}
+
+class MemoryRecordData {
+  readonly records = new Map<string, Expiring<StoredRecord>>();
+  readonly results = new Map<string, Expiring<string>>();
+  readonly schedules = new Map<string, number>();
+  readonly listeners = new Map<string, Set<TaskEventListener>>();
+}
+
+const dataByStore = new WeakMap<object, MemoryRecordData>();
+
+function live<T>(map: Map<string, Expiring<T>>, key: string, now: number): T | undefined {
+  const entry = map.get(key);
+  if (!entry) return undefined;
+  if (entry.expiresAt <= now) {
+    map.delete(key);
+    return undefined;
+  }
+  return entry.value;
+}
+
+/** The state machine of task_transition.lua, for one record. */
+export function transitionAllowed(record: StoredRecord | undefined, to: RecordState, attempt: number): boolean {
+  const state = record?.state;
+  const current = record?.attempt ?? 0;
+  if (state === 'done' || state === 'failed' || state === 'cancelled') return false;
+  const pending = state === 'queued' || state === 'delayed';
+  switch (to) {
+    case 'started':
+      return state === undefined || attempt > current;
+    case 'queued':
+    case 'delayed':
+      return state === 'started' && attempt === current;
+    case 'done':
+      return true;
+    case 'failed':
+      return attempt === current && (state === 'started' || pending);
+    case 'cancelled':
+      return pending;
+  }
+}
+
+export class MemoryTaskRecords implements TaskRecordStore {
+  readonly #clockKey: object;
+  readonly #data: MemoryRecordData;
+
+  /** @param store - the MemoryStore whose clock and records these are. */
+  constructor(store: object) {
+    this.#clockKey = store;
+    let data = dataByStore.get(store);
+    if (!data) {
+      data = new MemoryRecordData();
+      dataByStore.set(store, data);
+    }
+    this.#data = data;
+  }
+
+  async create(base: string, state: 'queued' | 'delayed', keepMs: number, tasks: readonly NewTask[]): Promise<number> {
+    const now = clockNow(this.#clockKey);
+    let written = 0;
+    for (const t of tasks) {
+      const key = `${base}:${t.taskId}`;
+      if (live(this.#data.records, key, now)) continue;
+      this.#data.records.set(key, {
+        value: { state, attempt: 0, task: t.task, item: t.item, at: now, hasResult: false },
+        expiresAt: now + keepMs,
+      });
+      written += 1;
+    }
+    return written;
+  }
+
+  async transition(base: string, change: Transition): Promise<TransitionResult> {
+    const now = clockNow(this.#clockKey);
+    const key = `${base}:${change.taskId}`;
+    const record = live(this.#data.records, key, now);
+    if (!transitionAllowed(record, change.to, change.attempt)) {
+      return { applied: false, state: record?.state ?? '', attempt: record?.attempt ?? 0 };
+    }
+    const next: StoredRecord = record
+      ? { ...record, state: change.to, at: now }
+      : { state: change.to, attempt: 0, task: change.task, item: '', at: now, hasResult: false };
+    if (change.to === 'started' || change.to === 'failed') next.attempt = Math.max(change.attempt, next.attempt);
+    if (change.error) next.error = change.error;
+    if (change.to === 'done' && change.result !== undefined && change.result !== '') {
+      this.#data.results.set(key, { value: change.result, expiresAt: now + (change.resultMs ?? 0) });
+      next.hasResult = true;
+    }
+    this.#data.records.set(key, { value: next, expiresAt: now + change.keepMs });
+    const listeners = this.#data.listeners.get(base);
+    if (listeners) {
+      const event = { kind: 'change', taskId: change.taskId, state: change.to } as const;
+      // delivered asynchronously, as pub/sub would be, so a listener never runs inside a transition
+      queueMicrotask(() => {
+        for (const listener of listeners) listener(event);
+      });
+    }
+    return { applied: true, state: next.state, attempt: next.attempt };
+  }
+
+  async read(base: string, taskId: string): Promise<TaskRecord | undefined> {
+    const record = live(this.#data.records, `${base}:${taskId}`, clockNow(this.#clockKey));
+    return record ? { ...record } : undefined;
+  }
+
+  async result(base: string, taskId: string): Promise<string | undefined> {
+    return live(this.#data.results, `${base}:${taskId}`, clockNow(this.#clockKey));
+  }
+
+  async schedule(base: string, name: string, mode: ScheduleMode, seenDue: number, nextDue: number): Promise<ScheduleClaim> {
+    const now = clockNow(this.#clockKey);
+    const key = `${base}:${name}`;
+    const due = this.#data.schedules.get(key) ?? -1;
+    if (mode === 'init' && due < 0) {
+      this.#data.schedules.set(key, nextDue);
+      return { claimed: false, due: nextDue, now };
+    }
+    if (mode === 'read' || mode === 'init' || due !== seenDue || due < 0 || (mode === 'fire' && now < due)) {
+      return { claimed: false, due, now };
+    }
+    this.#data.schedules.set(key, nextDue);
+    return { claimed: mode === 'fire', due: nextDue, now };
+  }
+
+  async listen(base: string, listener: TaskEventListener): Promise<() => Promise<void>> {
+    let listeners = this.#data.listeners.get(base);
+    if (!listeners) {
+      listeners = new Set();
+      this.#data.listeners.set(base, listeners);
+    }
+    listeners.add(listener);
+    return async () => {
+      listeners.delete(listener);
+    };
+  }
+
+  async close(): Promise<void> {
+    // the records belong to the MemoryStore, which outlives any one app
+  }
+}

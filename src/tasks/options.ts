@@ -1,0 +1,118 @@
+/** Option types of the task layer, their defaults, and their checks. */
+import type { QueueStore } from '../data/backend.js';
+import type { RedisConnection } from '../scripts/loader.js';
+import * as check from '../validate.js';
+
+/** Options of a task: how it is queued, retried and remembered. */
+export interface TaskOptions {
+  /** The task queue it runs on. Default `'default'`. */
+  queue?: string;
+  /** Total runs allowed, the first included (integer >= 1). Default 1. */
+  attempts?: number;
+  /**
+   * Seconds a worker holds the task per run; if the worker dies or hangs past it, the
+   * task runs again (using an attempt). `0` (default) runs it at most once per enqueue:
+   * a task whose worker dies is not run again.
+   */
+  visTimeout?: number;
+  /** Put tasks whose attempts are spent in the queue's dead-letter queue. Default `false`. */
+  useDead?: boolean;
+  /** Seconds to keep the return value for `EnqueuedTask.result()`. Default 0 (not kept). */
+  saveResults?: number;
+  /** Seconds a run may take before it counts as failed. Default 0 (no limit). */
+  timeout?: number;
+  /** Seconds before a failed run is tried again. Default 0 (at once). */
+  retryDelay?: number;
+}
+
+/** Options of a periodic task: every `every` seconds, aligned to multiples of it since the epoch. */
+export interface PeriodicTaskOptions extends TaskOptions {
+  /** Seconds between runs (> 0). */
+  every: number;
+}
+
+/** Options of a cron task. */
+export interface CronTaskOptions extends TaskOptions {
+  /** A cron expression, e.g. `'0 5 * * tue'` (5 fields, or 6 with seconds first). */
+  cron: string;
+  /** IANA time zone of the expression. Default `'UTC'`. */
+  tz?: string;
+}
+
+/** Options of `Task.execute`. */
+export interface ExecuteOptions {
+  /** Seconds before the task may start. Default 0. */
+  delay?: number;
+  /** Integer from -1000 to 1000; higher starts first. Default 0. */
+  priority?: number;
+}
+
+/** Options of `EnqueuedTask.wait`. */
+export interface WaitOptions {
+  /**
+   * `'done'` (default): until the task finished (done, failed or cancelled).
+   * `'started'`: until it started or finished (rpqueue's semantics).
+   */
+  until?: 'done' | 'started';
+  /** Ends the wait early; it then resolves `false`. */
+  signal?: AbortSignal;
+}
+
+/** Options of `new Visq(...)`: exactly one of `redis` and `store`. */
+export interface VisqOptions {
+  /** An ioredis `Redis` or `Cluster` the caller owns; visq never closes it. */
+  redis?: RedisConnection;
+  /** Another store, e.g. `new MemoryStore()`. */
+  store?: QueueStore;
+  /** Key prefix. Default `'visq'`. */
+  prefix?: string;
+  /**
+   * Seconds to keep the status of a finished task (for `status()` and late `wait()`s);
+   * at least `saveResults`. Default 600.
+   */
+  keepFinished?: number;
+}
+
+/** A task's validated options. */
+export interface TaskSettings {
+  readonly queue: string;
+  readonly attempts: number;
+  readonly visTimeout: number;
+  readonly useDead: boolean;
+  readonly saveResults: number;
+  readonly timeout: number;
+  readonly retryDelay: number;
+}
+
+export const TASK_OPTION_KEYS = ['queue', 'attempts', 'visTimeout', 'useDead', 'saveResults', 'timeout', 'retryDelay'] as const;
+
+export function taskSettings(where: string, value: Partial<Record<string, unknown>>): TaskSettings {
+  return {
+    queue: value.queue === undefined ? 'default' : check.text(`${where}.queue`, value.queue, { maxLength: 256 }),
+    attempts: value.attempts === undefined ? 1 : check.integerIn(`${where}.attempts`, value.attempts, 1, 1_000_000),
+    visTimeout: value.visTimeout === undefined ? 0 : check.seconds(`${where}.visTimeout`, value.visTimeout),
+    useDead: value.useDead === undefined ? false : check.boolean(`${where}.useDead`, value.useDead),
+    saveResults: value.saveResults === undefined ? 0 : check.seconds(`${where}.saveResults`, value.saveResults),
+    timeout: value.timeout === undefined ? 0 : check.seconds(`${where}.timeout`, value.timeout),
+    retryDelay: value.retryDelay === undefined ? 0 : check.seconds(`${where}.retryDelay`, value.retryDelay),
+  };
+}
+
+export function executeOptions(value: unknown): { delay: number; priority: number } {
+  const opts = check.options('opts', value, ['delay', 'priority']);
+  return {
+    delay: opts.delay === undefined ? 0 : check.seconds('opts.delay', opts.delay),
+    priority: opts.priority === undefined ? 0 : check.integerIn('opts.priority', opts.priority, -1000, 1000),
+  };
+}
+
+export function waitOptions(value: unknown): { until: 'done' | 'started'; signal: AbortSignal | undefined } {
+  const opts = check.options('opts', value, ['until', 'signal']);
+  if (opts.until !== undefined && opts.until !== 'done' && opts.until !== 'started') {
+    throw check.typeError('opts.until', "'done' or 'started'", opts.until);
+  }
+  return {
+    until: (opts.until as 'done' | 'started' | undefined) ?? 'done',
+    signal: opts.signal === undefined ? undefined : check.abortSignal('opts.signal', opts.signal),
+  };
+}

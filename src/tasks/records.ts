@@ -1,0 +1,115 @@
+/**
+ * The task layer's own small records, beside the task queues: one status record per
+ * task, saved results, schedule due times, and task events for waiters. Every record of
+ * a task queue lives under that queue's hash tag. Two implementations: Redis (Lua
+ * scripts in src/scripts/tasks) and in-process (for the MemoryStore).
+ */
+
+/** A state a task can be in; `unknown` when no record exists (never enqueued, or expired). */
+export type TaskStatus = 'queued' | 'delayed' | 'started' | 'done' | 'failed' | 'cancelled' | 'unknown';
+
+/** The states a record can hold. */
+export type RecordState = Exclude<TaskStatus, 'unknown'>;
+
+/** The final states: nothing moves a task out of them. */
+export const FINAL_STATES: ReadonlySet<TaskStatus> = new Set(['done', 'failed', 'cancelled']);
+
+/** A status record as stored. */
+export interface TaskRecord {
+  readonly state: RecordState;
+  /** Runs started so far. */
+  readonly attempt: number;
+  readonly task: string;
+  /** The DataQueue item id of the task's first enqueue ('' when unknown). */
+  readonly item: string;
+  /** Store time (ms) of the last change. */
+  readonly at: number;
+  /** The last failure's message, if any. */
+  readonly error?: string;
+  readonly hasResult: boolean;
+}
+
+/** A change asked of the state machine (see src/scripts/tasks/task_transition.lua). */
+export interface Transition {
+  readonly taskId: string;
+  readonly task: string;
+  readonly to: Exclude<RecordState, never>;
+  /** The attempt the change is about (1 = first run); 0 for `cancelled`. */
+  readonly attempt: number;
+  /** How long to keep the record after this change, ms. */
+  readonly keepMs: number;
+  readonly error?: string;
+  /** Result JSON to save with `done`. */
+  readonly result?: string;
+  readonly resultMs?: number;
+}
+
+/** Outcome of a transition. */
+export interface TransitionResult {
+  readonly applied: boolean;
+  /** The state after the call ('' when there is no record). */
+  readonly state: RecordState | '';
+  readonly attempt: number;
+}
+
+/** A new task's first record. */
+export interface NewTask {
+  readonly taskId: string;
+  readonly task: string;
+  readonly item: string;
+}
+
+/** Outcome of a schedule claim. */
+export interface ScheduleClaim {
+  readonly claimed: boolean;
+  /** The stored due time after the call, ms; -1 when none is stored. */
+  readonly due: number;
+  /** Store time of the call, ms. */
+  readonly now: number;
+}
+
+/** The schedule operations: see src/scripts/tasks/schedule_claim.lua. */
+export type ScheduleMode = 'read' | 'init' | 'fire' | 'move';
+
+/**
+ * A task event of a queue: a task changed state, or the event feed reconnected (events
+ * may have been missed, so listeners should re-read what they wait for).
+ */
+export type TaskEvent =
+  | { readonly kind: 'change'; readonly taskId: string; readonly state: RecordState }
+  | { readonly kind: 'reconnected' };
+
+/** Called with each task event of a queue. */
+export type TaskEventListener = (event: TaskEvent) => void;
+
+/** The records of the task queues of one app, keyed by the queue's key base `{prefix:queue}`. */
+export interface TaskRecordStore {
+  /** Writes the first record of tasks that have none (see task_create.lua). */
+  create(base: string, state: 'queued' | 'delayed', keepMs: number, tasks: readonly NewTask[]): Promise<number>;
+  transition(base: string, change: Transition): Promise<TransitionResult>;
+  read(base: string, taskId: string): Promise<TaskRecord | undefined>;
+  /** The saved result JSON, if it is still kept. */
+  result(base: string, taskId: string): Promise<string | undefined>;
+  schedule(base: string, name: string, mode: ScheduleMode, seenDue: number, nextDue: number): Promise<ScheduleClaim>;
+  /** Listens to the task events of one queue; resolves once listening, to a stop function. */
+  listen(base: string, listener: TaskEventListener): Promise<() => Promise<void>>;
+  /** Releases connections the record store opened. */
+  close(): Promise<void>;
+}
+
+export function taskKey(base: string, taskId: string): string {
+  return `${base}:task:${taskId}`;
+}
+
+export function resultKey(base: string, taskId: string): string {
+  return `${base}:result:${taskId}`;
+}
+
+export function schedulesKey(base: string): string {
+  return `${base}:schedules`;
+}
+
+/** The pub/sub channel of a queue's task events. */
+export function eventsChannel(base: string): string {
+  return `${base}:task-events`;
+}

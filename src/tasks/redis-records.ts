@@ -1,0 +1,155 @@
+/**
+ * Task records in Redis: each change is one Lua script under the queue's hash tag; task
+ * events travel by pub/sub on one subscriber connection per app, shared by all waiters.
+ */
+import { clockArg } from '../data/clock.js';
+import { runScript, toStoreError, type RedisConnection } from '../scripts/loader.js';
+import {
+  eventsChannel,
+  resultKey,
+  schedulesKey,
+  taskKey,
+  type NewTask,
+  type RecordState,
+  type ScheduleClaim,
+  type ScheduleMode,
+  type TaskEventListener,
+  type TaskRecord,
+  type TaskRecordStore,
+  type Transition,
+  type TransitionResult,
+} from './records.js';
+
+export class RedisTaskRecords implements TaskRecordStore {
+  readonly #redis: RedisConnection;
+  #subscriber: RedisConnection | undefined;
+  readonly #listeners = new Map<string, Set<TaskEventListener>>();
+
+  constructor(redis: RedisConnection) {
+    this.#redis = redis;
+  }
+
+  async create(base: string, state: 'queued' | 'delayed', keepMs: number, tasks: readonly NewTask[]): Promise<number> {
+    if (tasks.length === 0) return 0;
+    const keys = tasks.map((t) => taskKey(base, t.taskId));
+    const args: (string | number)[] = [clockArg(this.#redis), state, keepMs];
+    for (const t of tasks) args.push(t.task, t.item);
+    return (await runScript(this.#redis, 'tasks/task_create', keys, args)) as number;
+  }
+
+  async transition(base: string, change: Transition): Promise<TransitionResult> {
+    const reply = (await runScript(
+      this.#redis,
+      'tasks/task_transition',
+      [taskKey(base, change.taskId), resultKey(base, change.taskId)],
+      [
+        clockArg(this.#redis),
+        eventsChannel(base),
+        change.taskId,
+        change.to,
+        change.attempt,
+        change.keepMs,
+        change.error ?? '',
+        change.result ?? '',
+        change.resultMs ?? 0,
+        change.task,
+      ],
+    )) as [number, string, number];
+    return { applied: reply[0] === 1, state: reply[1] as RecordState | '', attempt: reply[2] };
+  }
+
+  async read(base: string, taskId: string): Promise<TaskRecord | undefined> {
+    let fields: Record<string, string>;
+    try {
+      fields = await this.#redis.hgetall(taskKey(base, taskId));
+    } catch (error) {
+      throw toStoreError(error, 'reading a task record');
+    }
+    if (!fields.state) return undefined;
+    return {
+      state: fields.state as RecordState,
+      attempt: Number(fields.attempt ?? 0),
+      task: fields.task ?? '',
+      item: fields.item ?? '',
+      at: Number(fields.at ?? 0),
+      ...(fields.error === undefined ? {} : { error: fields.error }),
+      hasResult: fields.result === '1',
+    };
+  }
+
+  async result(base: string, taskId: string): Promise<string | undefined> {
+    try {
+      return (await this.#redis.get(resultKey(base, taskId))) ?? undefined;
+    } catch (error) {
+      throw toStoreError(error, 'reading a task result');
+    }
+  }
+
+  async schedule(base: string, name: string, mode: ScheduleMode, seenDue: number, nextDue: number): Promise<ScheduleClaim> {
+    const reply = (await runScript(
+      this.#redis,
+      'tasks/schedule_claim',
+      [schedulesKey(base)],
+      [clockArg(this.#redis), name, mode, seenDue, nextDue],
+    )) as [number, number, number];
+    return { claimed: reply[0] === 1, due: reply[1], now: reply[2] };
+  }
+
+  async listen(base: string, listener: TaskEventListener): Promise<() => Promise<void>> {
+    const channel = eventsChannel(base);
+    const subscriber = this.#ensureSubscriber();
+    let listeners = this.#listeners.get(channel);
+    if (!listeners) {
+      listeners = new Set();
+      this.#listeners.set(channel, listeners);
+      try {
+        await subscriber.subscribe(channel);
+      } catch (error) {
+        this.#listeners.delete(channel);
+        throw toStoreError(error, 'subscribing to task events');
+      }
+    }
+    listeners.add(listener);
+    return async () => {
+      const current = this.#listeners.get(channel);
+      if (!current) return;
+      current.delete(listener);
+      if (current.size === 0) {
+        this.#listeners.delete(channel);
+        await subscriber.unsubscribe(channel).catch(() => undefined);
+      }
+    };
+  }
+
+  #ensureSubscriber(): RedisConnection {
+    if (!this.#subscriber) {
+      const subscriber = this.#redis.duplicate();
+      subscriber.on('message', (channel: string, message: string) => {
+        const listeners = this.#listeners.get(channel);
+        if (!listeners) return;
+        const space = message.indexOf(' ');
+        const event = {
+          kind: 'change',
+          taskId: message.slice(0, space),
+          state: message.slice(space + 1) as RecordState,
+        } as const;
+        for (const listener of listeners) listener(event);
+      });
+      // a waiter re-reads the record after (re)subscribing, so events missed while the
+      // connection was down cannot leave it waiting for something that already happened
+      subscriber.on('ready', () => {
+        for (const listeners of this.#listeners.values()) {
+          for (const listener of listeners) listener({ kind: 'reconnected' });
+        }
+      });
+      this.#subscriber = subscriber;
+    }
+    return this.#subscriber;
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+    this.#subscriber?.disconnect();
+    this.#subscriber = undefined;
+  }
+}

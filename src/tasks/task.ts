@@ -1,0 +1,93 @@
+/**
+ * Task: a named function registered on an app, with its options. `execute` enqueues one
+ * run on the task's queue and returns an EnqueuedTask to wait on.
+ */
+import { v4 as uuidv4 } from 'uuid';
+import { encodeItem } from '../data/codec.js';
+import { MAX_BATCH } from '../data/options.js';
+import * as check from '../validate.js';
+import { PENDING_KEEP_MS, type AppCore, type RegisteredTask } from './core.js';
+import { EnqueuedTask } from './enqueued.js';
+import { assertArgs, type TaskMessage } from './message.js';
+import { executeOptions, type ExecuteOptions, type TaskSettings } from './options.js';
+
+/**
+ * Enqueues one run of `registered` per element of `argsList`, 1000 per atomic write.
+ * Every argument list is checked before anything is written.
+ */
+export async function enqueue<R>(
+  core: AppCore,
+  registered: RegisteredTask,
+  argsList: readonly (readonly unknown[])[],
+  { delay, priority }: { delay: number; priority: number },
+): Promise<EnqueuedTask<R>[]> {
+  const { name, settings } = registered;
+  const messages: TaskMessage[] = argsList.map((args) => ({ t: name, i: uuidv4(), a: assertArgs(args), p: 0 }));
+  const queue = core.queue(settings.queue);
+  if (messages.length > MAX_BATCH) {
+    // putData checks one chunk at a time; a bad element in a later chunk must not leave
+    // the earlier chunks enqueued
+    messages.forEach((m, i) => encodeItem(m, `argsList[${i}]`, queue.settings.maxItemBytes));
+  }
+  const base = core.base(settings.queue);
+  const state = delay > 0 ? 'delayed' : 'queued';
+  const keepMs = PENDING_KEEP_MS + Math.ceil(delay * 1000);
+  const enqueued: EnqueuedTask<R>[] = [];
+  for (let start = 0; start < messages.length; start += MAX_BATCH) {
+    const chunk = messages.slice(start, start + MAX_BATCH);
+    const items = await queue.putData(chunk, { delay, priority });
+    // the record follows the put: a worker may start the task first, and the record
+    // script never overwrites a record that exists
+    await core.records.create(
+      base,
+      state,
+      keepMs,
+      chunk.map((m, i) => ({ taskId: m.i, task: name, item: items[i] ?? '' })),
+    );
+    for (const m of chunk) enqueued.push(new EnqueuedTask<R>(core, m.i, name, settings.queue));
+  }
+  return enqueued;
+}
+
+/**
+ * A registered task.
+ * @typeParam A - the argument tuple of the task function.
+ * @typeParam R - what the task function resolves to.
+ */
+export class Task<A extends readonly unknown[], R> {
+  /** The registered name, unique within the app. */
+  readonly name: string;
+  /** The validated options. */
+  readonly settings: Readonly<TaskSettings>;
+
+  readonly #core: AppCore;
+  readonly #registered: RegisteredTask;
+
+  /** @internal Use `app.task(...)`. */
+  constructor(core: AppCore, registered: RegisteredTask) {
+    this.#core = core;
+    this.#registered = registered;
+    this.name = registered.name;
+    this.settings = registered.settings;
+  }
+
+  /** The task queue it runs on. */
+  get queue(): string {
+    return this.settings.queue;
+  }
+
+  /**
+   * Enqueues one run with `args` (a JSON-encodable tuple). With `delay` it starts no
+   * earlier than that many seconds from now.
+   */
+  async execute(args: A, opts?: ExecuteOptions): Promise<EnqueuedTask<R>> {
+    const [enqueued] = await enqueue<R>(this.#core, this.#registered, [assertArgs(args)], executeOptions(opts));
+    return enqueued as EnqueuedTask<R>;
+  }
+
+  /** Enqueues one run per element of `argsList`, in order, 1000 per atomic write. */
+  async executeMany(argsList: readonly A[], opts?: ExecuteOptions): Promise<EnqueuedTask<R>[]> {
+    if (!Array.isArray(argsList)) throw check.typeError('argsList', 'an array of argument arrays', argsList);
+    return enqueue<R>(this.#core, this.#registered, argsList, executeOptions(opts));
+  }
+}
