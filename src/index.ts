@@ -9,6 +9,7 @@ export type {
   DataQueueOptions,
   Delivery,
   FailOptions,
+  ItemInfo,
   GetOptions,
   PutOptions,
   QueueStats,

@@ -46,6 +46,20 @@ export interface RawItem {
   readonly payload: string;
 }
 
+/** Where one item is and how it got there, as inspect finds it. */
+export interface RawItemInfo {
+  readonly id: string;
+  readonly state: 'ready' | 'delayed' | 'inflight';
+  readonly payload: string;
+  readonly priority: number;
+  /** Deliveries that ended without done. */
+  readonly failedDeliveries: number;
+  /** delayed: when it becomes visible; inflight: the lease deadline (ms). */
+  readonly until?: number;
+  /** inflight: the live lease. */
+  readonly lease?: string;
+}
+
 /** Counts read in one atomic step. */
 export interface RawStats {
   readonly ready: number;
@@ -81,6 +95,11 @@ export interface QueueBackend {
   peek(count: number): Promise<RawItem[]>;
   stats(): Promise<RawStats>;
   redrive(count: number): Promise<number>;
+  /**
+   * Finds one item by id in this queue (not its dead-letter queue). A diagnostic: it
+   * scans without blocking the store, so it is not atomic and costs O(queue size).
+   */
+  inspect(id: string): Promise<RawItemInfo | undefined>;
   clear(): Promise<void>;
   /**
    * Blocks until something is put after `cursor` was read, `timeoutMs` passes or `signal`

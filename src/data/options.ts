@@ -103,6 +103,23 @@ export interface Delivery<T> {
   readonly item: T;
 }
 
+/** What {@link DataQueue.inspect} finds about one item. */
+export interface ItemInfo<T> {
+  readonly id: string;
+  /** `dead`: held by the dead-letter queue, in any state there. */
+  readonly state: 'ready' | 'delayed' | 'inflight' | 'dead';
+  readonly item: T;
+  readonly priority: number;
+  /** Deliveries so far, the current one included when in flight. */
+  readonly deliveries: number;
+  /** When a delayed item becomes visible. */
+  readonly visibleAt?: Date;
+  /** When the current lease of an item in flight ends. */
+  readonly leaseUntil?: Date;
+  /** The current lease of an item in flight. */
+  readonly lease?: string;
+}
+
 /** Result of {@link DataQueue.releaseData}. */
 export interface ReleaseResult {
   /** Leases whose items are visible again (or will be, after the delay). */

@@ -5,8 +5,9 @@
  * dead-letter queue or away. See docs/guarantees.md for the exact semantics.
  */
 import { ClosedError, VisqTypeError } from '../errors.js';
+import * as check from '../validate.js';
 import { describe } from '../validate.js';
-import type { QueueBackend, QueueStore, RawDelivery } from './backend.js';
+import type { QueueBackend, QueueStore, RawDelivery, RawItemInfo } from './backend.js';
 
 export type { StoreLike };
 import { decodeItem, encodeItem } from './codec.js';
@@ -25,6 +26,7 @@ import {
   type DataQueueOptions,
   type Delivery,
   type FailOptions,
+  type ItemInfo,
   type GetOptions,
   type PutOptions,
   type QueueSettings,
@@ -256,6 +258,37 @@ export class DataQueue<T = unknown> {
       if (n < step) break;
     }
     return moved;
+  }
+
+  /**
+   * Finds the item `id` in this queue or its dead-letter queue: its state, deliveries,
+   * and when it becomes visible (delayed) or its lease ends (in flight). A diagnostic
+   * that scans without blocking the store: O(queue size), not atomic.
+   */
+  async inspect(id: string): Promise<ItemInfo<T> | undefined> {
+    this.#ensureOpen();
+    const itemId = check.text('id', id, { maxLength: 512 });
+    const found = await this.#backend.inspect(itemId);
+    if (found) return this.#itemInfo(found, found.state);
+    const dead = await this.#backend.dead().inspect(itemId);
+    return dead ? this.#itemInfo(dead, 'dead') : undefined;
+  }
+
+  #itemInfo(found: RawItemInfo, state: ItemInfo<T>['state']): ItemInfo<T> {
+    const inflight = found.state === 'inflight';
+    return {
+      id: found.id,
+      state,
+      item: decodeItem<T>(found.payload, found.id),
+      priority: found.priority,
+      deliveries: found.failedDeliveries + (inflight ? 1 : 0),
+      ...(found.until === undefined
+        ? {}
+        : inflight
+          ? { leaseUntil: new Date(found.until) }
+          : { visibleAt: new Date(found.until) }),
+      ...(found.lease === undefined ? {} : { lease: found.lease }),
+    };
   }
 
   /** Deletes every key of this queue and of its dead-letter queue. */

@@ -9,6 +9,7 @@ import type {
   QueueBackend,
   QueueStore,
   RawItem,
+  RawItemInfo,
   RawStats,
   ReadRequest,
   ReadResult,
@@ -18,6 +19,7 @@ import type {
 import { clockArg } from './clock.js';
 import { parseRecord } from './codec.js';
 import { deadBase, queueKey, scriptKeys } from './keys.js';
+import { inspectRedis } from './inspect.js';
 import { groupArgs, type LeaseGroup } from './lease.js';
 
 /** Wraps a caller-owned ioredis connection (Redis or Cluster) as a queue store. */
@@ -153,6 +155,14 @@ class RedisQueueBackend implements QueueBackend {
 
   async redrive(count: number): Promise<number> {
     return (await this.#run('redrive', [count])) as number;
+  }
+
+  async inspect(id: string): Promise<RawItemInfo | undefined> {
+    try {
+      return await inspectRedis(this.#store.connection, this.#base, id);
+    } catch (error) {
+      throw toStoreError(error, 'inspect');
+    }
   }
 
   async clear(): Promise<void> {
