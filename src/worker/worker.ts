@@ -73,7 +73,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #reserved = 0;
   #finishedRuns = 0;
   #closing: Promise<void> | undefined;
-  #slotFreed: (() => void) | undefined;
+  /** Fetch loops waiting for room (one per served queue at most). */
+  #roomWaiters: (() => void)[] = [];
   #resolveClosed: () => void = () => undefined;
 
   /** @internal Use `app.worker(options)`. */
@@ -127,7 +128,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async #shutdown(): Promise<void> {
     this.#stopFetching.abort();
     for (const timer of this.#timers) clearTimeout(timer);
-    this.#slotFreed?.();
+    this.#wakeFetchers();
     await this.#handBack(this.#buffer.splice(0));
     if (this.#active.size > 0) {
       await Promise.race([Promise.allSettled(this.#active), sleep(this.settings.shutdownTimeout * 1000)]);
@@ -156,9 +157,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     while (this.#fetching) {
       const room = Math.min(MAX_BATCH, capacity - this.#buffer.length - this.#active.size - this.#reserved);
       if (room <= 0) {
-        await new Promise<void>((resolve) => {
-          this.#slotFreed = resolve;
-        });
+        await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
         continue;
       }
       this.#reserved += room;
@@ -190,6 +189,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
+  #wakeFetchers(): void {
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
   #pump(): void {
     while (this.#buffer.length > 0 && this.#active.size < this.settings.concurrency && !this.#giveUp.signal.aborted) {
       const next = this.#buffer.shift() as Fetched;
@@ -198,9 +203,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.#active.delete(run);
         this.#finishedRuns += 1;
         if (this.settings.lifetimeTasks > 0 && this.#finishedRuns >= this.settings.lifetimeTasks) void this.close();
-        const freed = this.#slotFreed;
-        this.#slotFreed = undefined;
-        freed?.();
+        this.#wakeFetchers();
         this.#pump();
       });
       this.#active.add(run);
