@@ -23,7 +23,8 @@ import {
 export class RedisTaskRecords implements TaskRecordStore {
   readonly #redis: RedisConnection;
   #subscriber: RedisConnection | undefined;
-  readonly #listeners = new Map<string, Set<TaskEventListener>>();
+  /** Per channel: its listeners, and the subscription every listener must wait for. */
+  readonly #channels = new Map<string, { listeners: Set<TaskEventListener>; subscribed: Promise<unknown> }>();
 
   constructor(redis: RedisConnection) {
     this.#redis = redis;
@@ -96,28 +97,27 @@ export class RedisTaskRecords implements TaskRecordStore {
   }
 
   async listen(base: string, listener: TaskEventListener): Promise<() => Promise<void>> {
-    const channel = eventsChannel(base);
+    const name = eventsChannel(base);
     const subscriber = this.#ensureSubscriber();
-    let listeners = this.#listeners.get(channel);
-    if (!listeners) {
-      listeners = new Set();
-      this.#listeners.set(channel, listeners);
-      try {
-        await subscriber.subscribe(channel);
-      } catch (error) {
-        this.#listeners.delete(channel);
-        throw toStoreError(error, 'subscribing to task events');
-      }
+    let channel = this.#channels.get(name);
+    if (!channel) {
+      channel = { listeners: new Set(), subscribed: subscriber.subscribe(name) };
+      this.#channels.set(name, channel);
     }
-    listeners.add(listener);
+    channel.listeners.add(listener);
+    try {
+      // a listener that returned before the SUBSCRIBE took effect could miss an event
+      // between its caller's read and the subscription
+      await channel.subscribed;
+    } catch (error) {
+      this.#channels.delete(name);
+      throw toStoreError(error, 'subscribing to task events');
+    }
     return async () => {
-      const current = this.#listeners.get(channel);
-      if (!current) return;
-      current.delete(listener);
-      if (current.size === 0) {
-        this.#listeners.delete(channel);
-        await subscriber.unsubscribe(channel).catch(() => undefined);
-      }
+      const current = this.#channels.get(name);
+      if (!current?.listeners.delete(listener) || current.listeners.size > 0) return;
+      this.#channels.delete(name);
+      await subscriber.unsubscribe(name).catch(() => undefined);
     };
   }
 
@@ -125,7 +125,7 @@ export class RedisTaskRecords implements TaskRecordStore {
     if (!this.#subscriber) {
       const subscriber = this.#redis.duplicate();
       subscriber.on('message', (channel: string, message: string) => {
-        const listeners = this.#listeners.get(channel);
+        const listeners = this.#channels.get(channel)?.listeners;
         if (!listeners) return;
         const space = message.indexOf(' ');
         const event = {
@@ -138,7 +138,7 @@ export class RedisTaskRecords implements TaskRecordStore {
       // a waiter re-reads the record after (re)subscribing, so events missed while the
       // connection was down cannot leave it waiting for something that already happened
       subscriber.on('ready', () => {
-        for (const listeners of this.#listeners.values()) {
+        for (const { listeners } of this.#channels.values()) {
           for (const listener of listeners) listener({ kind: 'reconnected' });
         }
       });
@@ -148,7 +148,7 @@ export class RedisTaskRecords implements TaskRecordStore {
   }
 
   async close(): Promise<void> {
-    this.#listeners.clear();
+    this.#channels.clear();
     this.#subscriber?.disconnect();
     this.#subscriber = undefined;
   }
