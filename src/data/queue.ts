@@ -158,6 +158,8 @@ export class DataQueue<T = unknown> {
       // becomes visible then without any put to signal it
       const block = result.nextDueMs >= 0 ? Math.min(left, result.nextDueMs + 1) : left;
       await this.#backend.waitForChange(result.cursor, block, stop);
+      // a closed queue must not lease items its caller can no longer finish
+      if (stop.aborted) return [];
     }
   }
 

@@ -23,15 +23,16 @@
 local now = now_ms(ARGV[1])
 local count, vis_ms = tonumber(ARGV[2]), tonumber(ARGV[3])
 maintain(Q, D, now)
-local recs = take(Q, count, true)
+local recs = take(Q, count, true, now)
 
 if #recs == 0 then
   local wait_ms = -1
-  local next_delayed = redis.call('ZRANGE', Q.delayed, 0, 0, 'WITHSCORES')
-  local next_deadline = redis.call('ZRANGE', Q.leases, 0, 0, 'WITHSCORES')
-  for _, due in ipairs({ next_delayed[2], next_deadline[2] }) do
-    local ms = tonumber(due) - now
-    if wait_ms < 0 or ms < wait_ms then wait_ms = ms end
+  for _, key in ipairs({ Q.delayed, Q.leases }) do
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if first[2] then
+      local ms = math.max(0, tonumber(first[2]) - now)
+      if wait_ms < 0 or ms < wait_ms then wait_ms = ms end
+    end
   end
   local last = redis.call('XREVRANGE', Q.signal, '+', '-', 'COUNT', 1)
   return { wait_ms, last[1] and last[1][1] or '0-0' }
@@ -46,7 +47,7 @@ if vis_ms <= 0 then
   return out
 end
 
-local entry = int_str(redis.call('HINCRBY', Q.meta, 'entry', 1))
+local entry = int_str(next_entry(Q, now))
 local fields, ids = {}, {}
 for i, rec in ipairs(recs) do
   local id = id_of(rec)

@@ -11,4 +11,4 @@
 
 local now = now_ms(ARGV[1])
 maintain(Q, D, now)
-return take(Q, tonumber(ARGV[2]), false)
+return take(Q, tonumber(ARGV[2]), false, now)

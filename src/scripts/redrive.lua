@@ -14,7 +14,7 @@
 
 local now = now_ms(ARGV[1])
 maintain(D, nil, now)
-local recs = take(D, tonumber(ARGV[2]), true)
+local recs = take(D, tonumber(ARGV[2]), true, now)
 local parsed = {}
 for i, rec in ipairs(recs) do
   local r = parse_record(rec)

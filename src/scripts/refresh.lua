@@ -26,7 +26,7 @@ for _, owner in ipairs(order) do
     redis.call('ZADD', Q.leases, deadline, owner)
   else
     local attempts, use_dead = parse_entry(redis.call('HGET', Q.entries, owner))
-    local entry = int_str(redis.call('HINCRBY', Q.meta, 'entry', 1))
+    local entry = int_str(next_entry(Q, now))
     redis.call('HSET', Q.entries,
       entry, int_str(attempts) .. '|' .. (use_dead and '1' or '0') .. '|r|' .. table.concat(leases, ','),
       entry .. ':n', #leases)

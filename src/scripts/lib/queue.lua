@@ -5,7 +5,8 @@
   KEYS (the same 20 for every script, see src/data/keys.ts):
     KEYS[1..10]  the queue itself     KEYS[11..20] its dead-letter queue
     +1 meta      hash: gen (id prefix of this key epoch), seq (last item seq),
-                 entry (last lease-entry number), expired, dropped
+                 entry (last lease-entry number, never below now_ms * 1000), expired,
+                 dropped
     +2 ready     list: records with priority 0 and no ttl, in seq order (the fast path)
     +3 sorted    zset: every other visible record, score = -priority; ties order by
                  member, and a member starts with its fixed-width seq, so by seq
@@ -80,6 +81,20 @@ end
 -- The id of a record; its seq has fixed width, so the id starts at SEQ_WIDTH + 2.
 local function id_of(rec)
   return string.sub(rec, SEQ_WIDTH + 2, string.find(rec, '|', SEQ_WIDTH + 2, true) - 1)
+end
+
+-- A new lease-entry number. Entries never run below now_ms * 1000, so that if Redis
+-- loses recent writes (AOF everysec, a failover to a lagging replica) and the counter
+-- rolls back, the next entries still differ from every one issued before the loss:
+-- a lease string is never handed out twice. (Exact in a double until the year 2255.)
+local function next_entry(q, now)
+  local entry = redis.call('HINCRBY', q.meta, 'entry', 1)
+  local floor = now * 1000
+  if entry < floor then
+    entry = floor
+    redis.call('HSET', q.meta, 'entry', int_str(entry))
+  end
+  return entry
 end
 
 local function signal(q)
@@ -270,16 +285,19 @@ end
 
 -- The next `count` visible records of q in delivery order (priority desc, seq asc),
 -- merging the ready list with the sorted set; removes them when `remove` is true.
-local function take(q, count, remove)
+-- Only sorted-set records can have a ttl; when more expirations were due than one
+-- maintenance step drops, `now` makes take skip (and, removing, drop) the expired ones.
+local function take(q, count, remove, now)
   if redis.call('EXISTS', q.sorted) == 0 then
     if remove then
       return redis.call('LPOP', q.ready, count) or {}
     end
     return redis.call('LRANGE', q.ready, 0, count - 1)
   end
+  local ttl_backlog = #redis.call('ZRANGEBYSCORE', q.ttl, '-inf', now, 'LIMIT', 0, 1) > 0
   local zs = redis.call('ZRANGE', q.sorted, 0, count - 1, 'WITHSCORES')
   local ls = redis.call('LRANGE', q.ready, 0, count - 1)
-  local out, from_zset = {}, {}
+  local out, from_zset, expired = {}, {}, {}
   local zi, li = 1, 1
   while #out < count do
     local zrec, lrec = zs[zi], ls[li]
@@ -292,7 +310,12 @@ local function take(q, count, remove)
         string.sub(zrec, 1, SEQ_WIDTH) < string.sub(lrec, 1, SEQ_WIDTH))
     end
     if zfirst then
-      out[#out + 1] = zrec
+      local expires_at = ttl_backlog and redis.call('ZSCORE', q.ttl, zrec)
+      if expires_at and tonumber(expires_at) <= now then
+        expired[#expired + 1] = zrec
+      else
+        out[#out + 1] = zrec
+      end
       from_zset[#from_zset + 1] = zrec
       zi = zi + 2
     else
@@ -305,6 +328,7 @@ local function take(q, count, remove)
       redis.call('ZREM', q.sorted, unpack(from_zset))
       redis.call('ZREM', q.ttl, unpack(from_zset))
     end
+    if #expired > 0 then redis.call('HINCRBY', q.meta, 'expired', #expired) end
     if li > 1 then redis.call('LTRIM', q.ready, li - 1, -1) end
   end
   return out
