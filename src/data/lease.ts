@@ -14,6 +14,9 @@ export interface LeaseParts {
 
 const ENTRY = /^[0-9]{1,16}$/;
 
+/** Most ids a lease group carries (a read batch delivers at most 1000 items). */
+const MAX_IDS = 1000;
+
 /** The parts of `lease`, or `undefined` when it cannot be a lease of any queue. */
 export function parseLease(lease: string): LeaseParts | undefined {
   const at = lease.lastIndexOf(':');
@@ -62,7 +65,13 @@ export function collectLeases(name: string, leases: unknown): LeaseGroup[] {
     if (ids) ids.push(parts.id);
     else groups.set(parts.entry, [parts.id]);
   }
-  return [...groups].map(([entry, ids]) => ({ entry, ids }));
+  // an entry holds at most MAX_IDS live leases; longer groups (only forged input makes
+  // them) are split, so a script never unpacks more arguments than Lua's stack allows
+  const result: LeaseGroup[] = [];
+  for (const [entry, ids] of groups) {
+    for (let start = 0; start < ids.length; start += MAX_IDS) result.push({ entry, ids: ids.slice(start, start + MAX_IDS) });
+  }
+  return result;
 }
 
 /** The script arguments of lease groups: count, then per group entry, n, ids. */

@@ -209,7 +209,7 @@ export function releaseOptions(value: unknown): { delayMs: number; countDelivery
 
 export function redriveCount(value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  return check.integerIn('count', value, 1, Number.MAX_SAFE_INTEGER);
+  return check.integerIn('count', value, 0, Number.MAX_SAFE_INTEGER);
 }
 
 export function failOptions(value: unknown, settings: QueueSettings): boolean {

@@ -115,7 +115,11 @@ export class DataQueue<T = unknown> {
     this.#ensureOpen();
     if (!Array.isArray(items)) throw new VisqTypeError(`Expected \`items\` to be an array, got ${describe(items)}`);
     const { delayMs, priority, ttlMs } = putOptions(opts);
-    const payloads = items.map((item, i) => encodeItem(item, `items[${i}]`, this.settings.maxItemBytes));
+    // an index loop, not map: map skips the holes of a sparse array, which JSON would turn into null
+    const payloads: string[] = [];
+    for (let i = 0; i < items.length; i += 1) {
+      payloads.push(encodeItem(items[i], `items[${i}]`, this.settings.maxItemBytes));
+    }
     const ids: string[] = [];
     for (let start = 0; start < payloads.length; start += MAX_BATCH) {
       const chunk = payloads.slice(start, start + MAX_BATCH);
@@ -241,6 +245,8 @@ export class DataQueue<T = unknown> {
         settings: { ...this.settings, visTimeout: 0, attempts: 1, useDead: false },
       };
       this.#dead = new DataQueue<T>(this.#store, this.name);
+      // first touched after close(): the dead-letter queue is closed with its parent
+      if (this.#closed) this.#dead.#closed = true;
     }
     return this.#dead;
   }
@@ -252,6 +258,7 @@ export class DataQueue<T = unknown> {
   async redrive(count?: number): Promise<number> {
     this.#ensureOpen();
     const limit = redriveCount(count) ?? Number.POSITIVE_INFINITY;
+    if (limit === 0) return 0;
     let moved = 0;
     while (moved < limit) {
       const step = Math.min(MAX_BATCH, limit - moved);

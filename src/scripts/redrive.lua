@@ -13,6 +13,8 @@
 --@include queue
 
 local now = now_ms(ARGV[1])
+-- the queue's own expired leases first: they may be dead letters that belong in this redrive
+maintain(Q, D, now)
 maintain(D, nil, now)
 local recs = take(D, tonumber(ARGV[2]), true, now)
 local parsed = {}
