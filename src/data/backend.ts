@@ -96,8 +96,9 @@ export interface QueueBackend {
   stats(): Promise<RawStats>;
   redrive(count: number): Promise<number>;
   /**
-   * Finds one item by id in this queue (not its dead-letter queue). A diagnostic: it
-   * scans without blocking the store, so it is not atomic and costs O(queue size).
+   * Finds one item by id in this queue (not its dead-letter queue), after bringing the
+   * queue up to date with time. A diagnostic: it scans without blocking the store, so it
+   * is not atomic and costs O(queue size).
    */
   inspect(id: string): Promise<RawItemInfo | undefined>;
   clear(): Promise<void>;
@@ -106,7 +107,11 @@ export interface QueueBackend {
    * aborts; never polls. Spurious wake-ups are allowed: the caller reads again.
    */
   waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
-  /** A backend for the dead-letter queue of this one. */
+  /**
+   * A backend for the dead-letter queue of this one. Its reads (read, peek, stats,
+   * redrive, inspect) first bring this queue up to date with time, so that items whose
+   * last delivery ended are there whether or not anyone uses this queue.
+   */
   dead(): QueueBackend;
 }
 

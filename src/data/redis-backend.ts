@@ -76,16 +76,30 @@ class RedisQueueBackend implements QueueBackend {
   readonly #store: RedisStore;
   readonly #base: string;
   readonly #keys: string[];
+  /** For a dead-letter queue: the keys of the queue whose dead letters it holds. */
+  readonly #parentKeys: string[] | undefined;
 
-  constructor(store: RedisStore, base: string) {
+  constructor(store: RedisStore, base: string, parentBase?: string) {
     this.#store = store;
     this.#base = base;
     this.#keys = scriptKeys(base);
+    this.#parentKeys = parentBase === undefined ? undefined : scriptKeys(parentBase);
   }
 
   #run(name: ScriptName, args: readonly (string | number)[]): Promise<unknown> {
     const connection = this.#store.connection;
     return runScript(connection, name, this.#keys, [clockArg(connection), ...args]);
+  }
+
+  /**
+   * A dead-letter queue first brings its parent up to date, so that items whose last
+   * delivery ended are here whether or not anyone uses the parent. A separate step, not
+   * atomic with the read that follows; it only ever moves items forward in time.
+   */
+  async #catchUpParent(): Promise<void> {
+    if (!this.#parentKeys) return;
+    const connection = this.#store.connection;
+    await runScript(connection, 'maintain', this.#parentKeys, [clockArg(connection)]);
   }
 
   async put(request: PutRequest): Promise<string[]> {
@@ -94,6 +108,7 @@ class RedisQueueBackend implements QueueBackend {
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {
+    await this.#catchUpParent();
     const { count, visTimeoutMs, attempts, useDead } = request;
     const reply = (await this.#run('get', [count, visTimeoutMs, attempts, useDead ? 1 : 0])) as [
       number,
@@ -134,6 +149,7 @@ class RedisQueueBackend implements QueueBackend {
   }
 
   async peek(count: number): Promise<RawItem[]> {
+    await this.#catchUpParent();
     const records = (await this.#run('peek', [count])) as string[];
     return records.map((record) => {
       const { id, payload } = parseRecord(record);
@@ -142,6 +158,7 @@ class RedisQueueBackend implements QueueBackend {
   }
 
   async stats(): Promise<RawStats> {
+    await this.#catchUpParent();
     const [ready, delayed, inflight, dead, expired, dropped] = (await this.#run('stats', [])) as number[];
     return {
       ready: ready ?? 0,
@@ -154,10 +171,14 @@ class RedisQueueBackend implements QueueBackend {
   }
 
   async redrive(count: number): Promise<number> {
+    await this.#catchUpParent();
     return (await this.#run('redrive', [count])) as number;
   }
 
   async inspect(id: string): Promise<RawItemInfo | undefined> {
+    await this.#catchUpParent();
+    // the state reported should reflect the clock: a delay that ended means ready
+    await this.#run('maintain', []);
     try {
       return await inspectRedis(this.#store.connection, this.#base, id);
     } catch (error) {
@@ -178,6 +199,6 @@ class RedisQueueBackend implements QueueBackend {
   }
 
   dead(): QueueBackend {
-    return new RedisQueueBackend(this.#store, deadBase(this.#base));
+    return new RedisQueueBackend(this.#store, deadBase(this.#base), this.#base);
   }
 }

@@ -23,6 +23,7 @@ export type ScriptName =
   | 'stats'
   | 'redrive'
   | 'clear'
+  | 'maintain'
   | 'tasks/task_create'
   | 'tasks/task_transition'
   | 'tasks/schedule_claim';

@@ -13,14 +13,16 @@
   ARGV[5..] lease groups: <group count>, then per group <entry> <n> <item id>*n
   Returns { lease_1, outcome_1, ... } for live leases, outcome 'requeued', 'dead' or
   'dropped'.
-  Side effects: the inflight fields go; requeued items go to sorted (or delayed), the
-  others to the dead-letter queue or away; blocked readers are woken.
+  Side effects: maintenance first (see get), so deliveries that ended earlier are settled
+  before these; then the inflight fields go; requeued items go to sorted (or delayed),
+  the others to the dead-letter queue or away; blocked readers are woken.
   Invariant: stale or unknown leases change nothing.
 ]]
 --@include queue
 
 local now = now_ms(ARGV[1])
 local visible_at = now + tonumber(ARGV[2])
+maintain(Q, D, now)
 local mode = ARGV[3]
 local count_delivery = mode ~= 'keep'
 local by_owner, order, records = live_by_owner(Q, read_groups(5), now)
@@ -35,7 +37,7 @@ for _, owner in ipairs(order) do
     use_dead = ARGV[4] == '1'
   end
   for _, lease in ipairs(leases) do
-    local outcome = settle_undone(Q, D, records[lease], attempts, use_dead, visible_at, now,
+    local outcome = settle_undone(Q, D, records[lease], attempts, use_dead, now, visible_at, now,
       count_delivery, dead_batch)
     if outcome == 'requeued' then requeued = true end
     out[#out + 1] = lease

@@ -33,7 +33,11 @@
 ]]
 
 local SEQ_WIDTH = 16
-local MAX_STEP = 1000 -- bounded maintenance per call; the next call continues
+-- Bounded maintenance per call (the next call continues): about MAX_ITEMS items per
+-- step (expired leases, promoted delays, ttl drops). Generous, so that only a
+-- pathological burst of due items can exceed it; small enough to keep a script short.
+local MAX_ITEMS = 20000
+local CHUNK = 1000 -- arguments per variadic call, well inside Lua's unpack limit
 
 local function queue_keys(base)
   return {
@@ -167,22 +171,28 @@ local function append_fresh(q, parsed, apply_ttl, now)
   signal(q)
 end
 
--- Dead letters of one step enter the dead-letter queue in their put order (seq), so
--- that the order does not depend on how the step happened to visit the entries.
+-- Dead letters enter the dead-letter queue in the order their last deliveries ended,
+-- then put order. Every step handles all that ended by its time, so this order does not
+-- depend on which call happened to notice an expiry.
 local function append_dead(dq, dead_batch, now)
-  table.sort(dead_batch, function(a, b) return a.seq < b.seq end)
+  table.sort(dead_batch, function(a, b)
+    if a.ended ~= b.ended then return a.ended < b.ended end
+    return a.seq < b.seq
+  end)
   append_fresh(dq, dead_batch, false, now)
 end
 
--- Ends one delivery of `rec` that was not done. count_delivery=false returns the item
--- without using an attempt. Returns 'requeued', 'dead' or 'dropped'.
-local function settle_undone(q, dq, rec, attempts, use_dead, visible_at, now, count_delivery, dead_batch)
+-- Ends one delivery of `rec` that was not done, at time `ended` (a lease deadline, or
+-- now). count_delivery=false returns the item without using an attempt. Returns
+-- 'requeued' (visible again at visible_at), 'dead' or 'dropped'.
+local function settle_undone(q, dq, rec, attempts, use_dead, ended, visible_at, now, count_delivery, dead_batch)
   local r = parse_record(rec)
   if count_delivery then r.deliveries = r.deliveries + 1 end
   if count_delivery and r.deliveries >= attempts then
     if use_dead and dq then
       r.deliveries = 0
       r.ttl = 0
+      r.ended = ended
       dead_batch[#dead_batch + 1] = r
       return 'dead'
     end
@@ -225,16 +235,19 @@ end
 
 -- Requeues, dead-letters or drops the live leases of entries whose deadline has passed.
 local function expire_leases(q, dq, now)
-  local due = redis.call('ZRANGEBYSCORE', q.leases, '-inf', now, 'WITHSCORES', 'LIMIT', 0, MAX_STEP)
+  local due = redis.call('ZRANGEBYSCORE', q.leases, '-inf', now, 'WITHSCORES', 'LIMIT', 0, MAX_ITEMS)
   if #due == 0 then return end
   local has_owners = redis.call('EXISTS', q.owners) == 1
-  local dead_batch = {}
+  local dead_batch, handled = {}, 0
   for i = 1, #due, 2 do
+    -- an entry holds up to 1000 leases: stop once about MAX_ITEMS were looked at
+    if handled >= MAX_ITEMS then break end
     local entry, deadline = due[i], tonumber(due[i + 1])
     local info = redis.call('HGET', q.entries, entry)
     if info then
       local attempts, use_dead, kind, list = parse_entry(info)
       local leases = entry_leases(entry, kind, list)
+      handled = handled + #leases
       local recs = redis.call('HMGET', q.inflight, unpack(leases))
       local owners = has_owners and redis.call('HMGET', q.owners, unpack(leases)) or {}
       local expired, owned = {}, {}
@@ -243,7 +256,7 @@ local function expire_leases(q, dq, now)
         if rec and (owner == entry or (not owner and kind == 'b')) then
           expired[#expired + 1] = lease
           if owner then owned[#owned + 1] = lease end
-          settle_undone(q, dq, rec, attempts, use_dead, deadline, now, true, dead_batch)
+          settle_undone(q, dq, rec, attempts, use_dead, deadline, deadline, now, true, dead_batch)
         end
       end
       if #expired > 0 then redis.call('HDEL', q.inflight, unpack(expired)) end
@@ -254,23 +267,44 @@ local function expire_leases(q, dq, now)
   if dq then append_dead(dq, dead_batch, now) end
 end
 
+-- Calls `command key <args>` in chunks of CHUNK items (`per` arguments per item).
+local function chunked(command, key, args, per)
+  local step = CHUNK * per
+  for i = 1, #args, step do
+    redis.call(command, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
+end
+
 local function promote_due(q, now)
-  local due = redis.call('ZRANGEBYSCORE', q.delayed, '-inf', now, 'WITHSCORES', 'LIMIT', 0, MAX_STEP)
+  local due = redis.call('ZRANGEBYSCORE', q.delayed, '-inf', now, 'WITHSCORES', 'LIMIT', 0, MAX_ITEMS)
   if #due == 0 then return end
-  local members = {}
+  local members, zset_args, ttl_args = {}, {}, {}
   for i = 1, #due, 2 do
     local rec, visible_at = due[i], tonumber(due[i + 1])
     members[#members + 1] = rec
-    enqueue(q, { parse_record(rec) }, visible_at, now, true)
+    -- a promoted record is never fresh (items put after it may be in the ready list),
+    -- so it goes to the sorted set, with a ttl window from when it became visible
+    local r = parse_record(rec)
+    zset_args[#zset_args + 1] = -r.priority
+    zset_args[#zset_args + 1] = rec
+    if r.ttl > 0 then
+      ttl_args[#ttl_args + 1] = visible_at + r.ttl
+      ttl_args[#ttl_args + 1] = rec
+    end
   end
-  redis.call('ZREM', q.delayed, unpack(members))
+  chunked('ZREM', q.delayed, members, 1)
+  chunked('ZADD', q.sorted, zset_args, 2)
+  chunked('ZADD', q.ttl, ttl_args, 2)
 end
 
 local function drop_expired_ttl(q, now)
-  local gone = redis.call('ZRANGEBYSCORE', q.ttl, '-inf', now, 'LIMIT', 0, MAX_STEP)
+  local gone = redis.call('ZRANGEBYSCORE', q.ttl, '-inf', now, 'LIMIT', 0, MAX_ITEMS)
   if #gone == 0 then return end
-  local removed = redis.call('ZREM', q.sorted, unpack(gone))
-  redis.call('ZREM', q.ttl, unpack(gone))
+  local removed = 0
+  for i = 1, #gone, CHUNK do
+    removed = removed + redis.call('ZREM', q.sorted, unpack(gone, i, math.min(i + CHUNK - 1, #gone)))
+  end
+  chunked('ZREM', q.ttl, gone, 1)
   if removed > 0 then redis.call('HINCRBY', q.meta, 'expired', removed) end
 end
 

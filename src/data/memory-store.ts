@@ -1,0 +1,214 @@
+/**
+ * MemoryStore: the queue store that keeps everything in this process. It implements the
+ * storage seam (backend.ts) with the same observable contract as the Redis backend, so
+ * DataQueue and every test suite run unchanged on it. The queue logic lives in
+ * memory/queue-state.ts, blocking waits in memory/signals.ts.
+ */
+import { ClosedError } from '../errors.js';
+import type {
+  PutRequest,
+  QueueBackend,
+  QueueStore,
+  RawItem,
+  RawItemInfo,
+  RawStats,
+  ReadRequest,
+  ReadResult,
+  ReleaseMode,
+  ReleaseOutcome,
+} from './backend.js';
+import { clockNow } from './clock.js';
+import { deadBase } from './keys.js';
+import type { LeaseGroup } from './lease.js';
+import { dumpQueue } from './memory/dump.js';
+import { QueueState } from './memory/queue-state.js';
+import { ChangeSignals } from './memory/signals.js';
+
+/** What the backends of one MemoryStore share. */
+class StoreCore {
+  readonly queues = new Map<string, QueueState>();
+  readonly signals = new ChangeSignals();
+  closed = false;
+  /** The store object itself: the test clock hook is keyed by it. */
+  readonly #clockKey: object;
+
+  constructor(clockKey: object) {
+    this.#clockKey = clockKey;
+  }
+
+  queue(base: string): QueueState {
+    let state = this.queues.get(base);
+    if (!state) {
+      state = new QueueState(() => this.signals.notify(base));
+      this.queues.set(base, state);
+    }
+    return state;
+  }
+
+  ensureOpen(): void {
+    if (this.closed) throw new ClosedError('MemoryStore');
+  }
+
+  /** The store's time for one step (checked open first). */
+  now(): number {
+    this.ensureOpen();
+    return clockNow(this.#clockKey);
+  }
+}
+
+let coreOf: (store: MemoryStore) => StoreCore;
+
+/**
+ * An in-process queue store: `new DataQueue(new MemoryStore(), 'jobs')` behaves like a
+ * queue on Redis — same ids, leases, ordering, visibility timeouts, attempts, dead
+ * letters, delays, ttl, stats and blocking waits — without a server.
+ *
+ * Meant for tests, demos and single-process use: the data lives in this process only
+ * (other processes cannot see it) and is lost when the process exits. One store holds
+ * any number of queues; queues with the same name and prefix on the same store are the
+ * same queue. Each operation is atomic, as a script is on Redis.
+ *
+ * `close()` ends pending blocking waits and clears their timers; the store then drops its
+ * data and rejects further operations with {@link ClosedError}. DataQueues never close a
+ * MemoryStore: whoever created it does.
+ */
+export class MemoryStore implements QueueStore {
+  readonly #core = new StoreCore(this);
+
+  static {
+    coreOf = (store) => store.#core;
+  }
+
+  /** The backend of the queue whose key base is `base`; the same queue for the same base. */
+  open(base: string): QueueBackend {
+    return new MemoryQueueBackend(this.#core, base);
+  }
+
+  /** Ends pending blocking waits, clears their timers and drops the data; later calls reject with ClosedError. */
+  async close(): Promise<void> {
+    const core = this.#core;
+    core.closed = true;
+    core.signals.close();
+    core.queues.clear();
+  }
+}
+
+/**
+ * The state of every queue of `store` whose key base contains `marker`, as plain data
+ * that does not depend on how the store happens to lay it out (for test snapshots).
+ * @internal Not exported from the package.
+ */
+export function dumpMemoryStore(store: MemoryStore, marker: string): Record<string, unknown> {
+  const dump: Record<string, unknown> = {};
+  const queues = [...coreOf(store).queues].filter(([base]) => base.includes(marker));
+  for (const [base, state] of queues.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const content = dumpQueue(state.contents());
+    if (content) dump[base] = content;
+  }
+  return dump;
+}
+
+/**
+ * How many blocking waits of `store` are pending (for tests that check a reader really
+ * blocks, as blocked clients do on Redis).
+ * @internal Not exported from the package.
+ */
+export function pendingWaits(store: MemoryStore): number {
+  return coreOf(store).signals.pending;
+}
+
+class MemoryQueueBackend implements QueueBackend {
+  readonly #core: StoreCore;
+  readonly #base: string;
+  /** For a dead-letter queue: the base of the queue whose dead letters it holds. */
+  readonly #parentBase: string | undefined;
+
+  constructor(core: StoreCore, base: string, parentBase?: string) {
+    this.#core = core;
+    this.#base = base;
+    this.#parentBase = parentBase;
+  }
+
+  /** A dead-letter queue first brings its parent up to date, as the Redis backend does. */
+  #catchUpParent(now: number): void {
+    if (this.#parentBase === undefined) return;
+    this.#core.queue(this.#parentBase).catchUp(now, this.#core.queue(this.#base));
+  }
+
+  #queue(): QueueState {
+    return this.#core.queue(this.#base);
+  }
+
+  #dead(): QueueState {
+    return this.#core.queue(deadBase(this.#base));
+  }
+
+  async put(request: PutRequest): Promise<string[]> {
+    const now = this.#core.now();
+    return this.#queue().put(request, now);
+  }
+
+  async read(request: ReadRequest): Promise<ReadResult> {
+    const now = this.#core.now();
+    this.#catchUpParent(now);
+    const { deliveries, nextDueMs } = this.#queue().read(request, now, this.#dead());
+    const cursor = deliveries.length > 0 ? '' : this.#core.signals.cursor(this.#base);
+    return { deliveries, nextDueMs, cursor };
+  }
+
+  async done(groups: readonly LeaseGroup[]): Promise<number> {
+    const now = this.#core.now();
+    return this.#queue().done(groups, now);
+  }
+
+  async refresh(groups: readonly LeaseGroup[], visTimeoutMs: number): Promise<string[]> {
+    const now = this.#core.now();
+    return this.#queue().refresh(groups, visTimeoutMs, now);
+  }
+
+  async release(groups: readonly LeaseGroup[], mode: ReleaseMode): Promise<Map<string, ReleaseOutcome>> {
+    const now = this.#core.now();
+    // as on Redis, a call without leases is not sent at all, so it maintains nothing
+    if (groups.length === 0) return new Map();
+    return this.#queue().release(groups, mode, now, this.#dead());
+  }
+
+  async peek(count: number): Promise<RawItem[]> {
+    const now = this.#core.now();
+    this.#catchUpParent(now);
+    return this.#queue().peek(count, now, this.#dead());
+  }
+
+  async stats(): Promise<RawStats> {
+    const now = this.#core.now();
+    this.#catchUpParent(now);
+    return this.#queue().stats(now, this.#dead());
+  }
+
+  async redrive(count: number): Promise<number> {
+    const now = this.#core.now();
+    this.#catchUpParent(now);
+    return this.#queue().redrive(count, now, this.#dead());
+  }
+
+  async inspect(id: string): Promise<RawItemInfo | undefined> {
+    const now = this.#core.now();
+    this.#catchUpParent(now);
+    this.#queue().catchUp(now, this.#dead());
+    return this.#queue().inspect(id);
+  }
+
+  async clear(): Promise<void> {
+    this.#core.ensureOpen();
+    this.#queue().clear();
+    this.#dead().clear();
+  }
+
+  async waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    await this.#core.signals.wait(this.#base, cursor, timeoutMs, signal);
+  }
+
+  dead(): QueueBackend {
+    return new MemoryQueueBackend(this.#core, deadBase(this.#base), this.#base);
+  }
+}

@@ -1,0 +1,373 @@
+/**
+ * One queue of a MemoryStore and its atomic steps. Each public method is the in-process
+ * twin of one Lua script (src/scripts) and keeps its observable behaviour: the same ids,
+ * leases, order, lease liveness (`deadline > now`), delays (`visibleAt <= now`), ttl
+ * windows (`expiresAt <= now`), attempts and dead letters. Steps run synchronously, which
+ * is what makes them atomic here. Maintenance runs where the scripts run it (get, peek,
+ * stats, redrive), so the state matches Redis's after every step; unlike the scripts it
+ * is not bounded per call, as nothing here blocks other clients.
+ */
+import type {
+  PutRequest,
+  RawDelivery,
+  RawItem,
+  RawItemInfo,
+  RawStats,
+  ReadRequest,
+  ReleaseMode,
+  ReleaseOutcome,
+} from '../backend.js';
+import type { LeaseGroup } from '../lease.js';
+import { Heap } from './heap.js';
+import {
+  deliveryOrder,
+  dueOrder,
+  expiryOrder,
+  newGen,
+  newItem,
+  type LeaseEntry,
+  type SpentPolicy,
+  type StoredItem,
+  type TtlMark,
+} from './items.js';
+import { LeaseBook } from './lease-book.js';
+
+/** Stale heap entries tolerated before a heap is rebuilt without them. */
+const SLACK = 1024;
+
+/** A queue's structures as they are, for dumps. */
+export interface QueueContents {
+  readonly meta: {
+    readonly gen: string | undefined;
+    readonly seq: number;
+    readonly entry: number;
+    readonly expired: number;
+    readonly dropped: number;
+  };
+  readonly visible: readonly StoredItem[];
+  readonly delayed: readonly StoredItem[];
+  readonly inflight: ReadonlyMap<string, StoredItem>;
+  readonly entries: readonly LeaseEntry[];
+}
+
+export class QueueState {
+  readonly #signal: () => void;
+  /** Id prefix of the current key epoch; undefined until the first put after a clear. */
+  #gen: string | undefined;
+  #seq = 0;
+  #expired = 0;
+  #dropped = 0;
+  #visible = new Heap<StoredItem>(deliveryOrder);
+  #visibleCount = 0;
+  #delayed = new Heap<StoredItem>(dueOrder);
+  #ttl = new Heap<TtlMark>(expiryOrder);
+  #ttlCount = 0;
+  #leases = new LeaseBook();
+
+  /** @param signal - wakes the queue's blocked readers (the scripts' signal stream). */
+  constructor(signal: () => void) {
+    this.#signal = signal;
+  }
+
+  put(request: PutRequest, now: number): string[] {
+    const { payloads, delayMs, priority, ttlMs } = request;
+    const first = this.#reserve(payloads.length);
+    const ids: string[] = [];
+    for (let i = 0; i < payloads.length; i += 1) {
+      const seq = first + i;
+      const id = `${this.#gen}-${seq}`;
+      ids.push(id);
+      this.#enqueue(newItem(seq, id, 0, priority, ttlMs, payloads[i] as string), now + delayMs, now, true);
+    }
+    this.#signal();
+    return ids;
+  }
+
+  read(request: ReadRequest, now: number, dead: QueueState): { deliveries: RawDelivery[]; nextDueMs: number } {
+    this.#maintain(dead, now);
+    const items = this.#take(request.count, true);
+    if (items.length === 0) return { deliveries: [], nextDueMs: this.#nextDueMs(now) };
+    const leases =
+      request.visTimeoutMs > 0
+        ? this.#leases.deliver(items, now, now + request.visTimeoutMs, request.attempts, request.useDead)
+        : items.map((item) => item.id);
+    const deliveries = items.map(
+      (item, i): RawDelivery => ({ lease: leases[i] as string, id: item.id, delivery: item.deliveries + 1, payload: item.payload }),
+    );
+    return { deliveries, nextDueMs: -1 };
+  }
+
+  done(groups: readonly LeaseGroup[], now: number): number {
+    let finished = 0;
+    for (const [owner, leases] of this.#leases.liveByOwner(groups, now)) {
+      for (const item of this.#leases.end(owner, leases)) item.place = 'gone';
+      finished += leases.length;
+    }
+    return finished;
+  }
+
+  /** Extends live leases to now + visTimeoutMs. */
+  refresh(groups: readonly LeaseGroup[], visTimeoutMs: number, now: number): string[] {
+    const refreshed: string[] = [];
+    for (const [owner, leases] of this.#leases.liveByOwner(groups, now)) {
+      this.#leases.extend(owner, leases, now, now + visTimeoutMs);
+      refreshed.push(...leases);
+    }
+    return refreshed;
+  }
+
+  /**
+   * Ends live deliveries without done: `count` uses an attempt, `keep` does not, `fail`
+   * spends them all (a delivery beyond attempts 0), dead-lettering per `mode.useDead`.
+   */
+  release(groups: readonly LeaseGroup[], mode: ReleaseMode, now: number, dead: QueueState): Map<string, ReleaseOutcome> {
+    // deliveries that ended earlier are settled first, as release.lua does
+    this.#maintain(dead, now);
+    const outcomes = new Map<string, ReleaseOutcome>();
+    const deadBatch: StoredItem[] = [];
+    const visibleAt = now + (mode.kind === 'fail' ? 0 : mode.delayMs);
+    const countDelivery = mode.kind !== 'keep';
+    let requeued = false;
+    for (const [owner, leases] of this.#leases.liveByOwner(groups, now)) {
+      const policy: SpentPolicy = mode.kind === 'fail' ? { attempts: 0, useDead: mode.useDead } : owner;
+      const items = this.#leases.end(owner, leases);
+      items.forEach((item, i) => {
+        const outcome = this.#settleUndone(item, policy, now, visibleAt, now, countDelivery, dead, deadBatch);
+        if (outcome === 'requeued') requeued = true;
+        outcomes.set(leases[i] as string, outcome);
+      });
+    }
+    dead.#appendDead(deadBatch, now);
+    if (requeued) this.#signal();
+    return outcomes;
+  }
+
+  peek(count: number, now: number, dead: QueueState): RawItem[] {
+    this.#maintain(dead, now);
+    return this.#take(count, false).map(({ id, payload }) => ({ id, payload }));
+  }
+
+  stats(now: number, dead: QueueState): RawStats {
+    this.#maintain(dead, now);
+    return {
+      ready: this.#visibleCount,
+      delayed: this.#delayed.size,
+      inflight: this.#leases.size,
+      dead: dead.#visibleCount + dead.#delayed.size + dead.#leases.size,
+      expired: this.#expired,
+      dropped: this.#dropped,
+    };
+  }
+
+  /** Moves up to `count` visible dead letters of `dead` here, with new seqs and fresh attempts. */
+  redrive(count: number, now: number, dead: QueueState): number {
+    // this queue's expired leases first: they may be dead letters that belong in this redrive
+    this.#maintain(dead, now);
+    // as in the script, the dead-letter queue's own spent items are dropped, not nested
+    dead.#maintain(undefined, now);
+    const items = dead.#take(count, true);
+    this.#appendFresh(items, now);
+    return items.length;
+  }
+
+  /**
+   * Where the item `id` is, looked up as the Redis backend does: in flight first (even a
+   * lease whose deadline passed before maintenance noticed), then delayed, then ready.
+   * A scan, O(queue size): ids are not indexed, as on Redis, to keep the hot path lean.
+   */
+  inspect(id: string): RawItemInfo | undefined {
+    const about = (item: StoredItem): Pick<RawItemInfo, 'id' | 'payload' | 'priority' | 'failedDeliveries'> => ({
+      id: item.id,
+      payload: item.payload,
+      priority: item.priority,
+      failedDeliveries: item.deliveries,
+    });
+    for (const [lease, item] of this.#leases.inflight) {
+      if (item.id === id) return { ...about(item), state: 'inflight', lease, until: (item.owner as LeaseEntry).deadline };
+    }
+    const delayed = this.#delayed.values().find((item) => item.id === id);
+    if (delayed) return { ...about(delayed), state: 'delayed', until: delayed.visibleAt };
+    const ready = this.#visible.values().find((item) => item.id === id && item.place === 'visible');
+    return ready ? { ...about(ready), state: 'ready' } : undefined;
+  }
+
+  /** Forgets everything; the next put starts a new id epoch. */
+  clear(): void {
+    this.#gen = undefined;
+    this.#seq = 0;
+    this.#expired = 0;
+    this.#dropped = 0;
+    this.#visible = new Heap(deliveryOrder);
+    this.#visibleCount = 0;
+    this.#delayed = new Heap(dueOrder);
+    this.#ttl = new Heap(expiryOrder);
+    this.#ttlCount = 0;
+    this.#leases = new LeaseBook();
+  }
+
+  /** The raw structures, read-only, for dumps (memory/dump.ts); heaps may hold stale entries. */
+  contents(): QueueContents {
+    return {
+      meta: { gen: this.#gen, seq: this.#seq, entry: this.#leases.lastEntry, expired: this.#expired, dropped: this.#dropped },
+      visible: this.#visible.values().filter((item) => item.place === 'visible'),
+      delayed: this.#delayed.values(),
+      inflight: this.#leases.inflight,
+      entries: this.#leases.entries(),
+    };
+  }
+
+  #reserve(n: number): number {
+    this.#gen ??= newGen();
+    const first = this.#seq + 1;
+    this.#seq += n;
+    return first;
+  }
+
+  /** Makes an item visible at `visibleAt`, or hides it until then when that is later than now. */
+  #enqueue(item: StoredItem, visibleAt: number, now: number, applyTtl: boolean): void {
+    if (visibleAt > now) {
+      item.place = 'delayed';
+      item.visibleAt = visibleAt;
+      this.#delayed.push(item);
+      return;
+    }
+    if (!applyTtl) item.ttlMs = 0;
+    item.place = 'visible';
+    this.#visible.push(item);
+    this.#visibleCount += 1;
+    if (item.ttlMs > 0) {
+      // the ttl window starts when the item becomes visible, not when maintenance notices
+      const mark = { expiresAt: visibleAt + item.ttlMs, item };
+      item.ttlMark = mark;
+      this.#ttl.push(mark);
+      this.#ttlCount += 1;
+    }
+  }
+
+  /** The next `count` visible items in delivery order; removed unless `remove` is false. */
+  #take(count: number, remove: boolean): StoredItem[] {
+    const taken: StoredItem[] = [];
+    while (taken.length < count) {
+      const item = this.#visible.pop();
+      if (!item) break;
+      if (item.place === 'visible') taken.push(item);
+    }
+    for (const item of taken) {
+      if (!remove) {
+        this.#visible.push(item);
+        continue;
+      }
+      item.place = 'gone';
+      this.#visibleCount -= 1;
+      if (item.ttlMark) {
+        item.ttlMark = undefined;
+        this.#ttlCount -= 1;
+      }
+    }
+    return taken;
+  }
+
+  /** Brings the queue up to date with time (what maintain.lua does for a dead-letter queue's parent). */
+  catchUp(now: number, dead: QueueState): void {
+    this.#maintain(dead, now);
+  }
+
+  /** Brings the queue up to date with time, in the scripts' order: promotions and requeues get their ttl windows before the ttl sweep. */
+  #maintain(dead: QueueState | undefined, now: number): void {
+    for (let item = this.#delayed.peek(); item && item.visibleAt <= now; item = this.#delayed.peek()) {
+      this.#delayed.pop();
+      this.#enqueue(item, item.visibleAt, now, true);
+    }
+    this.#expireLeases(dead, now);
+    for (let mark = this.#ttl.peek(); mark && mark.expiresAt <= now; mark = this.#ttl.peek()) {
+      this.#ttl.pop();
+      const item = mark.item;
+      if (item.ttlMark !== mark) continue;
+      item.ttlMark = undefined;
+      item.place = 'gone';
+      this.#ttlCount -= 1;
+      this.#visibleCount -= 1;
+      this.#expired += 1;
+    }
+    this.#tidy();
+  }
+
+  #expireLeases(dead: QueueState | undefined, now: number): void {
+    const deadBatch: StoredItem[] = [];
+    for (const { entry, items } of this.#leases.expire(now)) {
+      // requeued as of the deadline, so a ttl window counts from when the lease expired
+      for (const item of items) {
+        this.#settleUndone(item, entry, entry.deadline, entry.deadline, now, true, dead, deadBatch);
+      }
+    }
+    if (dead) dead.#appendDead(deadBatch, now);
+  }
+
+  /** Ends one delivery without done: requeued, or dead-lettered / dropped once its attempts are spent. */
+  #settleUndone(
+    item: StoredItem,
+    policy: SpentPolicy,
+    ended: number,
+    visibleAt: number,
+    now: number,
+    countDelivery: boolean,
+    dead: QueueState | undefined,
+    deadBatch: StoredItem[],
+  ): ReleaseOutcome {
+    if (countDelivery) item.deliveries += 1;
+    if (countDelivery && item.deliveries >= policy.attempts) {
+      item.place = 'gone';
+      if (policy.useDead && dead) {
+        item.ended = ended;
+        deadBatch.push(item);
+        return 'dead';
+      }
+      this.#dropped += 1;
+      return 'dropped';
+    }
+    this.#enqueue(item, visibleAt, now, true);
+    return 'requeued';
+  }
+
+  /**
+   * Dead letters enter in the order their last deliveries ended, then put order: every
+   * step handles all that ended by its time, so the order does not depend on which call
+   * noticed an expiry.
+   */
+  #appendDead(items: StoredItem[], now: number): void {
+    items.sort((a, b) => (a.ended ?? 0) - (b.ended ?? 0) || a.seq - b.seq);
+    this.#appendFresh(items, now);
+  }
+
+  /** Appends items from another queue (or this one's dead letters) with new seqs, no deliveries and no ttl. */
+  #appendFresh(items: readonly StoredItem[], now: number): void {
+    if (items.length === 0) return;
+    const first = this.#reserve(items.length);
+    for (let i = 0; i < items.length; i += 1) {
+      const { id, priority, payload } = items[i] as StoredItem;
+      this.#enqueue(newItem(first + i, id, 0, priority, 0, payload), now, now, false);
+    }
+    this.#signal();
+  }
+
+  /** Ms until a delayed item or a lease deadline comes due, -1 when none is pending. */
+  #nextDueMs(now: number): number {
+    let due = -1;
+    for (const at of [this.#delayed.peek()?.visibleAt, this.#leases.nextDeadline()]) {
+      if (at === undefined) continue;
+      const ms = Math.max(0, at - now);
+      if (due < 0 || ms < due) due = ms;
+    }
+    return due;
+  }
+
+  /** Rebuilds a heap once stale entries outnumber live ones, so that lazy deletion cannot grow without bound. */
+  #tidy(): void {
+    if (this.#visible.size > 2 * this.#visibleCount + SLACK) {
+      this.#visible.retain((item) => item.place === 'visible');
+    }
+    if (this.#ttl.size > 2 * this.#ttlCount + SLACK) {
+      this.#ttl.retain((mark) => mark.item.ttlMark === mark);
+    }
+  }
+}

@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  DataQueue,
+  StoreError,
+  StoreFullError,
+  VERSION,
+  VisqError,
+  type DataQueueOptions,
+} from '../../src/index.js';
+import { queueBase, queueKey } from '../../src/data/keys.js';
+import { useStore } from '../harness/context.js';
+
+const ctx = useStore();
+const opened: DataQueue<unknown>[] = [];
+
+function open<T = unknown>(name = 'q', options: DataQueueOptions = {}): DataQueue<T> {
+  const queue = new DataQueue<T>(ctx.store, name, { prefix: ctx.prefix, ...options });
+  opened.push(queue as DataQueue<unknown>);
+  return queue;
+}
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((queue) => queue.close()));
+});
+
+async function calls(command: 'eval' | 'evalsha'): Promise<number> {
+  const text = await ctx.redis.info('commandstats');
+  return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+}
+
+async function failure(call: () => Promise<unknown>): Promise<unknown> {
+  return call().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+}
+
+// Redis-specific: script caching and Redis failures have no counterpart in other stores
+describe.runIf(ctx.kind === 'redis')('scripts', () => {
+  it('keep working after SCRIPT FLUSH, and are cached again by the first call', async () => {
+    const queue = open<string>('q', { visTimeout: 30, useDead: true });
+    await queue.putData(['warm']);
+    await ctx.redis.script('FLUSH');
+    await ctx.redis.config('RESETSTAT');
+    await queue.putData(['a']);
+    expect(await calls('eval')).toBe(1);
+    await queue.putData(['b']);
+    await queue.putData(['c']);
+    expect(await calls('eval')).toBe(1);
+    expect([...(await queue.getData(10, { visTimeout: 0 })).values()]).toEqual(['warm', 'a', 'b', 'c']);
+  });
+
+  it('run every operation after SCRIPT FLUSH', async () => {
+    const queue = open<string>('q', { visTimeout: 30, attempts: 2, useDead: true });
+    const flushed = async <R>(call: () => Promise<R>): Promise<R> => {
+      await ctx.redis.script('FLUSH');
+      return call();
+    };
+    expect(await flushed(() => queue.putData(['a', 'b', 'c']))).toHaveLength(3);
+    expect((await flushed(() => queue.peekData(3))).size).toBe(3);
+    const items = await flushed(() => queue.getData(3));
+    expect(items.size).toBe(3);
+    const [a, b, c] = [...items.keys()] as [string, string, string];
+    expect(await flushed(() => queue.refreshData([a]))).toEqual(new Set([a]));
+    expect((await flushed(() => queue.releaseData([b], { countDelivery: true }))).requeued).toEqual(new Set([b]));
+    expect(await flushed(() => queue.doneData([a]))).toBe(1);
+    await queue.dead.putData(['dead']);
+    expect(await flushed(() => queue.redrive())).toBe(1);
+    expect(await flushed(() => queue.stats())).toMatchObject({ ready: 2, inflight: 1 });
+    expect(await flushed(() => queue.doneData([c]))).toBe(1);
+    await flushed(() => queue.clear());
+    expect(await ctx.snapshot()).toEqual({});
+  });
+
+  it('are not the only cache: a queue on a second connection works after a flush too', async () => {
+    const queue = open<string>();
+    const elsewhere = new DataQueue<string>(ctx.server.client(), 'q', { prefix: ctx.prefix });
+    opened.push(elsewhere as DataQueue<unknown>);
+    await queue.putData(['x']);
+    await ctx.redis.script('FLUSH');
+    expect([...(await elsewhere.getData(1)).values()]).toEqual(['x']);
+  });
+});
+
+describe.runIf(ctx.kind === 'redis')('store errors', () => {
+  it('surface a Redis error as a StoreError with the Redis error as cause', async () => {
+    const queue = open<string>();
+    await queue.putData(['x']);
+    // something other than visq wrote one of the queue's keys
+    await ctx.redis.set(queueKey(queueBase(ctx.prefix, 'q'), 'ready'), 'not a list');
+    const error = await failure(() => queue.getData(1));
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toBeInstanceOf(VisqError);
+    expect(error).toHaveProperty('code', 'ERR_VISQ_STORE');
+    expect((error as StoreError).cause).toBeInstanceOf(Error);
+    expect(((error as StoreError).cause as Error).message).toMatch(/WRONGTYPE/);
+    expect((error as StoreError).message).toMatch(/get/);
+  });
+
+  it('surface a closed connection as a StoreError', async () => {
+    const connection = ctx.server.client();
+    const queue = new DataQueue<string>(connection, 'q', { prefix: ctx.prefix });
+    opened.push(queue as DataQueue<unknown>);
+    await queue.putData(['x']);
+    connection.disconnect();
+    const error = await failure(() => queue.stats());
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).cause).toBeInstanceOf(Error);
+  });
+
+  it('surface a full Redis as a StoreFullError, with nothing written', async () => {
+    const queue = open<string>();
+    await queue.putData(['stored before']);
+    const before = await ctx.snapshot();
+    await ctx.redis.config('SET', 'maxmemory', '1');
+    try {
+      const error = await failure(() => queue.putData(['a', 'b']));
+      expect(error).toBeInstanceOf(StoreFullError);
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toHaveProperty('code', 'ERR_VISQ_STORE_FULL');
+      expect((error as StoreFullError).cause).toBeInstanceOf(Error);
+    } finally {
+      await ctx.redis.config('SET', 'maxmemory', '0');
+    }
+    expect(await ctx.snapshot()).toEqual(before);
+    expect([...(await queue.getData(5)).values()]).toEqual(['stored before']);
+  });
+
+  it('let stats, peek and done go on while Redis is full, so consumers can drain it', async () => {
+    const queue = open<string>('q', { visTimeout: 30 });
+    await queue.putData(['a', 'b', 'c']);
+    const held = await queue.getData(2);
+    await ctx.redis.config('SET', 'maxmemory', '1');
+    try {
+      expect(await queue.stats()).toMatchObject({ ready: 1, inflight: 2 });
+      expect((await queue.peekData(5)).size).toBe(1);
+      expect(await queue.doneData(held)).toBe(2);
+    } finally {
+      await ctx.redis.config('SET', 'maxmemory', '0');
+    }
+  });
+});
+
+describe('VERSION', () => {
+  it("equals package.json's version", () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(VERSION).toBe(pkg.version);
+  });
+});

@@ -1,0 +1,183 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DataQueue, type DataQueueOptions } from '../../src/index.js';
+import { useStore } from '../harness/context.js';
+
+const ctx = useStore();
+const opened: DataQueue<unknown>[] = [];
+
+function open<T = unknown>(name = 'q', options: DataQueueOptions = {}): DataQueue<T> {
+  const queue = new DataQueue<T>(ctx.store, name, { prefix: ctx.prefix, ...options });
+  opened.push(queue as DataQueue<unknown>);
+  return queue;
+}
+
+/** The same queue seen from a connection of its own, as another process would. */
+function openElsewhere<T = unknown>(name = 'q', options: DataQueueOptions = {}): DataQueue<T> {
+  const queue = new DataQueue<T>(ctx.elsewhere(), name, { prefix: ctx.prefix, ...options });
+  opened.push(queue as DataQueue<unknown>);
+  return queue;
+}
+
+/** Script calls Redis has run so far; a reader that polls would raise it while waiting. */
+async function scriptCalls(): Promise<number> {
+  const text = await ctx.redis.info('commandstats');
+  return Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(text)?.[1] ?? 0);
+}
+
+/** Resolves once exactly `n` reads are blocked in the store: the waiters are really waiting. */
+async function untilBlocked(n: number): Promise<void> {
+  while ((await ctx.blockedWaits()) !== n) await sleep(5);
+}
+
+// Waits in these tests are far longer than a test may run: only the event under test can
+// end them in time, so a missed wake-up fails the test instead of passing late.
+const LONG_WAIT = 60;
+const IN_TIME = 5_000;
+
+beforeEach(async () => {
+  await untilBlocked(0);
+});
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((queue) => queue.close()));
+});
+
+describe('getData with wait', () => {
+  it('returns at once when items are visible', async () => {
+    const queue = open<string>();
+    const [id] = await queue.putData(['ready']);
+    expect(await queue.getData(1, { wait: LONG_WAIT })).toEqual(new Map([[id, 'ready']]));
+  }, IN_TIME);
+
+  it('blocks without polling until a put from another connection wakes it', async () => {
+    const queue = open<string>();
+    let settled = false;
+    const waiter = queue.getData(1, { wait: LONG_WAIT }).finally(() => {
+      settled = true;
+    });
+    await untilBlocked(1);
+    const calls = ctx.kind === 'redis' ? await scriptCalls() : 0;
+    await sleep(100);
+    expect(settled).toBe(false);
+    if (ctx.kind === 'redis') expect(await scriptCalls()).toBe(calls);
+    const [id] = await openElsewhere<string>().putData(['hello']);
+    expect(await waiter).toEqual(new Map([[id, 'hello']]));
+  }, IN_TIME);
+
+  it('returns an empty Map when nothing became visible during the wait', async () => {
+    const queue = open<string>();
+    const items = await queue.getData(5, { wait: 0.05 });
+    expect(items).toEqual(new Map());
+  });
+
+  it('returns what is visible when it wakes, without waiting to fill `count`', async () => {
+    const queue = open<number>();
+    const waiter = queue.getData(10, { wait: LONG_WAIT });
+    await untilBlocked(1);
+    await openElsewhere<number>().putData([1, 2]);
+    expect([...(await waiter).values()]).toEqual([1, 2]);
+  }, IN_TIME);
+
+  it('wakes when a delayed item comes due', async () => {
+    const queue = open<string>();
+    await queue.putData(['later'], { delay: 0.15 });
+    expect([...(await queue.getData(1, { wait: LONG_WAIT })).values()]).toEqual(['later']);
+  }, IN_TIME);
+
+  it('wakes when a lease expires and its item is visible again', async () => {
+    const queue = open<string>('q', { attempts: 2 });
+    await queue.putData(['retry']);
+    await queue.getData(1, { visTimeout: 0.15 });
+    const again = await queue.getDeliveries(1, { wait: LONG_WAIT, visTimeout: 30 });
+    expect(again.map((d) => [d.item, d.delivery])).toEqual([['retry', 2]]);
+  }, IN_TIME);
+
+  it('leases what it returns when the read has a visibility timeout', async () => {
+    const queue = open<string>('q', { visTimeout: 30 });
+    const waiter = queue.getData(1, { wait: LONG_WAIT });
+    await untilBlocked(1);
+    await openElsewhere<string>().putData(['x']);
+    const items = await waiter;
+    expect(await queue.stats()).toMatchObject({ inflight: 1 });
+    expect(await queue.doneData(items)).toBe(1);
+  }, IN_TIME);
+
+  it('is not served by puts to another queue', async () => {
+    const queue = open<string>('a');
+    const other = openElsewhere<string>('b');
+    const waiter = queue.getData(1, { wait: 0.3 });
+    await untilBlocked(1);
+    await other.putData(['for b']);
+    expect(await waiter).toEqual(new Map());
+    expect([...(await other.getData(1)).values()]).toEqual(['for b']);
+  });
+
+  describe('signal', () => {
+    it('ends the wait early with what there is', async () => {
+      const queue = open<string>();
+      const controller = new AbortController();
+      const waiter = queue.getData(1, { wait: LONG_WAIT, signal: controller.signal });
+      await untilBlocked(1);
+      controller.abort();
+      expect(await waiter).toEqual(new Map());
+      await untilBlocked(0);
+    }, IN_TIME);
+
+    it('does not wait at all when already aborted', async () => {
+      const queue = open<string>();
+      expect(await queue.getData(1, { wait: LONG_WAIT, signal: AbortSignal.abort() })).toEqual(new Map());
+    }, IN_TIME);
+
+    it('still returns the items visible at once', async () => {
+      const queue = open<string>();
+      await queue.putData(['x']);
+      const items = await queue.getData(1, { wait: LONG_WAIT, signal: AbortSignal.abort() });
+      expect([...items.values()]).toEqual(['x']);
+    }, IN_TIME);
+
+    it('leaves the queue usable for later waits', async () => {
+      const queue = open<string>();
+      const controller = new AbortController();
+      const first = queue.getData(1, { wait: LONG_WAIT, signal: controller.signal });
+      await untilBlocked(1);
+      controller.abort();
+      await first;
+      const second = queue.getData(1, { wait: LONG_WAIT });
+      await untilBlocked(1);
+      await openElsewhere<string>().putData(['x']);
+      expect([...(await second).values()]).toEqual(['x']);
+    }, IN_TIME);
+  });
+
+  it('is ended by close(), which releases the waiting connection', async () => {
+    const queue = open<string>();
+    const waiter = queue.getData(1, { wait: LONG_WAIT });
+    await untilBlocked(1);
+    await queue.close();
+    expect(await waiter).toEqual(new Map());
+    await untilBlocked(0);
+  }, IN_TIME);
+
+  it('serves many waiters on one queue from a burst of puts', async () => {
+    const waiters = 8;
+    const queue = open<number>();
+    const reads = Array.from({ length: waiters }, () => queue.getData(1, { wait: LONG_WAIT }));
+    await untilBlocked(waiters);
+    const producer = openElsewhere<number>();
+    await Promise.all(Array.from({ length: waiters }, (_, i) => producer.putData([i])));
+    const got = (await Promise.all(reads)).map((items) => [...items.values()]);
+    for (const items of got) expect(items).toHaveLength(1);
+    expect(got.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: waiters }, (_, i) => i));
+  }, IN_TIME);
+
+  it('serves many waiters on one queue from one put of many items', async () => {
+    const waiters = 8;
+    const queues = Array.from({ length: waiters }, () => openElsewhere<number>('q', { visTimeout: 30 }));
+    const reads = queues.map((queue) => queue.getData(1, { wait: LONG_WAIT }));
+    await untilBlocked(waiters);
+    await open<number>().putData(Array.from({ length: waiters }, (_, i) => i));
+    const got = (await Promise.all(reads)).map((items) => [...items.values()]);
+    expect(got.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: waiters }, (_, i) => i));
+  }, IN_TIME);
+});
