@@ -34,6 +34,7 @@ export { Task } from './tasks/task.js';
 export { EnqueuedTask } from './tasks/enqueued.js';
 export { taskContext, type TaskContext } from './tasks/context.js';
 export type { TaskRecord, TaskStatus } from './tasks/records.js';
+export type { TaskMessage } from './tasks/message.js';
 export type {
   CronTaskOptions,
   ExecuteOptions,

@@ -50,24 +50,43 @@ function live<T>(map: Map<string, Expiring<T>>, key: string, now: number): T | u
   return entry.value;
 }
 
-/** The state machine of task_transition.lua, for one record. */
-export function transitionAllowed(record: StoredRecord | undefined, to: RecordState, attempt: number): boolean {
+/** What task_transition.lua decides for one record: the change to apply, or none. */
+export function decideTransition(
+  record: StoredRecord | undefined,
+  change: Transition,
+): { to: RecordState; attempt: number; error?: string; keepMs: number } | undefined {
   const state = record?.state;
-  const current = record?.attempt ?? 0;
-  if (state === 'done' || state === 'failed' || state === 'cancelled') return false;
+  let current = record?.attempt ?? 0;
+  const final = state === 'done' || state === 'failed' || state === 'cancelled';
   const pending = state === 'queued' || state === 'delayed';
-  switch (to) {
-    case 'started':
-      return state === undefined || attempt > current;
+  const keep = { keepMs: change.keepMs, ...(change.error ? { error: change.error } : {}) };
+  switch (change.to) {
+    case 'started': {
+      const redriven = state === 'failed' && change.firstDelivery === true;
+      if (redriven) current = 0;
+      else if (final) return undefined;
+      else if (state === 'started' && current >= (change.attempts ?? 0)) {
+        // the last allowed run was interrupted: the runs are spent
+        return {
+          to: 'failed',
+          attempt: current,
+          error: 'the worker running the last attempt stopped before it finished',
+          keepMs: change.spentKeepMs ?? change.keepMs,
+        };
+      }
+      return { to: 'started', attempt: current + 1, ...keep };
+    }
     case 'queued':
     case 'delayed':
-      return state === 'started' && attempt === current;
+      return !final && state === 'started' && change.attempt === current ? { to: change.to, attempt: current, ...keep } : undefined;
     case 'done':
-      return true;
+      return final ? undefined : { to: 'done', attempt: current, ...keep };
     case 'failed':
-      return attempt === current && (state === 'started' || pending);
+      return !final && change.attempt === current && (state === 'started' || pending)
+        ? { to: 'failed', attempt: current, ...keep }
+        : undefined;
     case 'cancelled':
-      return pending;
+      return pending ? { to: 'cancelled', attempt: current, ...keep } : undefined;
   }
 }
 
@@ -105,22 +124,20 @@ export class MemoryTaskRecords implements TaskRecordStore {
     const now = clockNow(this.#clockKey);
     const key = `${base}:${change.taskId}`;
     const record = live(this.#data.records, key, now);
-    if (!transitionAllowed(record, change.to, change.attempt)) {
-      return { applied: false, state: record?.state ?? '', attempt: record?.attempt ?? 0 };
-    }
+    const decided = decideTransition(record, change);
+    if (!decided) return { applied: false, state: record?.state ?? '', attempt: record?.attempt ?? 0 };
     const next: StoredRecord = record
-      ? { ...record, state: change.to, at: now }
-      : { state: change.to, attempt: 0, task: change.task, item: '', at: now, hasResult: false };
-    if (change.to === 'started' || change.to === 'failed') next.attempt = Math.max(change.attempt, next.attempt);
-    if (change.error) next.error = change.error;
-    if (change.to === 'done' && change.result !== undefined && change.result !== '') {
+      ? { ...record, state: decided.to, at: now, attempt: decided.attempt }
+      : { state: decided.to, attempt: decided.attempt, task: change.task, item: '', at: now, hasResult: false };
+    if (decided.error) next.error = decided.error;
+    if (decided.to === 'done' && change.result !== undefined && change.result !== '') {
       this.#data.results.set(key, { value: change.result, expiresAt: now + (change.resultMs ?? 0) });
       next.hasResult = true;
     }
-    this.#data.records.set(key, { value: next, expiresAt: now + change.keepMs });
+    this.#data.records.set(key, { value: next, expiresAt: now + decided.keepMs });
     const listeners = this.#data.listeners.get(base);
     if (listeners) {
-      const event = { kind: 'change', taskId: change.taskId, state: change.to } as const;
+      const event = { kind: 'change', taskId: change.taskId, state: decided.to } as const;
       // delivered asynchronously, as pub/sub would be, so a listener never runs inside a transition
       queueMicrotask(() => {
         for (const listener of listeners) listener(event);

@@ -1,6 +1,7 @@
 /**
- * The item a task queue carries: which task, its id, its arguments, and how many runs
- * earlier items of the same task already used (at-most-once retries are re-put).
+ * The item a task queue carries: which task, its id, its arguments, and its priority
+ * (kept so that an at-most-once retry, which is a new item, keeps it). Runs are counted
+ * by the task's status record, not here.
  */
 import { VisqTypeError } from '../errors.js';
 
@@ -12,15 +13,20 @@ export interface TaskMessage {
   readonly i: string;
   /** Arguments. */
   readonly a: readonly unknown[];
-  /** Runs already used by earlier items of this task. */
-  readonly p: number;
+  /** Priority, when not 0. */
+  readonly r?: number;
 }
 
 /** Checks that a queue item is a task message (queues can be written by anyone). */
 export function isTaskMessage(value: unknown): value is TaskMessage {
   if (typeof value !== 'object' || value === null) return false;
   const m = value as Partial<TaskMessage>;
-  return typeof m.t === 'string' && typeof m.i === 'string' && Array.isArray(m.a) && typeof m.p === 'number';
+  return (
+    typeof m.t === 'string' &&
+    typeof m.i === 'string' &&
+    Array.isArray(m.a) &&
+    (m.r === undefined || typeof m.r === 'number')
+  );
 }
 
 export function assertArgs(args: unknown): readonly unknown[] {

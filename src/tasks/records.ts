@@ -34,7 +34,7 @@ export interface Transition {
   readonly taskId: string;
   readonly task: string;
   readonly to: Exclude<RecordState, never>;
-  /** The attempt the change is about (1 = first run); 0 for `cancelled`. */
+  /** The attempt the change is about (1 = first run); ignored for `started` (the record counts) and `cancelled`. */
   readonly attempt: number;
   /** How long to keep the record after this change, ms. */
   readonly keepMs: number;
@@ -42,6 +42,12 @@ export interface Transition {
   /** Result JSON to save with `done`. */
   readonly result?: string;
   readonly resultMs?: number;
+  /** `started`: the runs the task allows in all. */
+  readonly attempts?: number;
+  /** `started`: whether this is the first delivery of the queue item (a redriven dead letter is one). */
+  readonly firstDelivery?: boolean;
+  /** `started`: how long to keep the record if the start finds the runs spent. */
+  readonly spentKeepMs?: number;
 }
 
 /** Outcome of a transition. */

@@ -54,6 +54,9 @@ export class RedisTaskRecords implements TaskRecordStore {
         change.result ?? '',
         change.resultMs ?? 0,
         change.task,
+        change.attempts ?? 0,
+        change.firstDelivery ? '1' : '0',
+        change.spentKeepMs ?? change.keepMs,
       ],
     )) as [number, string, number];
     return { applied: reply[0] === 1, state: reply[1] as RecordState | '', attempt: reply[2] };

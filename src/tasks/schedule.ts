@@ -18,17 +18,18 @@ export function nextDue(schedule: TaskSchedule, now: number): number {
 
 /** Checks a cron expression and time zone now, so a bad one fails at registration. */
 export function checkCron(cron: string, tz: string): void {
+  // the zone first: cron-parser reports an unknown zone as a bad expression
+  if (!isTimeZone(tz)) {
+    throw new VisqRangeError(`Expected \`tz\` to be an IANA time zone such as 'UTC' or 'Europe/Paris', got ${JSON.stringify(tz)}`);
+  }
   try {
     CronExpressionParser.parse(cron, { currentDate: new Date(), tz });
   } catch (cause) {
     throw new VisqRangeError(
-      `Expected \`cron\` to be a cron expression in time zone ${JSON.stringify(tz)}, got ${JSON.stringify(cron)}: ${
+      `Expected \`cron\` to be a cron expression, got ${JSON.stringify(cron)}: ${
         cause instanceof Error ? cause.message : String(cause)
       }`,
     );
-  }
-  if (!isTimeZone(tz)) {
-    throw new VisqRangeError(`Expected \`tz\` to be an IANA time zone such as 'UTC' or 'Europe/Paris', got ${JSON.stringify(tz)}`);
   }
 }
 

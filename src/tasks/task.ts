@@ -22,7 +22,12 @@ export async function enqueue<R>(
   { delay, priority }: { delay: number; priority: number },
 ): Promise<EnqueuedTask<R>[]> {
   const { name, settings } = registered;
-  const messages: TaskMessage[] = argsList.map((args) => ({ t: name, i: uuidv4(), a: assertArgs(args), p: 0 }));
+  const messages: TaskMessage[] = argsList.map((args) => ({
+    t: name,
+    i: uuidv4(),
+    a: assertArgs(args),
+    ...(priority === 0 ? {} : { r: priority }),
+  }));
   const queue = core.queue(settings.queue);
   if (messages.length > MAX_BATCH) {
     // putData checks one chunk at a time; a bad element in a later chunk must not leave

@@ -8,6 +8,7 @@
  * an at-most-once task is removed from the queue before it starts.
  */
 import type { Delivery } from '../data/options.js';
+import type { DataQueue } from '../data/queue.js';
 import { VisqError } from '../errors.js';
 import { runInTaskContext } from '../tasks/context.js';
 import { PENDING_KEEP_MS, type AppCore, type RegisteredTask } from '../tasks/core.js';
@@ -74,6 +75,23 @@ async function runBounded(
   }
 }
 
+/** Moves a task whose runs are spent to the dead-letter queue (`useDead`) or drops it. */
+async function settleSpent(
+  queue: DataQueue<TaskMessage>,
+  message: TaskMessage,
+  leases: string[],
+  atMostOnce: boolean,
+  useDead: boolean,
+  hooks: RunHooks,
+): Promise<void> {
+  if (!atMostOnce) {
+    await hooks.persist('a dead letter', () => queue.failData(leases, { useDead }));
+  } else if (useDead) {
+    // the item left the queue before its run: the dead letter is a copy of it
+    await hooks.persist('a dead letter', () => queue.dead.putData([message]));
+  }
+}
+
 /** Takes one delivery of a task message through its run. */
 export async function runDelivery(
   core: AppCore,
@@ -86,34 +104,9 @@ export async function runDelivery(
   const settings: TaskSettings = registered.settings;
   const queue = core.queue(settings.queue);
   const base = core.base(settings.queue);
-  const attempt = message.p + delivery.delivery;
-  const info: RunInfo = {
-    taskId: message.i,
-    task: registered.name,
-    queue: settings.queue,
-    attempt,
-    attempts: settings.attempts,
-  };
   const leases = [delivery.lease];
   const atMostOnce = settings.visTimeout === 0;
   const finishedKeepMs = core.finishedKeepMs(settings);
-
-  if (attempt > settings.attempts) {
-    // a worker died (or hung past its lease) during the last run: the runs are spent
-    await hooks.persist('a task failure', () =>
-      core.records.transition(base, {
-        taskId: message.i,
-        task: registered.name,
-        to: 'failed',
-        attempt: attempt - 1,
-        keepMs: finishedKeepMs,
-        error: 'the worker running the last attempt stopped before it finished',
-      }),
-    );
-    await hooks.persist('a dead letter', () => queue.failData(leases, { useDead: settings.useDead }));
-    hooks.dead({ ...info, attempt: attempt - 1, deadLettered: settings.useDead });
-    return;
-  }
 
   if (atMostOnce) {
     // removed before it starts, so that no failure of this worker can run it twice
@@ -123,20 +116,39 @@ export async function runDelivery(
     if (kept.size === 0) return;
   }
 
+  // the record numbers the runs: a delivery a dead worker fetched but never started
+  // is not charged one
   const start = await hooks.persist('a task start', () =>
     core.records.transition(base, {
       taskId: message.i,
       task: registered.name,
       to: 'started',
-      attempt,
+      attempt: 0,
+      attempts: settings.attempts,
+      firstDelivery: delivery.delivery === 1,
       keepMs: PENDING_KEEP_MS + Math.ceil(settings.visTimeout * 1000),
+      spentKeepMs: finishedKeepMs,
     }),
   );
+  const info: RunInfo = {
+    taskId: message.i,
+    task: registered.name,
+    queue: settings.queue,
+    attempt: start.attempt,
+    attempts: settings.attempts,
+  };
   if (!start.applied) {
     // cancelled, or already finished by an earlier holder: discard this delivery
     if (!atMostOnce) await hooks.persist('discarding a finished task', () => queue.doneData(leases));
     return;
   }
+  if (start.state === 'failed') {
+    // a worker died (or hung past its lease) during the last allowed run
+    await settleSpent(queue, message, leases, atMostOnce, settings.useDead, hooks);
+    hooks.dead({ ...info, deadLettered: settings.useDead });
+    return;
+  }
+  const attempt = start.attempt;
 
   if (!atMostOnce) hooks.holdLease(settings.queue, delivery.lease, settings.visTimeout);
   hooks.started(info);
@@ -194,9 +206,10 @@ export async function runDelivery(
       }),
     );
     if (atMostOnce) {
-      // the item was removed before the run, so the retry is a new item that remembers the runs used
+      // the item was removed before the run, so the retry is a new item (the record
+      // keeps counting the runs)
       await hooks.persist('a task retry', () =>
-        queue.putData([{ ...message, p: attempt }], { delay: settings.retryDelay }),
+        queue.putData([message], { delay: settings.retryDelay, priority: message.r ?? 0 }),
       );
     } else {
       await hooks.persist('a task retry', () => queue.releaseData(leases, { delay: settings.retryDelay }));
@@ -215,11 +228,7 @@ export async function runDelivery(
       error: error.message,
     }),
   );
-  if (atMostOnce) {
-    if (settings.useDead) await hooks.persist('a dead letter', () => queue.dead.putData([message]));
-  } else {
-    await hooks.persist('a dead letter', () => queue.failData(leases, { useDead: settings.useDead }));
-  }
+  await settleSpent(queue, message, leases, atMostOnce, settings.useDead, hooks);
   hooks.failed({ ...info, error, willRetry });
   hooks.dead({ ...info, deadLettered: settings.useDead });
 }

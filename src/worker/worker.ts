@@ -153,9 +153,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async #fetchLoop(queueName: string): Promise<void> {
     const queue = this.#core.queue(queueName);
     const capacity = Math.max(this.settings.prefetch, this.settings.concurrency);
+    // a loop blocked on an empty queue holds at most its share of the room, so that the
+    // loops of the other queues can keep fetching meanwhile
+    const share = Math.max(1, Math.floor(capacity / this.queues.length));
     let backoff = 0;
+    let blocking = false;
     while (this.#fetching) {
-      const room = Math.min(MAX_BATCH, capacity - this.#buffer.length - this.#active.size - this.#reserved);
+      const free = capacity - this.#buffer.length - this.#active.size - this.#reserved;
+      const room = Math.min(MAX_BATCH, blocking ? Math.min(free, share) : free);
       if (room <= 0) {
         await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
         continue;
@@ -164,10 +169,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       try {
         const deliveries = await queue.getDeliveries(room, {
           visTimeout: this.#leaseSeconds,
-          wait: FETCH_WAIT_SECONDS,
-          signal: this.#stopFetching.signal,
+          ...(blocking ? { wait: FETCH_WAIT_SECONDS, signal: this.#stopFetching.signal } : {}),
         });
         backoff = 0;
+        // try without blocking first; block only once the queue was seen empty
+        blocking = deliveries.length === 0;
         const fetched = deliveries.map((delivery) => ({ queue: queueName, delivery }));
         if (!this.#fetching) {
           await this.#handBack(fetched);
@@ -184,6 +190,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         await sleep(backoff, this.#stopFetching.signal);
       } finally {
         this.#reserved -= room;
+        this.#wakeFetchers();
       }
       this.#pump();
     }
