@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { taskContext } from '../../src/index.js';
+import { useStore } from '../harness/context.js';
+import { nextEvent, record, until, useTaskApps } from './helpers.js';
+
+const ctx = useStore();
+const t = useTaskApps(ctx);
+
+describe('Worker.close', () => {
+  it('loses nothing: running tasks finish, fetched ones go back at once, and another worker does the rest', async () => {
+    const app = t.app();
+    const gate = t.gate();
+    const runs = new Map<string, number>();
+    const slow = app.task('slow', async (n: number) => {
+      const id = taskContext()?.taskId ?? '';
+      runs.set(id, (runs.get(id) ?? 0) + 1);
+      await gate.pass();
+      return n;
+    }, { visTimeout: 5, attempts: 3 });
+    const tasks = await slow.executeMany(Array.from({ length: 12 }, (_, i) => [i] as [number]));
+    const queue = app.queue();
+
+    const first = t.worker(app, { concurrency: 3, prefetch: 6, shutdownTimeout: 30 });
+    const started = record(first, 'started');
+    await until('three tasks run and three more are fetched', async () => {
+      return started.length === 3 && (await queue.stats()).inflight === 6;
+    });
+    const closing = first.close();
+    // the three fetched tasks are back before the running ones finish
+    await until('the fetched tasks are handed back', async () => (await queue.stats()).ready === 9);
+    expect(first.running).toBe(3);
+    gate.open();
+    await closing;
+
+    const running = new Set(started.map((s) => s.taskId));
+    const statuses = await Promise.all(tasks.map(async (et) => [et.id, await et.status()] as const));
+    for (const [id, status] of statuses) expect(status).toBe(running.has(id) ? 'done' : 'queued');
+    expect(await queue.stats()).toMatchObject({ ready: 9, delayed: 0, inflight: 0, dead: 0 });
+
+    const second = t.worker(app, { concurrency: 3 });
+    const startedLater = record(second, 'started');
+    for (const et of tasks) expect(await et.wait(10)).toBe(true);
+    expect(new Set(await Promise.all(tasks.map((et) => et.status())))).toEqual(new Set(['done']));
+    expect([...runs.values()]).toEqual(tasks.map(() => 1));
+    // handed-back tasks did not lose an attempt
+    expect([...started, ...startedLater].map((s) => s.attempt)).toEqual(tasks.map(() => 1));
+    expect(await queue.stats()).toMatchObject({ ready: 0, inflight: 0, dead: 0 });
+  });
+
+  it('gives up runs still going after shutdownTimeout: they count as failed and are retried elsewhere', async () => {
+    const app = t.app();
+    const stuck = app.task('stuck', async () => {
+      const { attempt, signal } = taskContext() ?? {};
+      if (attempt === 1) {
+        await new Promise<void>((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason as Error)));
+      }
+      return attempt;
+    }, { visTimeout: 5, attempts: 2, saveResults: 60 });
+    const first = t.worker(app, { shutdownTimeout: 0.1 });
+    const failed = nextEvent(first, 'failed');
+    const et = await stuck.execute([]);
+    expect(await et.wait(10, { until: 'started' })).toBe(true);
+    await first.close();
+    expect(await failed).toMatchObject({ taskId: et.id, attempt: 1, willRetry: true, error: { code: 'ERR_VISQ_CLOSED' } });
+    expect(await et.status()).toBe('queued');
+    expect(await app.queue().stats()).toMatchObject({ ready: 1, inflight: 0 });
+
+    t.worker(app);
+    expect(await et.wait(10)).toBe(true);
+    expect(await et.result()).toBe(2);
+  });
+
+  it('is idempotent, emits closed once, and resolves `closed`', async () => {
+    const app = t.app();
+    app.task('job', () => 1);
+    const worker = t.worker(app);
+    let closedEvents = 0;
+    worker.on('closed', () => {
+      closedEvents += 1;
+    });
+    await Promise.all([worker.close(), worker.close()]);
+    await worker.close();
+    await worker.closed;
+    expect(closedEvents).toBe(1);
+  });
+
+  it('is what app.close() does to the workers of the app', async () => {
+    const app = t.app();
+    const gate = t.gate();
+    const job = app.task('job', async () => {
+      await gate.pass();
+      return 'finished';
+    }, { saveResults: 60 });
+    const worker = t.worker(app, { shutdownTimeout: 30 });
+    const et = await job.execute([]);
+    expect(await et.wait(10, { until: 'started' })).toBe(true);
+    const closing = app.close();
+    gate.open();
+    await closing;
+    await worker.closed;
+    // the caller's connection stays open
+    expect(await ctx.redis.ping()).toBe('PONG');
+    const reader = t.app();
+    expect(await reader.enqueuedTask(et.id).result()).toBe('finished');
+  });
+
+  it('ends a blocked fetch at once: a worker waiting on an empty queue closes without delay', async () => {
+    const app = t.app();
+    app.task('job', () => 1);
+    const worker = t.worker(app);
+    await until('the worker blocks on the empty queue', async () => (await ctx.blockedWaits()) > 0);
+    await worker.close();
+    await until('no blocked read is left', async () => (await ctx.blockedWaits()) === 0, 2);
+  });
+});
