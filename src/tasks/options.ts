@@ -1,5 +1,5 @@
 /** Option types of the task layer, their defaults, and their checks. */
-import type { QueueStore } from '../data/backend.js';
+import type { StoreLike } from '../data/store.js';
 import type { RedisConnection } from '../scripts/loader.js';
 import * as check from '../validate.js';
 
@@ -62,8 +62,8 @@ export interface WaitOptions {
 export interface VisqOptions {
   /** An ioredis `Redis` or `Cluster` the caller owns; visq never closes it. */
   redis?: RedisConnection;
-  /** Another store, e.g. `new MemoryStore()`. */
-  store?: QueueStore;
+  /** A store, e.g. `new MemoryStore()` (an ioredis client is accepted here too). */
+  store?: StoreLike;
   /** Key prefix. Default `'visq'`. */
   prefix?: string;
   /**

@@ -9,7 +9,11 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Tasks held at most (running + fetched ahead), read in batches. Default: `concurrency`. */
   prefetch?: number;
-  /** Stop by itself after this many seconds, or after `{ tasks }` finished runs. */
+  /**
+   * Stop by itself after this many seconds, or after `{ tasks }` runs: once that many runs
+   * have started it takes no more, finishes them and closes (deliveries discarded without
+   * a run, such as cancelled tasks, do not count).
+   */
   lifetime?: number | { seconds?: number; tasks?: number };
   /** Default seconds a run may take before it counts as failed, for tasks without their own `timeout`. Default 0 (no limit). */
   timeout?: number;

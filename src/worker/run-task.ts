@@ -92,14 +92,17 @@ async function settleSpent(
   }
 }
 
-/** Takes one delivery of a task message through its run. */
+/**
+ * Takes one delivery of a task message through its run. Resolves `true` if the task
+ * ran (or was failed for good), `false` if the delivery was discarded without a run.
+ */
 export async function runDelivery(
   core: AppCore,
   registered: RegisteredTask,
   delivery: Delivery<TaskMessage>,
   workerTimeout: number,
   hooks: RunHooks,
-): Promise<void> {
+): Promise<boolean> {
   const message = delivery.item;
   const settings: TaskSettings = registered.settings;
   const queue = core.queue(settings.queue);
@@ -110,10 +113,10 @@ export async function runDelivery(
 
   if (atMostOnce) {
     // removed before it starts, so that no failure of this worker can run it twice
-    if ((await hooks.persist('taking an at-most-once task', () => queue.doneData(leases))) === 0) return;
+    if ((await hooks.persist('taking an at-most-once task', () => queue.doneData(leases))) === 0) return false;
   } else {
     const kept = await hooks.persist('a lease refresh', () => queue.refreshData(leases, { visTimeout: settings.visTimeout }));
-    if (kept.size === 0) return;
+    if (kept.size === 0) return false;
   }
 
   // the record numbers the runs: a delivery a dead worker fetched but never started
@@ -140,13 +143,13 @@ export async function runDelivery(
   if (!start.applied) {
     // cancelled, or already finished by an earlier holder: discard this delivery
     if (!atMostOnce) await hooks.persist('discarding a finished task', () => queue.doneData(leases));
-    return;
+    return false;
   }
   if (start.state === 'failed') {
     // a worker died (or hung past its lease) during the last allowed run
     await settleSpent(queue, message, leases, atMostOnce, settings.useDead, hooks);
     hooks.dead({ ...info, deadLettered: settings.useDead });
-    return;
+    return true;
   }
   const attempt = start.attempt;
 
@@ -186,7 +189,7 @@ export async function runDelivery(
       hooks.holdLease(settings.queue, delivery.lease, undefined);
       if (!atMostOnce) await hooks.persist('a task done', () => queue.doneData(leases));
       hooks.done({ ...info, result, ms: performance.now() - startedAt });
-      return;
+      return true;
     }
   }
 
@@ -215,7 +218,7 @@ export async function runDelivery(
       await hooks.persist('a task retry', () => queue.releaseData(leases, { delay: settings.retryDelay }));
     }
     hooks.failed({ ...info, error, willRetry });
-    return;
+    return true;
   }
 
   await hooks.persist('a task failure', () =>
@@ -231,4 +234,5 @@ export async function runDelivery(
   await settleSpent(queue, message, leases, atMostOnce, settings.useDead, hooks);
   hooks.failed({ ...info, error, willRetry });
   hooks.dead({ ...info, deadLettered: settings.useDead });
+  return true;
 }

@@ -71,6 +71,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #giveUp = new AbortController();
   readonly #timers: NodeJS.Timeout[] = [];
   #reserved = 0;
+  /** Deliveries taken toward `lifetime.tasks`: taken from the buffer, less those discarded unrun. */
+  #taken = 0;
   #finishedRuns = 0;
   #closing: Promise<void> | undefined;
   /** Fetch loops waiting for room (one per served queue at most). */
@@ -109,7 +111,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.#active.size;
   }
 
-  /** Runs finished (done or failed) since the worker started. */
+  /** Runs finished (done or failed) since the worker started; deliveries discarded unrun are not counted. */
   get finishedRuns(): number {
     return this.#finishedRuns;
   }
@@ -202,28 +204,46 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (const wake of waiters) wake();
   }
 
+  #lifetimeReached(): boolean {
+    return this.settings.lifetimeTasks > 0 && this.#taken >= this.settings.lifetimeTasks;
+  }
+
   #pump(): void {
-    while (this.#buffer.length > 0 && this.#active.size < this.settings.concurrency && !this.#giveUp.signal.aborted) {
+    while (
+      this.#buffer.length > 0 &&
+      this.#active.size < this.settings.concurrency &&
+      !this.#giveUp.signal.aborted &&
+      !this.#lifetimeReached()
+    ) {
       const next = this.#buffer.shift() as Fetched;
       this.#held.delete(next.delivery.lease);
-      const run = this.#run(next).finally(() => {
-        this.#active.delete(run);
-        this.#finishedRuns += 1;
-        if (this.settings.lifetimeTasks > 0 && this.#finishedRuns >= this.settings.lifetimeTasks) void this.close();
-        this.#wakeFetchers();
-        this.#pump();
-      });
+      this.#taken += 1;
+      const run = this.#run(next)
+        .then((ran) => {
+          if (ran) this.#finishedRuns += 1;
+          // a delivery discarded unrun does not count toward the lifetime
+          else this.#taken -= 1;
+        })
+        .finally(() => {
+          this.#active.delete(run);
+          this.#wakeFetchers();
+          this.#pump();
+        });
       this.#active.add(run);
+      // with `lifetime.tasks`, stop taking work once enough runs are under way: close()
+      // hands back what was fetched ahead and waits for the runs
+      if (this.#lifetimeReached()) void this.close();
     }
   }
 
-  async #run({ queue: queueName, delivery }: Fetched): Promise<void> {
+  /** Takes one delivery through its run; resolves whether a run happened. */
+  async #run({ queue: queueName, delivery }: Fetched): Promise<boolean> {
     const queue = this.#core.queue(queueName);
     try {
       if (!isTaskMessage(delivery.item)) {
         this.#report(new VisqError(`Queue ${queueName} holds an item that is not a task; it goes to dead letters`, 'ERR_VISQ_TASK'));
         await queue.failData([delivery.lease], { useDead: true });
-        return;
+        return false;
       }
       const registered = this.#core.registry.get(delivery.item.t);
       if (!registered) {
@@ -231,9 +251,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
           new VisqError(`No task named ${JSON.stringify(delivery.item.t)} is registered in this worker; handed back`, 'ERR_VISQ_TASK'),
         );
         await queue.releaseData([delivery.lease], { countDelivery: false, delay: 5 });
-        return;
+        return false;
       }
-      await runDelivery(
+      return await runDelivery(
         this.#core,
         registered,
         delivery as Delivery<TaskMessage>,
@@ -242,6 +262,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       );
     } catch (error) {
       this.#report(error);
+      return true;
     }
   }
 

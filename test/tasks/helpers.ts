@@ -109,9 +109,9 @@ const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 type AppOptions = Omit<VisqOptions, 'redis' | 'store' | 'prefix'>;
 
 export interface TaskTestContext {
-  /** A Visq app on the file's Redis connection, under the test's prefix. */
+  /** A Visq app on the file's store (its Redis connection, or its MemoryStore), under the test's prefix. */
   app(options?: AppOptions): Visq;
-  /** A Visq app on a connection of its own, as another process would have. */
+  /** A Visq app on a connection of its own, as another process would have (the same MemoryStore in memory). */
   appElsewhere(options?: AppOptions): Visq;
   /** `app.worker(options)` with a short `shutdownTimeout` so a stuck test ends quickly. */
   worker(app: Visq, options?: WorkerOptions): Worker;
@@ -141,8 +141,8 @@ export function useTaskApps(ctx: StoreContext): TaskTestContext {
   };
 
   return {
-    app: (options) => track(new Visq({ redis: ctx.redis, prefix: ctx.prefix, ...options })),
-    appElsewhere: (options) => track(new Visq({ redis: ctx.server.client(), prefix: ctx.prefix, ...options })),
+    app: (options) => track(new Visq({ store: ctx.store, prefix: ctx.prefix, ...options })),
+    appElsewhere: (options) => track(new Visq({ store: ctx.elsewhere(), prefix: ctx.prefix, ...options })),
     worker: (app, options) => app.worker({ shutdownTimeout: 0.5, ...options }),
     gate() {
       const gate = new Gate();

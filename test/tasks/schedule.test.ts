@@ -38,7 +38,8 @@ async function firesOncePerDueTime(env: Record<string, string>, periodMs: number
   expect(await storedDue('tick')).toBeGreaterThan(slots[slots.length - 1] ?? 0);
 }
 
-describe('periodic tasks', () => {
+// worker processes and the raw schedule hash: Redis only
+describe.runIf(ctx.kind === 'redis')('periodic tasks', () => {
   it('fire once per due time with three worker processes', async () => {
     await firesOncePerDueTime({ SCHEDULE: 'periodic', PERIOD: '0.5' }, 500, 6);
   });
@@ -116,7 +117,7 @@ describe('periodic tasks', () => {
   });
 });
 
-describe('cron tasks', () => {
+describe.runIf(ctx.kind === 'redis')('cron tasks', () => {
   it('fire once per due time with three worker processes (6-field expression, every second)', async () => {
     await firesOncePerDueTime({ SCHEDULE: 'cron' }, 1000, 4);
   });
