@@ -1,0 +1,73 @@
+/**
+ * The CLI's own Redis connection (every command but `worker`, whose module owns its
+ * client). Tuned to fail fast: one connection attempt with a short timeout and no
+ * reconnects, so an unreachable Redis ends the command with exit code 2 within seconds
+ * instead of ioredis retrying forever.
+ */
+import { Redis } from 'ioredis';
+import { ConnectionFailedError, UsageError } from './failures.js';
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** ms to wait for the TCP connection (and TLS handshake) before giving up. */
+const CONNECT_TIMEOUT_MS = 3000;
+
+/** `--redis-url`, else `REDIS_URL`, else the default; only redis: and rediss: URLs. */
+export function redisUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const raw = flag ?? (env.REDIS_URL || DEFAULT_REDIS_URL);
+  if (!URL.canParse(raw) || !['redis:', 'rediss:'].includes(new URL(raw).protocol)) {
+    const source = flag === undefined ? 'REDIS_URL' : '`--redis-url`';
+    throw new UsageError(`Expected ${source} to be a redis:// or rediss:// URL, got ${JSON.stringify(redact(raw))}`);
+  }
+  return raw;
+}
+
+/** The URL without its password, for messages. */
+export function redact(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (!url.password) return raw;
+    url.password = '***';
+    return url.href;
+  } catch {
+    return raw.replace(/\/\/([^@/]*)@/, '//***@');
+  }
+}
+
+/**
+ * Connects to `url`, runs `use`, and always closes the connection afterwards (QUIT, or a
+ * hard disconnect when the connection is already broken).
+ */
+export async function withRedis<R>(url: string, use: (redis: Redis) => Promise<R>): Promise<R> {
+  let lastError: Error | undefined;
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+  });
+  // without a listener ioredis prints "Unhandled error event". A failure to connect is
+  // reported below; a later one rejects the command that was under way.
+  redis.on('error', (error: Error) => {
+    lastError = error;
+  });
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    // connect() rejects with a generic "Connection is closed"; the error event says why
+    const cause = lastError ?? error;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new ConnectionFailedError(`Cannot connect to Redis at ${redact(url)}: ${reason}`, { cause });
+  }
+  try {
+    return await use(redis);
+  } finally {
+    if (redis.status === 'ready') {
+      // a QUIT that fails leaves nothing to clean up but the socket, closed either way
+      await redis.quit().catch(() => redis.disconnect());
+    } else {
+      redis.disconnect();
+    }
+  }
+}

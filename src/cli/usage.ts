@@ -1,0 +1,112 @@
+/** The help texts of `visq` and its commands. docs/cli.md says the same at more length. */
+
+export type CommandName = 'worker' | 'stats' | 'peek' | 'dead' | 'inspect';
+
+const STORE_OPTIONS = `  --redis-url <url>  Redis to use (default: $REDIS_URL, else redis://127.0.0.1:6379)
+  --prefix <prefix>  key prefix of the queues (default: visq)
+  --json             print JSON instead of a table
+  -h, --help         show this help`;
+
+const EXIT_CODES = `Exit codes:
+  0    success
+  1    operational error (item not found, module without an app, Redis error)
+  2    cannot connect to Redis
+  64   usage error (unknown command, bad option or argument)
+  130  a second SIGINT while a worker stops (143: a second SIGTERM)`;
+
+export const MAIN_USAGE = `Usage: visq <command> [arguments] [options]
+
+Task workers and queue inspection for visq, the SQS-style queue on Redis.
+
+Commands:
+  worker --module <path>    run a worker for the Visq app that a module exports
+  stats [queue]             counts of one queue, or of every queue under the prefix
+  peek <queue> [n]          the next n visible items of a queue (default 10)
+  dead <queue>              the dead letters of a queue; --redrive moves them back
+  inspect <queue> <itemId>  one item: state, deliveries, visible-at or lease end
+
+Options of stats, peek, dead and inspect:
+${STORE_OPTIONS}
+
+Other options:
+  -V, --version      print the version
+
+Run \`visq <command> --help\` (or \`visq help <command>\`) for a command's options.
+
+${EXIT_CODES}`;
+
+export const COMMAND_USAGE: Record<CommandName, string> = {
+  worker: `Usage: visq worker --module <path> [options]
+
+Imports <path> (relative to the current directory; .js or .mjs, or .ts when visq runs
+under tsx: \`NODE_OPTIONS='--import tsx' visq worker --module ./tasks.ts\`), takes the
+Visq app it exports as \`default\` or as \`app\`, and runs a worker for it until SIGINT or
+SIGTERM (a graceful stop: running tasks finish, fetched ones go back to their queue) or
+until its lifetime ends; then exits 0. A second SIGINT exits at once.
+
+The module owns the Redis connection it passes to \`new Visq({ redis })\`, so worker takes
+no --redis-url: read REDIS_URL in the module.
+
+Options:
+  --module <path>            the module that exports the app (required)
+  --queues <a,b,...>         queues to serve (default: every queue of a registered task)
+  --concurrency <n>          tasks run at once (default 10)
+  --prefetch <n>             tasks held at most, running or fetched ahead (default: concurrency)
+  --lifetime <seconds>       stop by itself after this many seconds
+  --max-tasks <n>            stop by itself after this many runs (takes no more, finishes them)
+  --timeout <seconds>        default run time limit of tasks without their own (default 0: none)
+  --shutdown-timeout <secs>  how long a stop waits for running tasks (default 30)
+  --json                     print events as JSON lines
+  -q, --quiet                print nothing but errors
+  -h, --help                 show this help
+
+Prints one line per event: ready, started, done, failed, dead, stopping, stopped.
+
+${EXIT_CODES}`,
+
+  stats: `Usage: visq stats [queue] [options]
+
+Counts of a queue: ready, delayed, inflight, dead, and the running totals expired and
+dropped. Without a queue, every queue under the prefix that holds or held items.
+
+Options:
+${STORE_OPTIONS}
+
+${EXIT_CODES}`,
+
+  peek: `Usage: visq peek <queue> [n] [options]
+
+The next n (1 to 1000, default 10) visible items of a queue in delivery order, by id,
+without touching them. Delayed and in-flight items are not shown (see \`visq inspect\`).
+
+Options:
+${STORE_OPTIONS}
+
+${EXIT_CODES}`,
+
+  dead: `Usage: visq dead <queue> [--limit <n>] [options]
+       visq dead <queue> --redrive [--limit <n>] [options]
+
+Shows the dead letters of a queue (the first --limit, 1 to 1000, default 10), or with
+--redrive moves them (up to --limit, default all) back to the queue with fresh attempts
+and prints how many moved.
+
+Options:
+  --redrive          move dead letters back to the queue
+  --limit <n>        how many to show or move
+${STORE_OPTIONS}
+
+${EXIT_CODES}`,
+
+  inspect: `Usage: visq inspect <queue> <itemId> [options]
+
+Finds one item by id in a queue or its dead-letter queue: its state (ready, delayed,
+inflight, dead), deliveries, priority, when it becomes visible or its lease ends, its
+lease, and the item. Scans the queue: O(queue size), never blocking Redis. Exits 1 when
+the item is not found.
+
+Options:
+${STORE_OPTIONS}
+
+${EXIT_CODES}`,
+};
