@@ -4,6 +4,7 @@
  * item not done in time comes back, up to `attempts` deliveries, then goes to the
  * dead-letter queue or away. See docs/guarantees.md for the exact semantics.
  */
+import { setMaxListeners } from 'node:events';
 import { ClosedError, VisqTypeError } from '../errors.js';
 import * as check from '../validate.js';
 import { describe } from '../validate.js';
@@ -71,6 +72,8 @@ export class DataQueue<T = unknown> {
    * @throws TypeError / RangeError for a bad argument.
    */
   constructor(store: StoreLike, name: string, options?: DataQueueOptions) {
+    // every pending blocking read listens to it; many at once are expected, not a leak
+    setMaxListeners(0, this.#closing.signal);
     const adopted = adopting;
     adopting = undefined;
     if (adopted) {

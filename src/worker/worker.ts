@@ -5,7 +5,7 @@
  * tasks are claimed here. `close()` stops fetching, hands back what has not started at
  * once, and waits for running tasks up to `shutdownTimeout`.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { MAX_BATCH } from '../data/options.js';
 import type { Delivery } from '../data/options.js';
 import { VisqError } from '../errors.js';
@@ -96,6 +96,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
+    // every running task and fetch listens to these: up to `concurrency` at once
+    setMaxListeners(0, this.#stopFetching.signal, this.#giveUp.signal);
     for (const queue of this.queues) void this.#fetchLoop(queue);
     for (const task of core.registry.values()) {
       if (task.schedule && this.queues.includes(task.settings.queue)) void this.#scheduleLoop(task);
