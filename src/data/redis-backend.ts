@@ -20,7 +20,7 @@ import { clockArg } from './clock.js';
 import { parseRecord } from './codec.js';
 import { deadBase, queueKey, scriptKeys } from './keys.js';
 import { inspectRedis } from './inspect.js';
-import { groupArgs, type LeaseGroup } from './lease.js';
+import { groupArgs, leaseOf, type LeaseGroup } from './lease.js';
 
 /** Wraps a caller-owned ioredis connection (Redis or Cluster) as a queue store. */
 export class RedisStore implements QueueStore {
@@ -113,13 +113,16 @@ class RedisQueueBackend implements QueueBackend {
     const reply = (await this.#run('get', [count, visTimeoutMs, attempts, useDead ? 1 : 0])) as [
       number,
       string,
+      string,
       ...string[],
     ];
+    // the script returns the batch's entry once; a lease is "<id>:<entry>"
+    const entry = reply[2];
     const deliveries = [];
-    for (let i = 2; i < reply.length; i += 2) {
-      const record = parseRecord(reply[i + 1] as string);
+    for (let i = 3; i < reply.length; i += 1) {
+      const record = parseRecord(reply[i] as string);
       deliveries.push({
-        lease: reply[i] as string,
+        lease: entry === '' ? record.id : leaseOf(record.id, entry),
         id: record.id,
         delivery: record.deliveries + 1,
         payload: record.payload,

@@ -7,14 +7,16 @@
   ARGV[3] visibility timeout in ms; 0 removes the items as they are read (at-most-once)
   ARGV[4] attempts: deliveries allowed before an item is dead-lettered or dropped
   ARGV[5] 1 to dead-letter items whose attempts are spent, 0 to drop them
-  Returns { wait_ms, signal_id, lease_1, record_1, lease_2, record_2, ... }.
-    The lease is the item id when visibility timeout is 0.
+  Returns { wait_ms, signal_id, entry, record_1, record_2, ... }. The lease of an item is
+    "<id>:<entry>"; with visibility timeout 0, entry is '' and there are no leases.
+    (The caller builds the lease strings: returning them too would double the reply.)
     wait_ms / signal_id are only filled when nothing was delivered: ms until the next
     delayed item or lease deadline comes due (-1: none), and the last signal stream id
     for a blocking XREAD that must not miss a put made after this call.
-  Side effects: maintenance (due delayed items become visible, expired leases are
-  requeued / dead-lettered / dropped, ttl-expired items go); with a visibility timeout,
-  one inflight field per item, one entry and one deadline for the whole batch.
+  Side effects: maintenance when meta.due has come (due delayed items become visible,
+  expired leases are requeued / dead-lettered / dropped, ttl-expired items go); with a
+  visibility timeout, one inflight field per item, one entry and one deadline for the
+  whole batch (meta.due lowered to it when it is the earliest timer).
   Invariant: an item has at most one live lease; it is handed out again only after that
   lease's deadline passed.
 ]]
@@ -22,7 +24,13 @@
 
 local now = now_ms(ARGV[1])
 local count, vis_ms = tonumber(ARGV[2]), tonumber(ARGV[3])
-maintain(Q, D, now)
+-- one read of meta serves the maintenance check and the next entry number
+local meta = redis.call('HMGET', Q.meta, 'due', 'entry')
+local due = tonumber(meta[1] or '0')
+if now >= due then
+  timers().maintain(Q, D, now)
+  due = tonumber(redis.call('HGET', Q.meta, 'due') or '0')
+end
 local recs = take(Q, count, true, now)
 
 if #recs == 0 then
@@ -38,28 +46,30 @@ if #recs == 0 then
   return { wait_ms, last[1] and last[1][1] or '0-0' }
 end
 
-local out = { -1, '' }
+local out = { -1, '', '' }
 if vis_ms <= 0 then
-  for i, rec in ipairs(recs) do
-    out[2 * i + 1] = id_of(rec)
-    out[2 * i + 2] = rec
-  end
+  for i, rec in ipairs(recs) do out[i + 3] = rec end
   return out
 end
 
-local entry = int_str(next_entry(Q, now))
+local entry = int_str(next_entry_after(meta[2], now))
+local deadline = now + vis_ms
 local fields, ids = {}, {}
 for i, rec in ipairs(recs) do
   local id = id_of(rec)
-  local lease = id .. ':' .. entry
   ids[i] = id
-  fields[2 * i - 1] = lease
+  fields[2 * i - 1] = id .. ':' .. entry
   fields[2 * i] = rec
-  out[2 * i + 1] = lease
-  out[2 * i + 2] = rec
+  out[i + 3] = rec
 end
+out[3] = entry
 redis.call('HSET', Q.inflight, unpack(fields))
 redis.call('HSET', Q.entries, entry, ARGV[4] .. '|' .. ARGV[5] .. '|b|' .. table.concat(ids, ','),
   entry .. ':n', #recs)
-redis.call('ZADD', Q.leases, now + vis_ms, entry)
+redis.call('ZADD', Q.leases, deadline, entry)
+if deadline < due then
+  redis.call('HSET', Q.meta, 'entry', entry, 'due', int_str(deadline))
+else
+  redis.call('HSET', Q.meta, 'entry', entry)
+end
 return out

@@ -11,5 +11,5 @@
 ]]
 --@include queue
 
-maintain(Q, D, now_ms(ARGV[1]))
+maintain_if_due(Q, D, now_ms(ARGV[1]))
 return 0

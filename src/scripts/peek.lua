@@ -10,5 +10,5 @@
 --@include queue
 
 local now = now_ms(ARGV[1])
-maintain(Q, D, now)
+maintain_if_due(Q, D, now)
 return take(Q, tonumber(ARGV[2]), false, now)

@@ -9,7 +9,8 @@
   ARGV[5..] payloads (JSON text)
   Returns the new item ids, in ARGV order.
   Side effects: appends to ready (priority 0, no ttl), sorted (+ ttl) or delayed; bumps
-  meta.seq; appends to the signal stream so that blocked readers wake up.
+  meta.seq; lowers meta.due when it adds a timer; appends to the signal stream so that
+  blocked readers wake up.
   Invariant: new seqs are the largest in the queue, so ready stays sorted by seq.
 ]]
 --@include queue
@@ -19,15 +20,28 @@ local delay, priority, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV
 local count = #ARGV - 4
 local gen, first = reserve_seq(Q, count)
 
-local ids, recs = {}, {}
-for i = 1, count do
-  local id = gen .. '-' .. int_str(first + i - 1)
-  ids[i] = id
-  recs[i] = {
-    seq = seq_str(first + i - 1), id = id, deliveries = 0, priority = priority, ttl = ttl,
-    payload = ARGV[4 + i], fresh = true,
-  }
+local ids = {}
+if delay == 0 and priority == 0 and ttl == 0 then
+  -- the fast path: plain items go straight to the end of the ready list
+  local recs = {}
+  for i = 1, count do
+    local id = gen .. '-' .. int_str(first + i - 1)
+    ids[i] = id
+    recs[i] = seq_str(first + i - 1) .. '|' .. id .. '|0|0|0|' .. ARGV[4 + i]
+  end
+  redis.call('RPUSH', Q.ready, unpack(recs))
+else
+  local recs = {}
+  for i = 1, count do
+    local id = gen .. '-' .. int_str(first + i - 1)
+    ids[i] = id
+    recs[i] = {
+      seq = seq_str(first + i - 1), id = id, deliveries = 0, priority = priority, ttl = ttl,
+      payload = ARGV[4 + i], fresh = true,
+    }
+  end
+  local earliest = timers().enqueue(Q, recs, now + delay, now, true)
+  if earliest then lower_due(Q, earliest) end
 end
-enqueue(Q, recs, now + delay, now, true)
 signal(Q)
 return ids

@@ -14,15 +14,15 @@
 
 local now = now_ms(ARGV[1])
 -- the queue's own expired leases first: they may be dead letters that belong in this redrive
-maintain(Q, D, now)
-maintain(D, nil, now)
+maintain_if_due(Q, D, now)
+maintain_if_due(D, nil, now)
 local recs = take(D, tonumber(ARGV[2]), true, now)
 local parsed = {}
 for i, rec in ipairs(recs) do
-  local r = parse_record(rec)
+  local r = timers().parse_record(rec)
   r.deliveries = 0
   r.ttl = 0
   parsed[i] = r
 end
-append_fresh(Q, parsed, false, now)
+timers().append_fresh(Q, parsed, false, now)
 return #recs

@@ -26,7 +26,8 @@ for _, owner in ipairs(order) do
     redis.call('ZADD', Q.leases, deadline, owner)
   else
     local attempts, use_dead = parse_entry(redis.call('HGET', Q.entries, owner))
-    local entry = int_str(next_entry(Q, now))
+    local entry = int_str(next_entry_after(redis.call('HGET', Q.meta, 'entry'), now))
+    redis.call('HSET', Q.meta, 'entry', entry)
     redis.call('HSET', Q.entries,
       entry, int_str(attempts) .. '|' .. (use_dead and '1' or '0') .. '|r|' .. table.concat(leases, ','),
       entry .. ':n', #leases)
@@ -41,4 +42,6 @@ for _, owner in ipairs(order) do
   end
   for _, lease in ipairs(leases) do refreshed[#refreshed + 1] = lease end
 end
+-- a refresh can shorten a lease: the new deadline may be the earliest timer
+if #refreshed > 0 then lower_due(Q, deadline) end
 return refreshed

@@ -22,11 +22,11 @@
 
 local now = now_ms(ARGV[1])
 local visible_at = now + tonumber(ARGV[2])
-maintain(Q, D, now)
+maintain_if_due(Q, D, now)
 local mode = ARGV[3]
 local count_delivery = mode ~= 'keep'
 local by_owner, order, records = live_by_owner(Q, read_groups(5), now)
-local out, dead_batch, requeued = {}, {}, false
+local out, dead_batch, requeued, earliest = {}, {}, false, nil
 
 for _, owner in ipairs(order) do
   local leases = by_owner[owner]
@@ -37,9 +37,10 @@ for _, owner in ipairs(order) do
     use_dead = ARGV[4] == '1'
   end
   for _, lease in ipairs(leases) do
-    local outcome = settle_undone(Q, D, records[lease], attempts, use_dead, now, visible_at, now,
-      count_delivery, dead_batch)
+    local outcome, timer = timers().settle_undone(Q, D, records[lease], attempts, use_dead, now,
+      visible_at, now, count_delivery, dead_batch)
     if outcome == 'requeued' then requeued = true end
+    if timer then earliest = math.min(earliest or timer, timer) end
     out[#out + 1] = lease
     out[#out + 1] = outcome
   end
@@ -47,6 +48,7 @@ for _, owner in ipairs(order) do
   redis.call('HDEL', Q.owners, unpack(leases))
   release_from_entry(Q, owner, #leases)
 end
-append_dead(D, dead_batch, now)
+timers().append_dead(D, dead_batch, now)
+if earliest then lower_due(Q, earliest) end
 if requeued then signal(Q) end
 return out

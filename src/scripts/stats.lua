@@ -10,7 +10,7 @@
 --@include queue
 
 local now = now_ms(ARGV[1])
-maintain(Q, D, now)
+maintain_if_due(Q, D, now)
 local dead = visible_count(D) + redis.call('ZCARD', D.delayed) + redis.call('HLEN', D.inflight)
 return {
   visible_count(Q),

@@ -4,6 +4,7 @@
  */
 import { clockArg } from '../data/clock.js';
 import { runScript, toStoreError, type RedisConnection } from '../scripts/loader.js';
+import { TaskEventFeed } from './event-feed.js';
 import {
   eventsChannel,
   resultKey,
@@ -22,7 +23,7 @@ import {
 
 export class RedisTaskRecords implements TaskRecordStore {
   readonly #redis: RedisConnection;
-  #subscriber: RedisConnection | undefined;
+  #feed: TaskEventFeed | undefined;
   /** Per channel: its listeners, and the subscription every listener must wait for. */
   readonly #channels = new Map<string, { listeners: Set<TaskEventListener>; subscribed: Promise<unknown> }>();
 
@@ -101,10 +102,10 @@ export class RedisTaskRecords implements TaskRecordStore {
 
   async listen(base: string, listener: TaskEventListener): Promise<() => Promise<void>> {
     const name = eventsChannel(base);
-    const subscriber = this.#ensureSubscriber();
+    const feed = this.#ensureFeed();
     let channel = this.#channels.get(name);
     if (!channel) {
-      channel = { listeners: new Set(), subscribed: subscriber.subscribe(name) };
+      channel = { listeners: new Set(), subscribed: feed.subscribe(name) };
       this.#channels.set(name, channel);
     }
     channel.listeners.add(listener);
@@ -120,14 +121,13 @@ export class RedisTaskRecords implements TaskRecordStore {
       const current = this.#channels.get(name);
       if (!current?.listeners.delete(listener) || current.listeners.size > 0) return;
       this.#channels.delete(name);
-      await subscriber.unsubscribe(name).catch(() => undefined);
+      await feed.unsubscribe(name);
     };
   }
 
-  #ensureSubscriber(): RedisConnection {
-    if (!this.#subscriber) {
-      const subscriber = this.#redis.duplicate();
-      subscriber.on('message', (channel: string, message: string) => {
+  #ensureFeed(): TaskEventFeed {
+    this.#feed ??= new TaskEventFeed(this.#redis, {
+      message: (channel, message) => {
         const listeners = this.#channels.get(channel)?.listeners;
         if (!listeners) return;
         const space = message.indexOf(' ');
@@ -137,22 +137,20 @@ export class RedisTaskRecords implements TaskRecordStore {
           state: message.slice(space + 1) as RecordState,
         } as const;
         for (const listener of listeners) listener(event);
-      });
-      // a waiter re-reads the record after (re)subscribing, so events missed while the
-      // connection was down cannot leave it waiting for something that already happened
-      subscriber.on('ready', () => {
+      },
+      // events published while the feed was away are lost: waiters read their task again
+      reconnected: () => {
         for (const { listeners } of this.#channels.values()) {
           for (const listener of listeners) listener({ kind: 'reconnected' });
         }
-      });
-      this.#subscriber = subscriber;
-    }
-    return this.#subscriber;
+      },
+    });
+    return this.#feed;
   }
 
   async close(): Promise<void> {
     this.#channels.clear();
-    this.#subscriber?.disconnect();
-    this.#subscriber = undefined;
+    this.#feed?.close();
+    this.#feed = undefined;
   }
 }
