@@ -1,11 +1,17 @@
 import { defineConfig } from 'vitest/config';
+import { selectedKind } from './test/harness/store-kind.js';
+
+// test/cluster needs a Redis Cluster: it runs with the cluster store (npm run test:cluster)
+const clusterOnly = selectedKind() === 'cluster' ? [] : ['test/cluster/**'];
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    exclude: ['**/node_modules/**', ...clusterOnly],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    globalSetup: ['test/harness/cluster-setup.ts'],
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
   },
 });

@@ -56,9 +56,12 @@ const names = [
 ];
 
 describe('queue keys', () => {
+  // on a Cluster, a key outside the queue's slot would fail the scripts with CROSSSLOT
+  const redisOrCluster = it.runIf(ctx.kind !== 'memory');
+  // KEYS reaches one node only on a Cluster
   const redisOnly = it.runIf(ctx.kind === 'redis');
 
-  redisOnly.each(names)('all contain the hash tag {prefix:name} and share one slot, for name %j', async (name) => {
+  redisOrCluster.each(names)('all contain the hash tag {prefix:name} and share one slot, for name %j', async (name) => {
     const queue = open<string>(name, { useDead: true });
     await useEveryKey(queue);
     const keys = Object.keys(await ctx.snapshot());

@@ -83,7 +83,10 @@ describe.runIf(ctx.kind === 'redis')('scripts', () => {
   });
 });
 
-describe.runIf(ctx.kind === 'redis')('store errors', () => {
+describe.runIf(ctx.kind !== 'memory')('store errors', () => {
+  // these need the one server of the file: a connection of its own, or its CONFIG
+  const singleServer = it.runIf(ctx.kind === 'redis');
+
   it('surface a Redis error as a StoreError with the Redis error as cause', async () => {
     const queue = open<string>();
     await queue.putData(['x']);
@@ -98,7 +101,7 @@ describe.runIf(ctx.kind === 'redis')('store errors', () => {
     expect((error as StoreError).message).toMatch(/get/);
   });
 
-  it('surface a closed connection as a StoreError', async () => {
+  singleServer('surface a closed connection as a StoreError', async () => {
     const connection = ctx.server.client();
     const queue = new DataQueue<string>(connection, 'q', { prefix: ctx.prefix });
     opened.push(queue as DataQueue<unknown>);
@@ -109,7 +112,7 @@ describe.runIf(ctx.kind === 'redis')('store errors', () => {
     expect((error as StoreError).cause).toBeInstanceOf(Error);
   });
 
-  it('surface a full Redis as a StoreFullError, with nothing written', async () => {
+  singleServer('surface a full Redis as a StoreFullError, with nothing written', async () => {
     const queue = open<string>();
     await queue.putData(['stored before']);
     const before = await ctx.snapshot();
@@ -127,7 +130,7 @@ describe.runIf(ctx.kind === 'redis')('store errors', () => {
     expect([...(await queue.getData(5)).values()]).toEqual(['stored before']);
   });
 
-  it('let stats, peek and done go on while Redis is full, so consumers can drain it', async () => {
+  singleServer('let stats, peek and done go on while Redis is full, so consumers can drain it', async () => {
     const queue = open<string>('q', { visTimeout: 30 });
     await queue.putData(['a', 'b', 'c']);
     const held = await queue.getData(2);

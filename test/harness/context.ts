@@ -2,31 +2,37 @@
  * Per-file test context. One store per test file — a private redis-server by default —
  * and a key prefix per test derived from its name, so tests never see each other's keys.
  *
- * `VISQ_TEST_STORE` picks the store the shared suites run against: `redis` (default) or
- * `memory` (a fresh MemoryStore per file). Suites create queues with
- * `new DataQueue(ctx.store, name, { prefix: ctx.prefix })` and control time with
- * `ctx.advance` / `ctx.freeze`, so they run unchanged on every store. `ctx.redis` and
- * `ctx.server` exist only on Redis: a test that uses them is Redis-specific and throws on
- * any other store.
+ * `VISQ_TEST_STORE` picks the store the shared suites run against (see store-kind.ts):
+ * `redis` (default), `memory` (a fresh MemoryStore per file) or `cluster` (an ioredis
+ * `Cluster` client per file on the run's private Redis Cluster, started by
+ * cluster-setup.ts; a file run without that global setup starts a cluster of its own).
+ * Suites create queues with `new DataQueue(ctx.store, name, { prefix: ctx.prefix })` and
+ * control time with `ctx.advance` / `ctx.freeze`, so they run unchanged on every store.
+ * `ctx.redis` exists on Redis and Cluster; `ctx.server` only on a single Redis: a test
+ * that uses them is specific to those stores and throws on any other.
  */
-import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
-import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, expect, inject } from 'vitest';
+import { Cluster, type Redis } from 'ioredis';
 import { advanceClock, freezeClock, resetClock } from '../../src/data/clock.js';
 import { dumpMemoryStore, MemoryStore, pendingWaits } from '../../src/data/memory-store.js';
 import type { StoreLike } from '../../src/data/queue.js';
+import { readyMasters, startRedisCluster, type RedisCluster } from './cluster.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { snapshotRedis } from './snapshot.js';
+import { selectedKind, type StoreKind } from './store-kind.js';
 
-/** The kinds of store a suite can run against. */
-export type StoreKind = 'redis' | 'memory';
+export type { StoreKind } from './store-kind.js';
 
 export interface StoreContext {
   readonly kind: StoreKind;
   /** What to hand to `new DataQueue(...)`. */
   readonly store: StoreLike;
-  /** Raw Redis access for Redis-specific checks (key layout, commands); throws on other stores. */
-  readonly redis: Redis;
-  /** The file's redis-server; throws on other stores. */
+  /**
+   * Raw access for Redis-specific checks (key layout, commands): the file's client, a
+   * `Cluster` on the cluster store (commands without a key go to any node); throws in memory.
+   */
+  readonly redis: Redis | Cluster;
+  /** The file's redis-server; throws on other stores (a Cluster has no one server). */
   readonly server: RedisServer;
   /** A key prefix unique to the current test. */
   readonly prefix: string;
@@ -38,10 +44,14 @@ export interface StoreContext {
   freeze(atMs: number): void;
   /**
    * The same store as another process would reach it: a new client of the file's server
-   * on Redis (closed with the server), the store itself in memory.
+   * on Redis (closed with the server), a new Cluster client on the cluster, the store
+   * itself in memory.
    */
   elsewhere(): StoreLike;
-  /** How many blocking waits are pending: blocked clients on Redis, pending waits in memory. */
+  /**
+   * How many blocking waits are pending: blocked clients on Redis, this file's blocked
+   * clients summed over the masters on the cluster, pending waits in memory.
+   */
   blockedWaits(): Promise<number>;
 }
 
@@ -53,28 +63,20 @@ function prefixFor(testName: string | undefined): string {
   return `t${counter}-${slug}`;
 }
 
-function selectedKind(): StoreKind {
-  const kind = process.env.VISQ_TEST_STORE ?? 'redis';
-  if (kind !== 'redis' && kind !== 'memory') {
-    throw new Error(`VISQ_TEST_STORE=${kind} is not a known store (redis, memory)`);
-  }
-  return kind;
-}
-
 function ready<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`${what} is not ready yet: use the context inside tests and hooks`);
   return value;
 }
 
-function redisOnly(what: string): never {
-  throw new Error(`${what} is Redis-specific: this test runs only with VISQ_TEST_STORE=redis (the store is memory)`);
+function unavailable(what: string, kind: StoreKind): never {
+  throw new Error(`${what} is Redis-specific: this test cannot run with VISQ_TEST_STORE=${kind}`);
 }
 
 /** The store of one test file and what differs between kinds of store. */
 interface FileStore {
   /** Handed to DataQueue; also the key of the clock hook. */
   readonly store: StoreLike;
-  redis(): Redis;
+  redis(): Redis | Cluster;
   server(): RedisServer;
   snapshot(marker: string): Promise<Record<string, unknown>>;
   elsewhere(): StoreLike;
@@ -98,12 +100,57 @@ async function startRedisFile(extraArgs: readonly string[]): Promise<FileStore> 
   };
 }
 
+let clusterFiles = 0;
+
+/**
+ * A file on the run's shared cluster (or on a cluster of its own when run without the
+ * global setup). Every client of the file carries one connection name, so that the
+ * blocked clients of this file can be told from those of files running beside it.
+ */
+async function startClusterFile(): Promise<FileStore> {
+  let own: RedisCluster | undefined;
+  const ports = inject('visqClusterPorts') ?? (own = await startRedisCluster()).ports;
+  clusterFiles += 1;
+  const name = `visq-test-${process.pid}-${clusterFiles}`;
+  const clients = new Set<Cluster>();
+  const connect = (): Cluster => {
+    const client = new Cluster(
+      ports.map((port) => ({ host: '127.0.0.1', port })),
+      { redisOptions: { connectionName: name } },
+    );
+    clients.add(client);
+    return client;
+  };
+  const redis = connect();
+  return {
+    store: redis,
+    redis: () => redis,
+    server: () => unavailable('ctx.server', 'cluster'),
+    snapshot: (marker) => snapshotRedis(redis, marker),
+    elsewhere: connect,
+    async blockedWaits() {
+      let blocked = 0;
+      for (const master of await readyMasters(redis)) {
+        const list = (await master.client('LIST')) as string;
+        for (const line of list.split('\n')) {
+          if (line.includes(` name=${name} `) && /\bflags=\w*b/.test(line)) blocked += 1;
+        }
+      }
+      return blocked;
+    },
+    async stop() {
+      for (const client of clients) client.disconnect();
+      await own?.stop();
+    },
+  };
+}
+
 function startMemoryFile(): FileStore {
   const store = new MemoryStore();
   return {
     store,
-    redis: () => redisOnly('ctx.redis'),
-    server: () => redisOnly('ctx.server'),
+    redis: () => unavailable('ctx.redis', 'memory'),
+    server: () => unavailable('ctx.server', 'memory'),
     snapshot: async (marker) => dumpMemoryStore(store, marker),
     elsewhere: () => store,
     blockedWaits: async () => pendingWaits(store),
@@ -117,7 +164,9 @@ export function useStore(extraArgs: readonly string[] = []): StoreContext {
   let file: FileStore | undefined;
   let prefix = '';
   beforeAll(async () => {
-    file = kind === 'memory' ? startMemoryFile() : await startRedisFile(extraArgs);
+    if (kind === 'memory') file = startMemoryFile();
+    else if (kind === 'cluster') file = await startClusterFile();
+    else file = await startRedisFile(extraArgs);
   });
   afterAll(async () => {
     await file?.stop();

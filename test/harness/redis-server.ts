@@ -69,7 +69,8 @@ function launch(port: number, dir: string, extraArgs: readonly string[]): ChildP
   return child;
 }
 
-function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+/** Stops a child with `signal`, then SIGKILL after 3 s; resolves once it has exited. */
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 3000);

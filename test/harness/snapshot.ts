@@ -1,7 +1,8 @@
 /** A comparable dump of every key whose name contains a marker, for "nothing changed" checks. */
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import { readyMasters } from './cluster.js';
 
-async function valueOf(redis: Redis, key: string): Promise<unknown> {
+async function valueOf(redis: Redis | Cluster, key: string): Promise<unknown> {
   const type = await redis.type(key);
   switch (type) {
     case 'string':
@@ -21,16 +22,21 @@ async function valueOf(redis: Redis, key: string): Promise<unknown> {
   }
 }
 
-/** Every key containing `marker` (e.g. the hash tag prefix `{t1-x:`) with its content. */
-export async function snapshotRedis(redis: Redis, marker: string): Promise<Record<string, unknown>> {
+/**
+ * Every key containing `marker` (e.g. the hash tag prefix `{t1-x:`) with its content. On
+ * a Cluster every master is scanned: the queues of one test hash to different slots.
+ */
+export async function snapshotRedis(redis: Redis | Cluster, marker: string): Promise<Record<string, unknown>> {
   const pattern = `*${marker.replace(/[*?[\]\\]/g, '\\$&')}*`;
   const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
+  for (const node of redis instanceof Cluster ? await readyMasters(redis) : [redis]) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+  }
   const snapshot: Record<string, unknown> = {};
   for (const key of keys.sort()) snapshot[key] = await valueOf(redis, key);
   return snapshot;
