@@ -7,8 +7,9 @@
  * again, and the done it sends when it comes back finishes nothing. At the end the totals
  * must equal what the producers put: nothing lost, nothing counted twice.
  *
- * Uses REDIS_URL when set; otherwise starts a private redis-server from PATH.
- * Run: npm run demo
+ * The store: the Redis at REDIS_URL when set; else a private redis-server started from
+ * PATH; else, with no Redis at all, the in-process MemoryStore (same contract). It says
+ * which. Run: npm run demo
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { DataQueue, type Delivery } from '../src/index.js';
+import { DataQueue, MemoryStore, type Delivery, type StoreLike } from '../src/index.js';
 
 interface PageView { page: string; ms: number }
 type Totals = Map<string, { views: number; ms: number }>;
@@ -76,8 +77,7 @@ async function startRedisServer(): Promise<{ url: string; stop: () => Promise<vo
       };
       child.stdout.on('data', read);
       child.stderr.on('data', read);
-      child.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT'
-        ? new Error('redis-server is not on PATH: install Redis, or set REDIS_URL') : error));
+      child.once('error', reject);
       child.once('exit', (code) => reject(new Error(`redis-server exited (code ${code}) before it was ready:\n${log}`)));
     });
   } catch (error) {
@@ -87,8 +87,24 @@ async function startRedisServer(): Promise<{ url: string; stop: () => Promise<vo
   return { url: `redis://127.0.0.1:${port}`, stop };
 }
 
-async function run(redis: Redis): Promise<boolean> {
-  const events = new DataQueue<PageView>(redis, `pageviews-${process.pid}`, {
+/** REDIS_URL, else a private redis-server, else a MemoryStore: the store and a line saying which. */
+async function openStore(): Promise<{ store: StoreLike; label: string; close: () => Promise<void> }> {
+  const external = process.env.REDIS_URL;
+  const server = external ? undefined : await startRedisServer().catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error; // ENOENT: no redis-server on PATH
+  });
+  if (!external && !server) {
+    const store = new MemoryStore();
+    return { store, close: () => store.close(), label: 'MemoryStore (no REDIS_URL, no redis-server on PATH), in this process' };
+  }
+  const redis = new Redis(external ?? server?.url ?? '', { maxRetriesPerRequest: 3 });
+  return { store: redis, close: async () => { redis.disconnect(); await server?.stop(); }, label: external
+    ? `Redis at REDIS_URL ${external.replace(/\/\/[^@/]*@/, '//***@')}`
+    : `private redis-server at ${server?.url} (temp dir, nothing persisted; stopped at exit)` };
+}
+
+async function run(store: StoreLike): Promise<boolean> {
+  const events = new DataQueue<PageView>(store, `pageviews-${process.pid}`, {
     prefix: 'visq-demo', visTimeout: LEASE, attempts: 3, useDead: true,
   });
   const expected: Totals = new Map(); // what the producers put
@@ -200,23 +216,17 @@ async function run(redis: Redis): Promise<boolean> {
   return problems.length === 0;
 }
 
-const external = process.env.REDIS_URL;
-const server = external ? undefined : await startRedisServer().catch((error: Error) => {
+const opened = await openStore().catch((error: Error) => {
   console.error(`demo: ${error.message}`);
   return process.exit(1);
 });
-process.once('SIGINT', () => { void (server?.stop() ?? Promise.resolve()).finally(() => process.exit(130)); });
-const redis = new Redis(external ?? server?.url ?? '', { maxRetriesPerRequest: 3 });
+process.once('SIGINT', () => { void opened.close().finally(() => process.exit(130)); });
+console.log(`Store: ${opened.label}`);
 try {
-  const version = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
-  console.log(external
-    ? `Redis: REDIS_URL ${external.replace(/\/\/[^@/]*@/, '//***@')} (version ${version})`
-    : `Redis: private redis-server ${version} at ${server?.url} (temp dir, nothing persisted; stopped at exit)`);
-  process.exitCode = (await run(redis)) ? 0 : 1;
+  process.exitCode = (await run(opened.store)) ? 0 : 1;
 } catch (error) {
   console.error(error);
   process.exitCode = 1;
 } finally {
-  redis.disconnect();
-  await server?.stop();
+  await opened.close();
 }

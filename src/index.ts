@@ -5,6 +5,7 @@
  */
 export { DataQueue, type StoreLike } from './data/queue.js';
 export { MemoryStore } from './data/memory-store.js';
+export { forward, type ForwardOptions, type ForwardProgress, type ForwardResult } from './data/forward.js';
 export type {
   DataQueueOptions,
   Delivery,
@@ -47,6 +48,7 @@ export type {
 export { Worker } from './worker/worker.js';
 export { TaskTimeoutError } from './worker/run-task.js';
 export type { WorkerOptions, WorkerSettings } from './worker/options.js';
+export { shardOf, type ShardOptions } from './worker/shard.js';
 export type { DeadInfo, DoneInfo, FailedInfo, RunInfo, WorkerEvents } from './worker/events.js';
 export type { RedisConnection } from './scripts/loader.js';
 export { VERSION } from './version.js';

@@ -94,8 +94,8 @@ export function itemIdArg(name: string, raw: string): string {
 }
 
 /** A key prefix, as DataQueue and Visq accept it; default `'visq'`. */
-export function prefixArg(raw: string | undefined): string {
-  return raw === undefined ? 'visq' : asUsage(() => check.text('--prefix', raw, { maxLength: 128, forbid: '{}' }));
+export function prefixArg(raw: string | undefined, name = '--prefix'): string {
+  return raw === undefined ? 'visq' : asUsage(() => check.text(name, raw, { maxLength: 128, forbid: '{}' }));
 }
 
 /** A comma-separated list of queue names. */

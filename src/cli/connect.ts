@@ -14,9 +14,12 @@ const CONNECT_TIMEOUT_MS = 3000;
 
 /** `--redis-url`, else `REDIS_URL`, else the default; only redis: and rediss: URLs. */
 export function redisUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  const raw = flag ?? (env.REDIS_URL || DEFAULT_REDIS_URL);
+  return checkedUrl(flag ?? (env.REDIS_URL || DEFAULT_REDIS_URL), flag === undefined ? 'REDIS_URL' : '`--redis-url`');
+}
+
+/** `raw` if it is a redis: or rediss: URL; `source` names where it came from, for the message. */
+export function checkedUrl(raw: string, source: string): string {
   if (!URL.canParse(raw) || !['redis:', 'rediss:'].includes(new URL(raw).protocol)) {
-    const source = flag === undefined ? 'REDIS_URL' : '`--redis-url`';
     throw new UsageError(`Expected ${source} to be a redis:// or rediss:// URL, got ${JSON.stringify(redact(raw))}`);
   }
   return raw;

@@ -15,6 +15,7 @@ const COMMANDS: Record<CommandName, () => Promise<Command>> = {
   peek: async () => (await import('./commands/peek.js')).peekCommand,
   dead: async () => (await import('./commands/dead.js')).deadCommand,
   inspect: async () => (await import('./commands/inspect.js')).inspectCommand,
+  forward: async () => (await import('./commands/forward.js')).forwardCommand,
 };
 
 function isCommand(name: string): name is CommandName {

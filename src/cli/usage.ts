@@ -1,6 +1,6 @@
 /** The help texts of `visq` and its commands. docs/cli.md says the same at more length. */
 
-export type CommandName = 'worker' | 'stats' | 'peek' | 'dead' | 'inspect';
+export type CommandName = 'worker' | 'stats' | 'peek' | 'dead' | 'inspect' | 'forward';
 
 const STORE_OPTIONS = `  --redis-url <url>  Redis to use (default: $REDIS_URL, else redis://127.0.0.1:6379)
   --prefix <prefix>  key prefix of the queues (default: visq)
@@ -12,7 +12,8 @@ const EXIT_CODES = `Exit codes:
   1    operational error (item not found, module without an app, Redis error)
   2    cannot connect to Redis
   64   usage error (unknown command, bad option or argument)
-  130  a second SIGINT while a worker stops (143: a second SIGTERM)`;
+  130  a second SIGINT while a worker stops (143: a second SIGTERM); forward
+       stopped by SIGINT (143: SIGTERM) before the source was drained`;
 
 export const MAIN_USAGE = `Usage: visq <command> [arguments] [options]
 
@@ -24,6 +25,8 @@ Commands:
   peek <queue> [n]          the next n visible items of a queue (default 10)
   dead <queue>              the dead letters of a queue; --redrive moves them back
   inspect <queue> <itemId>  one item: state, deliveries, visible-at or lease end
+  forward --from <url> --to <url> --queue <name>
+                            move a queue's items to another Redis, at least once
 
 Options of stats, peek, dead and inspect:
 ${STORE_OPTIONS}
@@ -54,6 +57,8 @@ Options:
   --prefetch <n>             tasks held at most, running or fetched ahead (default: concurrency)
   --lifetime <seconds>       stop by itself after this many seconds
   --max-tasks <n>            stop by itself after this many runs (takes no more, finishes them)
+  --machine <n> --of <m>     serve only the queues of machine n (1 to m) of m: a queue
+                             belongs to machine (FNV-1a 32 of its name mod m) + 1
   --timeout <seconds>        default run time limit of tasks without their own (default 0: none)
   --shutdown-timeout <secs>  how long a stop waits for running tasks (default 30)
   --json                     print events as JSON lines
@@ -95,6 +100,33 @@ Options:
   --redrive          move dead letters back to the queue
   --limit <n>        how many to show or move
 ${STORE_OPTIONS}
+
+${EXIT_CODES}`,
+
+  forward: `Usage: visq forward --from <url> --to <url> --queue <name> [options]
+
+Moves the items of a queue from one Redis to another, at least once: each batch is read
+from the source under a lease, put to the target, then done on the source, so a
+forwarder that dies duplicates at most the batch under way and never loses it. Items
+arrive in the source's delivery order as new items (priority 0, fresh attempts).
+Delayed and in-flight items stay until they become visible. Without --follow it stops
+once the source has nothing visible; SIGINT or SIGTERM stops it after the batch under
+way. Progress goes to stderr about once a second, the outcome to stdout.
+
+Options:
+  --from <url>           the source Redis, a redis:// or rediss:// URL (required)
+  --to <url>             the target Redis (required)
+  --queue <name>         the queue to move (required)
+  --prefix <prefix>      key prefix on the source (default: visq)
+  --to-prefix <prefix>   key prefix on the target (default: --prefix)
+  --dead                 also move the dead letters into the target's dead-letter queue
+  --follow               keep going: wait for new items until SIGINT or SIGTERM
+  --rate <n>             move at most n items per second
+  --batch <n>            items per read and put, 1 to 1000 (default 100)
+  --vis-timeout <secs>   lease on a batch while it is copied (default 30)
+  --json                 print the outcome as JSON, progress as JSON lines
+  -q, --quiet            print nothing but the outcome and errors
+  -h, --help             show this help
 
 ${EXIT_CODES}`,
 

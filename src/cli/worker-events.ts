@@ -8,7 +8,14 @@ import { jsonLine, type Output } from './output.js';
 
 /** The lifecycle of the process around the worker's own events. */
 export type Lifecycle =
-  | { event: 'ready'; queues: readonly string[]; tasks: readonly string[]; concurrency: number; prefetch: number }
+  | {
+      event: 'ready';
+      queues: readonly string[];
+      tasks: readonly string[];
+      concurrency: number;
+      prefetch: number;
+      shard?: { readonly machine: number; readonly of: number };
+    }
   | { event: 'stopping'; signal: string; shutdownTimeout: number }
   | { event: 'stopped'; reason: 'signal' | 'lifetime'; runs: number };
 
@@ -56,13 +63,20 @@ export class EventPrinter {
       return;
     }
     switch (record.event) {
-      case 'ready':
+      case 'ready': {
+        const { shard } = record;
+        const machine = shard ? `machine ${shard.machine} of ${shard.of}, ` : '';
+        const serving =
+          record.queues.length > 0
+            ? `serving ${record.queues.join(', ')}`
+            : 'serving no queue: none of the queues belongs to this machine; idle until stopped';
         this.#line(
           'ready',
-          `serving ${record.queues.join(', ')} (concurrency ${record.concurrency}, prefetch ${record.prefetch});` +
+          `${serving} (${machine}concurrency ${record.concurrency}, prefetch ${record.prefetch});` +
             ` tasks: ${record.tasks.join(', ') || 'none'}`,
         );
         break;
+      }
       case 'stopping':
         this.#line(
           'stopping',

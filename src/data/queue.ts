@@ -17,6 +17,7 @@ import { collectLeases, parseLease } from './lease.js';
 import {
   countArg,
   failOptions,
+  MAX_ATTEMPTS,
   getOptions,
   MAX_BATCH,
   putOptions,
@@ -37,6 +38,12 @@ import {
   type ReleaseResult,
 } from './options.js';
 import { resolveStore, type StoreLike } from './store.js';
+
+/**
+ * Key of a DataQueue method for visq's own tools, not exported from the package: a read
+ * whose lease, if it expires, never spends an item's last attempt (see `forward`).
+ */
+export const readKeepingAttempts = Symbol('visq.readKeepingAttempts');
 
 /** Set just before the `dead` getter constructs a dead-letter queue; read once by the constructor. */
 let adopting:
@@ -145,15 +152,22 @@ export class DataQueue<T = unknown> {
 
   /** Like {@link DataQueue.getData}, with each item's id and delivery number. */
   async getDeliveries(count = 1, opts?: GetOptions): Promise<Delivery<T>[]> {
+    return this.#deliver(count, opts, this.settings.attempts);
+  }
+
+  /**
+   * @internal For visq's own tools (the forwarder): a read whose lease, if it expires,
+   * never spends an item's last attempt, whatever this handle's `attempts`.
+   */
+  async [readKeepingAttempts](count: number, opts: GetOptions): Promise<Delivery<T>[]> {
+    return this.#deliver(count, opts, MAX_ATTEMPTS);
+  }
+
+  async #deliver(count: unknown, opts: unknown, attempts: number): Promise<Delivery<T>[]> {
     this.#ensureOpen();
     const checkedCount = countArg(count);
     const { visTimeoutMs, waitMs, signal } = getOptions(opts, this.settings);
-    const request = {
-      count: checkedCount,
-      visTimeoutMs,
-      attempts: this.settings.attempts,
-      useDead: this.settings.useDead,
-    };
+    const request = { count: checkedCount, visTimeoutMs, attempts, useDead: this.settings.useDead };
     const started = performance.now();
     const stop = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
     for (;;) {

@@ -1,5 +1,6 @@
 /** Options of `app.worker(...)` and their checks. */
 import * as check from '../validate.js';
+import { shardSettings, type ShardOptions } from './shard.js';
 
 /** Options of a worker. */
 export interface WorkerOptions {
@@ -25,6 +26,15 @@ export interface WorkerOptions {
    * `visTimeout` among the served tasks, or 30.
    */
   lease?: number;
+  /**
+   * Serve only the queues that belong to machine `machine` (1 to `of`) of a fleet of
+   * `of`, by a stable hash of the queue name (see `shardOf`), so that workers started
+   * with the same `of` and different machine numbers split the queues between them
+   * without coordination. Applies to `queues` or, without it, to every queue of a
+   * registered task. A machine that gets no queue runs idle (its `queues` is empty).
+   * Default: serve every queue.
+   */
+  shard?: ShardOptions;
 }
 
 /** Validated worker settings. */
@@ -37,6 +47,7 @@ export interface WorkerSettings {
   readonly timeout: number;
   readonly shutdownTimeout: number;
   readonly lease: number | undefined;
+  readonly shard: Readonly<ShardOptions> | undefined;
 }
 
 export function workerSettings(value: unknown): WorkerSettings {
@@ -48,6 +59,7 @@ export function workerSettings(value: unknown): WorkerSettings {
     'timeout',
     'shutdownTimeout',
     'lease',
+    'shard',
   ]);
   let queues: string[] | undefined;
   if (opts.queues !== undefined) {
@@ -79,5 +91,6 @@ export function workerSettings(value: unknown): WorkerSettings {
     timeout: opts.timeout === undefined ? 0 : check.seconds('options.timeout', opts.timeout),
     shutdownTimeout: opts.shutdownTimeout === undefined ? 30 : check.seconds('options.shutdownTimeout', opts.shutdownTimeout),
     lease: opts.lease === undefined ? undefined : check.seconds('options.lease', opts.lease, { exclusiveMin: true }),
+    shard: opts.shard === undefined ? undefined : shardSettings('options.shard', opts.shard),
   };
 }

@@ -9,6 +9,7 @@ import { EventEmitter, setMaxListeners } from 'node:events';
 import { MAX_BATCH } from '../data/options.js';
 import type { Delivery } from '../data/options.js';
 import { VisqError } from '../errors.js';
+import { sleep } from '../sleep.js';
 import type { AppCore, RegisteredTask } from '../tasks/core.js';
 import { isTaskMessage, type TaskMessage } from '../tasks/message.js';
 import { claimRound } from '../tasks/schedule.js';
@@ -16,6 +17,7 @@ import { enqueue } from '../tasks/task.js';
 import type { WorkerEvents } from './events.js';
 import { workerSettings, type WorkerOptions, type WorkerSettings } from './options.js';
 import { runDelivery, type RunHooks } from './run-task.js';
+import { shardQueues } from './shard.js';
 
 /** Fetched deliveries are read with this blocking wait, in seconds, per call. */
 const FETCH_WAIT_SECONDS = 10;
@@ -34,19 +36,6 @@ interface Held {
 interface Fetched {
   readonly queue: string;
   readonly delivery: Delivery<unknown>;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 function asError(value: unknown): Error {
@@ -88,7 +77,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (served.length === 0) {
       throw new VisqError('The worker has no queue to serve: register tasks first or pass `queues`', 'ERR_VISQ_TASK');
     }
-    this.queues = Object.freeze([...served]);
+    // a machine of a sharded fleet that no queue hashes to runs idle rather than failing:
+    // it is usually one of identical replicas, and a supervisor would only restart it
+    this.queues = Object.freeze(this.settings.shard ? shardQueues(served, this.settings.shard) : [...served]);
     const leases = [...core.registry.values()]
       .filter((t) => this.queues.includes(t.settings.queue) && t.settings.visTimeout > 0)
       .map((t) => t.settings.visTimeout);

@@ -4,6 +4,7 @@
  * command opens no connection of its own.
  */
 import type { WorkerOptions } from '../../worker/options.js';
+import { MAX_MACHINES } from '../../worker/shard.js';
 import {
   COMMON_OPTIONS,
   integerArg,
@@ -29,6 +30,8 @@ const WORKER_OPTIONS = {
   'max-tasks': { type: 'string' },
   timeout: { type: 'string' },
   'shutdown-timeout': { type: 'string' },
+  machine: { type: 'string' },
+  of: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   // accepted only to say why they do not apply
   'redis-url': { type: 'string' },
@@ -49,6 +52,13 @@ function workerOptions(values: WorkerValues): WorkerOptions {
   if (values.timeout !== undefined) options.timeout = secondsArg('--timeout', values.timeout);
   if (values['shutdown-timeout'] !== undefined) {
     options.shutdownTimeout = secondsArg('--shutdown-timeout', values['shutdown-timeout']);
+  }
+  if ((values.machine === undefined) !== (values.of === undefined)) {
+    throw new UsageError('--machine and --of go together: --machine <n> --of <m> serves the queues of machine n of m');
+  }
+  if (values.machine !== undefined && values.of !== undefined) {
+    const of = integerArg('--of', values.of, 1, MAX_MACHINES);
+    options.shard = { machine: integerArg('--machine', values.machine, 1, of), of };
   }
   return options;
 }
@@ -94,6 +104,7 @@ export const workerCommand: Command = async (args, io) => {
       tasks: app.taskNames,
       concurrency: worker.settings.concurrency,
       prefetch: worker.settings.prefetch,
+      ...(worker.settings.shard ? { shard: worker.settings.shard } : {}),
     });
     await worker.closed;
     printer.lifecycle({ event: 'stopped', reason: stoppedBy ? 'signal' : 'lifetime', runs: worker.finishedRuns });
