@@ -1,19 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { DataQueue, type DataQueueOptions } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { DataQueue } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
+import { useQueues } from '../harness/queues.js';
 
 const ctx = useStore();
-const opened: DataQueue<unknown>[] = [];
-
-function open<T = unknown>(name = 'q', options: DataQueueOptions = {}): DataQueue<T> {
-  const queue = new DataQueue<T>(ctx.store, name, { prefix: ctx.prefix, ...options });
-  opened.push(queue as DataQueue<unknown>);
-  return queue;
-}
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((queue) => queue.close()));
-});
+const open = useQueues(ctx);
 
 /** Reads every visible item once and lets the leases expire; returns the delivery numbers seen. */
 async function failEverything<T>(queue: DataQueue<T>): Promise<number[]> {

@@ -1,19 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { DataQueue, type DataQueueOptions } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { DataQueue } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
+import { useQueues } from '../harness/queues.js';
 
 const ctx = useStore();
-const opened: DataQueue<unknown>[] = [];
-
-function open<T = unknown>(name: string, options: DataQueueOptions = {}): DataQueue<T> {
-  const queue = new DataQueue<T>(ctx.store, name, { prefix: ctx.prefix, ...options });
-  opened.push(queue as DataQueue<unknown>);
-  return queue;
-}
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((queue) => queue.close()));
-});
+const open = useQueues(ctx);
 
 /** The part of a key Redis Cluster hashes: the first `{…}` with something inside, else the key. */
 function hashTag(key: string): string {
@@ -104,7 +95,6 @@ describe('queue keys', () => {
   redisOnly('use the default prefix "visq" when none is given', async () => {
     const name = `${ctx.prefix}-default`;
     const queue = new DataQueue<string>(ctx.store, name);
-    opened.push(queue as DataQueue<unknown>);
     expect(queue.prefix).toBe('visq');
     await queue.putData(['x']);
     try {
@@ -112,6 +102,7 @@ describe('queue keys', () => {
       expect(keys.length).toBeGreaterThan(0);
     } finally {
       await queue.clear();
+      await queue.close();
     }
   });
 });

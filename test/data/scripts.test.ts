@@ -1,28 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  DataQueue,
-  StoreError,
-  StoreFullError,
-  VERSION,
-  VisqError,
-  type DataQueueOptions,
-} from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { StoreError, StoreFullError, VERSION, VisqError } from '../../src/index.js';
 import { queueBase, queueKey } from '../../src/data/keys.js';
 import { useStore } from '../harness/context.js';
+import { useQueues } from '../harness/queues.js';
 
 const ctx = useStore();
-const opened: DataQueue<unknown>[] = [];
-
-function open<T = unknown>(name = 'q', options: DataQueueOptions = {}): DataQueue<T> {
-  const queue = new DataQueue<T>(ctx.store, name, { prefix: ctx.prefix, ...options });
-  opened.push(queue as DataQueue<unknown>);
-  return queue;
-}
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((queue) => queue.close()));
-});
+const open = useQueues(ctx);
 
 async function calls(command: 'eval' | 'evalsha'): Promise<number> {
   const text = await ctx.redis.info('commandstats');
@@ -75,8 +59,7 @@ describe.runIf(ctx.kind === 'redis')('scripts', () => {
 
   it('are not the only cache: a queue on a second connection works after a flush too', async () => {
     const queue = open<string>();
-    const elsewhere = new DataQueue<string>(ctx.server.client(), 'q', { prefix: ctx.prefix });
-    opened.push(elsewhere as DataQueue<unknown>);
+    const elsewhere = open<string>('q', {}, ctx.server.client());
     await queue.putData(['x']);
     await ctx.redis.script('FLUSH');
     expect([...(await elsewhere.getData(1)).values()]).toEqual(['x']);
@@ -103,8 +86,7 @@ describe.runIf(ctx.kind !== 'memory')('store errors', () => {
 
   singleServer('surface a closed connection as a StoreError', async () => {
     const connection = ctx.server.client();
-    const queue = new DataQueue<string>(connection, 'q', { prefix: ctx.prefix });
-    opened.push(queue as DataQueue<unknown>);
+    const queue = open<string>('q', {}, connection);
     await queue.putData(['x']);
     connection.disconnect();
     const error = await failure(() => queue.stats());

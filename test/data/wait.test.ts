@@ -1,22 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DataQueue, type DataQueueOptions } from '../../src/index.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { DataQueue, DataQueueOptions } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
+import { useQueues } from '../harness/queues.js';
 
 const ctx = useStore();
-const opened: DataQueue<unknown>[] = [];
-
-function open<T = unknown>(name = 'q', options: DataQueueOptions = {}): DataQueue<T> {
-  const queue = new DataQueue<T>(ctx.store, name, { prefix: ctx.prefix, ...options });
-  opened.push(queue as DataQueue<unknown>);
-  return queue;
-}
+const open = useQueues(ctx);
 
 /** The same queue seen from a connection of its own, as another process would. */
 function openElsewhere<T = unknown>(name = 'q', options: DataQueueOptions = {}): DataQueue<T> {
-  const queue = new DataQueue<T>(ctx.elsewhere(), name, { prefix: ctx.prefix, ...options });
-  opened.push(queue as DataQueue<unknown>);
-  return queue;
+  return open<T>(name, options, ctx.elsewhere());
 }
 
 /** Script calls Redis has run so far; a reader that polls would raise it while waiting. */
@@ -37,10 +30,6 @@ const IN_TIME = 5_000;
 
 beforeEach(async () => {
   await untilBlocked(0);
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((queue) => queue.close()));
 });
 
 describe('getData with wait', () => {

@@ -108,7 +108,8 @@ describe.runIf(ctx.kind === 'redis')('a worker that dies mid-run', () => {
   ])('runs a task ($kind) that the dead worker had fetched but not started yet', async ({ blocking, waiting }) => {
     const app = t.app();
     const { runs, execute } = survivor(app);
-    const blocker = await execute(blocking);
+    // held by the worker that dies
+    await execute(blocking);
     const fetched = await execute(waiting);
     // one run at a time: the second task sits fetched behind the first when the process dies
     const doomed = await t.spawnWorker('crash-worker', { CONCURRENCY: '1', PREFETCH: '2' });
