@@ -1,0 +1,14 @@
+/** The drivers by system name. */
+import type { SystemName } from '../protocol.js';
+import { beeQueue } from './bee-queue.js';
+import { bullmq } from './bullmq.js';
+import { streams } from './streams.js';
+import type { SystemDriver } from './types.js';
+import { visq } from './visq.js';
+
+export const drivers: Readonly<Record<SystemName, SystemDriver>> = {
+  visq,
+  streams,
+  bullmq,
+  'bee-queue': beeQueue,
+};

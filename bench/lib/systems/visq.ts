@@ -1,0 +1,89 @@
+/**
+ * visq from the repository source (run through tsx), on its own ioredis connection per
+ * agent. Data: a DataQueue with a 30 s visibility timeout. Tasks: the `add` task with
+ * its defaults (visTimeout 0: at most once), a worker with prefetch 100.
+ */
+import { Redis } from 'ioredis';
+import { DataQueue, Visq, type Worker } from '../../../src/index.js';
+import type { Payload, ServerAddress, TaskArgs } from '../protocol.js';
+import { DATA_QUEUE, TASK_QUEUE, type Batch, type DataClient, type SystemDriver, type TaskClient, type WorkerHooks } from './types.js';
+
+/** Seconds a read holds its items: far longer than any run, so nothing is redelivered. */
+const VIS_TIMEOUT = 30;
+const PREFETCH = 100;
+
+function connect(server: ServerAddress): Redis {
+  return new Redis({ host: server.host, port: server.port });
+}
+
+export const visq: SystemDriver = {
+  async data(server) {
+    const redis = connect(server);
+    const queue = new DataQueue<Payload>(redis, DATA_QUEUE, { visTimeout: VIS_TIMEOUT });
+    const client: DataClient = {
+      async put(items) {
+        await queue.putData(items);
+      },
+      async get(count, blockMs = 0): Promise<Batch> {
+        const leased = await queue.getData(count, blockMs > 0 ? { wait: blockMs / 1000 } : undefined);
+        return {
+          items: [...leased.values()],
+          async ack() {
+            if (leased.size === 0) return;
+            const done = await queue.doneData(leased);
+            if (done !== leased.size) throw new Error(`visq: doneData finished ${done} of ${leased.size} leases`);
+          },
+        };
+      },
+      async close() {
+        await queue.close();
+        await redis.quit();
+      },
+    };
+    return client;
+  },
+
+  async tasks(server) {
+    const redis = connect(server);
+    const app = new Visq({ redis });
+    let hooks: WorkerHooks | undefined;
+    const add = app.task(
+      'add',
+      async (a: number, b: number) => {
+        hooks?.started?.({ a, b });
+        return a + b;
+      },
+      { queue: TASK_QUEUE },
+    );
+    const client: TaskClient = {
+      async push(argsList: readonly TaskArgs[]) {
+        if (argsList.length === 1) {
+          const [args] = argsList as [TaskArgs];
+          await add.execute([args.a, args.b]);
+        } else {
+          await add.executeMany(argsList.map(({ a, b }): [number, number] => [a, b]));
+        }
+      },
+      async worker(concurrency, workerHooks) {
+        hooks = workerHooks;
+        let worker: Worker | undefined;
+        return {
+          start() {
+            worker = app.worker({ queues: [TASK_QUEUE], concurrency, prefetch: Math.max(PREFETCH, concurrency) });
+            worker.on('done', () => workerHooks.finished());
+            worker.on('failed', ({ error }) => workerHooks.failed(error));
+            worker.on('error', (error) => workerHooks.failed(error));
+          },
+          async close() {
+            await worker?.close();
+          },
+        };
+      },
+      async close() {
+        await app.close();
+        await redis.quit();
+      },
+    };
+    return client;
+  },
+};
