@@ -84,6 +84,8 @@ export interface QueueBackend {
   put(request: PutRequest): Promise<string[]>;
   read(request: ReadRequest): Promise<ReadResult>;
   done(groups: readonly LeaseGroup[]): Promise<number>;
+  /** As done, but tells which leases were finished. */
+  doneLeases(groups: readonly LeaseGroup[]): Promise<string[]>;
   refresh(groups: readonly LeaseGroup[], visTimeoutMs: number): Promise<string[]>;
   /**
    * Ends live deliveries without done. `count`: a failed delivery (requeued after

@@ -157,6 +157,10 @@ class MemoryQueueBackend implements QueueBackend {
   }
 
   async done(groups: readonly LeaseGroup[]): Promise<number> {
+    return (await this.doneLeases(groups)).length;
+  }
+
+  async doneLeases(groups: readonly LeaseGroup[]): Promise<string[]> {
     const now = this.#core.now();
     return this.#queue().done(groups, now);
   }

@@ -45,6 +45,9 @@ import { resolveStore, type StoreLike } from './store.js';
  */
 export const readKeepingAttempts = Symbol('visq.readKeepingAttempts');
 
+/** Key of a DataQueue method for visq's task workers: doneData reporting the leases finished. */
+export const doneReporting = Symbol('visq.doneReporting');
+
 /** Set just before the `dead` getter constructs a dead-letter queue; read once by the constructor. */
 let adopting:
   | { store: QueueStore; backend: QueueBackend; name: string; settings: QueueSettings }
@@ -153,6 +156,12 @@ export class DataQueue<T = unknown> {
   /** Like {@link DataQueue.getData}, with each item's id and delivery number. */
   async getDeliveries(count = 1, opts?: GetOptions): Promise<Delivery<T>[]> {
     return this.#deliver(count, opts, this.settings.attempts);
+  }
+
+  /** @internal For visq's task workers: doneData that tells which leases it finished. */
+  async [doneReporting](leases: Iterable<string>): Promise<Set<string>> {
+    this.#ensureOpen();
+    return new Set(await this.#backend.doneLeases(collectLeases('leases', leases)));
   }
 
   /**

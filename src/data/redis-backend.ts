@@ -133,7 +133,12 @@ class RedisQueueBackend implements QueueBackend {
 
   async done(groups: readonly LeaseGroup[]): Promise<number> {
     if (groups.length === 0) return 0;
-    return (await this.#run('done', groupArgs(groups))) as number;
+    return (await this.#run('done', ['count', ...groupArgs(groups)])) as number;
+  }
+
+  async doneLeases(groups: readonly LeaseGroup[]): Promise<string[]> {
+    if (groups.length === 0) return [];
+    return (await this.#run('done', ['leases', ...groupArgs(groups)])) as string[];
   }
 
   async refresh(groups: readonly LeaseGroup[], visTimeoutMs: number): Promise<string[]> {

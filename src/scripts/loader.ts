@@ -25,7 +25,7 @@ export type ScriptName =
   | 'clear'
   | 'maintain'
   | 'tasks/task_create'
-  | 'tasks/task_transition'
+  | 'tasks/task_transitions'
   | 'tasks/schedule_claim';
 
 interface Script {

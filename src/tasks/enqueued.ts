@@ -5,7 +5,7 @@
 import * as check from '../validate.js';
 import type { AppCore } from './core.js';
 import { waitOptions, type WaitOptions } from './options.js';
-import { FINAL_STATES, type TaskEvent, type TaskRecord, type TaskStatus } from './records.js';
+import { FINAL_STATES, transition, type TaskEvent, type TaskRecord, type TaskStatus } from './records.js';
 
 function reached(record: TaskRecord | undefined, until: 'done' | 'started'): boolean {
   if (!record) return false;
@@ -88,7 +88,7 @@ export class EnqueuedTask<R> {
    * `true` if it will not run (again), `false` if it is running or already final.
    */
   async cancel(): Promise<boolean> {
-    const { applied } = await this.#core.records.transition(this.#core.base(this.queue), {
+    const { applied } = await transition(this.#core.records, this.#core.base(this.queue), {
       taskId: this.id,
       task: this.taskName,
       to: 'cancelled',

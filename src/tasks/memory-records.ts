@@ -120,7 +120,11 @@ export class MemoryTaskRecords implements TaskRecordStore {
     return written;
   }
 
-  async transition(base: string, change: Transition): Promise<TransitionResult> {
+  async transitionMany(base: string, changes: readonly Transition[]): Promise<TransitionResult[]> {
+    return changes.map((change) => this.#transition(base, change));
+  }
+
+  #transition(base: string, change: Transition): TransitionResult {
     const now = clockNow(this.#clockKey);
     const key = `${base}:${change.taskId}`;
     const record = live(this.#data.records, key, now);

@@ -29,7 +29,7 @@ export interface TaskRecord {
   readonly hasResult: boolean;
 }
 
-/** A change asked of the state machine (see src/scripts/tasks/task_transition.lua). */
+/** A change asked of the state machine (see src/scripts/tasks/task_transitions.lua). */
 export interface Transition {
   readonly taskId: string;
   readonly task: string;
@@ -92,7 +92,8 @@ export type TaskEventListener = (event: TaskEvent) => void;
 export interface TaskRecordStore {
   /** Writes the first record of tasks that have none (see task_create.lua). */
   create(base: string, state: 'queued' | 'delayed', keepMs: number, tasks: readonly NewTask[]): Promise<number>;
-  transition(base: string, change: Transition): Promise<TransitionResult>;
+  /** Applies the changes of tasks of one queue in one step, each if the state machine allows it. */
+  transitionMany(base: string, changes: readonly Transition[]): Promise<TransitionResult[]>;
   read(base: string, taskId: string): Promise<TaskRecord | undefined>;
   /** The saved result JSON, if it is still kept. */
   result(base: string, taskId: string): Promise<string | undefined>;
@@ -118,4 +119,10 @@ export function schedulesKey(base: string): string {
 /** The pub/sub channel of a queue's task events. */
 export function eventsChannel(base: string): string {
   return `${base}:task-events`;
+}
+
+/** One change through {@link TaskRecordStore.transitionMany}. */
+export async function transition(records: TaskRecordStore, base: string, change: Transition): Promise<TransitionResult> {
+  const [result] = await records.transitionMany(base, [change]);
+  return result as TransitionResult;
 }

@@ -39,14 +39,13 @@ export class RedisTaskRecords implements TaskRecordStore {
     return (await runScript(this.#redis, 'tasks/task_create', keys, args)) as number;
   }
 
-  async transition(base: string, change: Transition): Promise<TransitionResult> {
-    const reply = (await runScript(
-      this.#redis,
-      'tasks/task_transition',
-      [taskKey(base, change.taskId), resultKey(base, change.taskId)],
-      [
-        clockArg(this.#redis),
-        eventsChannel(base),
+  async transitionMany(base: string, changes: readonly Transition[]): Promise<TransitionResult[]> {
+    if (changes.length === 0) return [];
+    const keys: string[] = [];
+    const args: (string | number)[] = [clockArg(this.#redis), eventsChannel(base)];
+    for (const change of changes) {
+      keys.push(taskKey(base, change.taskId), resultKey(base, change.taskId));
+      args.push(
         change.taskId,
         change.to,
         change.attempt,
@@ -58,9 +57,18 @@ export class RedisTaskRecords implements TaskRecordStore {
         change.attempts ?? 0,
         change.firstDelivery ? '1' : '0',
         change.spentKeepMs ?? change.keepMs,
-      ],
-    )) as [number, string, number];
-    return { applied: reply[0] === 1, state: reply[1] as RecordState | '', attempt: reply[2] };
+      );
+    }
+    const reply = (await runScript(this.#redis, 'tasks/task_transitions', keys, args)) as (number | string)[];
+    const results: TransitionResult[] = [];
+    for (let i = 0; i < reply.length; i += 3) {
+      results.push({
+        applied: reply[i] === 1,
+        state: reply[i + 1] as RecordState | '',
+        attempt: Number(reply[i + 2]),
+      });
+    }
+    return results;
   }
 
   async read(base: string, taskId: string): Promise<TaskRecord | undefined> {
@@ -127,16 +135,15 @@ export class RedisTaskRecords implements TaskRecordStore {
 
   #ensureFeed(): TaskEventFeed {
     this.#feed ??= new TaskEventFeed(this.#redis, {
+      // one message carries the changes of one batch, a line "<task id> <state>" each
       message: (channel, message) => {
         const listeners = this.#channels.get(channel)?.listeners;
         if (!listeners) return;
-        const space = message.indexOf(' ');
-        const event = {
-          kind: 'change',
-          taskId: message.slice(0, space),
-          state: message.slice(space + 1) as RecordState,
-        } as const;
-        for (const listener of listeners) listener(event);
+        for (const line of message.split('\n')) {
+          const space = line.indexOf(' ');
+          const event = { kind: 'change', taskId: line.slice(0, space), state: line.slice(space + 1) as RecordState } as const;
+          for (const listener of listeners) listener(event);
+        }
       },
       // events published while the feed was away are lost: waiters read their task again
       reconnected: () => {

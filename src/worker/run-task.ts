@@ -8,12 +8,12 @@
  * an at-most-once task is removed from the queue before it starts.
  */
 import type { Delivery } from '../data/options.js';
-import type { DataQueue } from '../data/queue.js';
 import { VisqError } from '../errors.js';
 import { runInTaskContext } from '../tasks/context.js';
 import { PENDING_KEEP_MS, type AppCore, type RegisteredTask } from '../tasks/core.js';
 import type { TaskMessage } from '../tasks/message.js';
 import type { TaskSettings } from '../tasks/options.js';
+import type { StoreBatcher } from './batcher.js';
 import type { DeadInfo, DoneInfo, FailedInfo, RunInfo } from './events.js';
 
 /** What the runner reports back to its worker. */
@@ -24,6 +24,8 @@ export interface RunHooks {
   dead(info: DeadInfo): void;
   /** Retries a bookkeeping write until it succeeds or the worker gives up. */
   persist<R>(what: string, write: () => Promise<R>): Promise<R>;
+  /** The store calls, batched with those of the other runs of this turn. */
+  readonly store: StoreBatcher;
   /** Keeps refreshing a running task's lease with `visTimeout`; `undefined` stops. */
   holdLease(queue: string, lease: string, visTimeout: number | undefined): void;
   /** Aborted when the worker stops waiting for running tasks. */
@@ -77,18 +79,18 @@ async function runBounded(
 
 /** Moves a task whose runs are spent to the dead-letter queue (`useDead`) or drops it. */
 async function settleSpent(
-  queue: DataQueue<TaskMessage>,
+  queue: string,
   message: TaskMessage,
-  leases: string[],
+  lease: string,
   atMostOnce: boolean,
   useDead: boolean,
   hooks: RunHooks,
 ): Promise<void> {
   if (!atMostOnce) {
-    await hooks.persist('a dead letter', () => queue.failData(leases, { useDead }));
+    await hooks.persist('a dead letter', () => hooks.store.fail(queue, lease, useDead));
   } else if (useDead) {
     // the item left the queue before its run: the dead letter is a copy of it
-    await hooks.persist('a dead letter', () => queue.dead.putData([message]));
+    await hooks.persist('a dead letter', () => hooks.store.putDead(queue, message));
   }
 }
 
@@ -105,24 +107,25 @@ export async function runDelivery(
 ): Promise<boolean> {
   const message = delivery.item;
   const settings: TaskSettings = registered.settings;
-  const queue = core.queue(settings.queue);
-  const base = core.base(settings.queue);
-  const leases = [delivery.lease];
+  const queue = settings.queue;
+  const base = core.base(queue);
+  const lease = delivery.lease;
+  const store = hooks.store;
   const atMostOnce = settings.visTimeout === 0;
   const finishedKeepMs = core.finishedKeepMs(settings);
 
   if (atMostOnce) {
     // removed before it starts, so that no failure of this worker can run it twice
-    if ((await hooks.persist('taking an at-most-once task', () => queue.doneData(leases))) === 0) return false;
+    if (!(await hooks.persist('taking an at-most-once task', () => store.take(queue, lease)))) return false;
   } else {
-    const kept = await hooks.persist('a lease refresh', () => queue.refreshData(leases, { visTimeout: settings.visTimeout }));
-    if (kept.size === 0) return false;
+    const kept = await hooks.persist('a lease refresh', () => store.refresh(queue, lease, settings.visTimeout));
+    if (!kept) return false;
   }
 
   // the record numbers the runs: a delivery a dead worker fetched but never started
   // is not charged one
   const start = await hooks.persist('a task start', () =>
-    core.records.transition(base, {
+    store.transition(base, {
       taskId: message.i,
       task: registered.name,
       to: 'started',
@@ -142,18 +145,18 @@ export async function runDelivery(
   };
   if (!start.applied) {
     // cancelled, or already finished by an earlier holder: discard this delivery
-    if (!atMostOnce) await hooks.persist('discarding a finished task', () => queue.doneData(leases));
+    if (!atMostOnce) await hooks.persist('discarding a finished task', () => store.finish(queue, lease));
     return false;
   }
   if (start.state === 'failed') {
     // a worker died (or hung past its lease) during the last allowed run
-    await settleSpent(queue, message, leases, atMostOnce, settings.useDead, hooks);
+    await settleSpent(queue, message, lease, atMostOnce, settings.useDead, hooks);
     hooks.dead({ ...info, deadLettered: settings.useDead });
     return true;
   }
   const attempt = start.attempt;
 
-  if (!atMostOnce) hooks.holdLease(settings.queue, delivery.lease, settings.visTimeout);
+  if (!atMostOnce) hooks.holdLease(queue, lease, settings.visTimeout);
   hooks.started(info);
   const startedAt = performance.now();
   let result: unknown;
@@ -177,7 +180,7 @@ export async function runDelivery(
     }
     if (!failure) {
       await hooks.persist('a task result', () =>
-        core.records.transition(base, {
+        store.transition(base, {
           taskId: message.i,
           task: registered.name,
           to: 'done',
@@ -186,8 +189,8 @@ export async function runDelivery(
           ...(resultJson === undefined ? {} : { result: resultJson, resultMs: Math.ceil(settings.saveResults * 1000) }),
         }),
       );
-      hooks.holdLease(settings.queue, delivery.lease, undefined);
-      if (!atMostOnce) await hooks.persist('a task done', () => queue.doneData(leases));
+      hooks.holdLease(queue, lease, undefined);
+      if (!atMostOnce) await hooks.persist('a task done', () => store.finish(queue, lease));
       hooks.done({ ...info, result, ms: performance.now() - startedAt });
       return true;
     }
@@ -195,11 +198,11 @@ export async function runDelivery(
 
   const error = failure;
   const willRetry = attempt < settings.attempts;
-  hooks.holdLease(settings.queue, delivery.lease, undefined);
+  hooks.holdLease(queue, lease, undefined);
   if (willRetry) {
     const state = settings.retryDelay > 0 ? 'delayed' : 'queued';
     await hooks.persist('a task retry', () =>
-      core.records.transition(base, {
+      store.transition(base, {
         taskId: message.i,
         task: registered.name,
         to: state,
@@ -211,18 +214,16 @@ export async function runDelivery(
     if (atMostOnce) {
       // the item was removed before the run, so the retry is a new item (the record
       // keeps counting the runs)
-      await hooks.persist('a task retry', () =>
-        queue.putData([message], { delay: settings.retryDelay, priority: message.r ?? 0 }),
-      );
+      await hooks.persist('a task retry', () => store.put(queue, message, settings.retryDelay, message.r ?? 0));
     } else {
-      await hooks.persist('a task retry', () => queue.releaseData(leases, { delay: settings.retryDelay }));
+      await hooks.persist('a task retry', () => store.release(queue, lease, settings.retryDelay));
     }
     hooks.failed({ ...info, error, willRetry });
     return true;
   }
 
   await hooks.persist('a task failure', () =>
-    core.records.transition(base, {
+    store.transition(base, {
       taskId: message.i,
       task: registered.name,
       to: 'failed',
@@ -231,7 +232,7 @@ export async function runDelivery(
       error: error.message,
     }),
   );
-  await settleSpent(queue, message, leases, atMostOnce, settings.useDead, hooks);
+  await settleSpent(queue, message, lease, atMostOnce, settings.useDead, hooks);
   hooks.failed({ ...info, error, willRetry });
   hooks.dead({ ...info, deadLettered: settings.useDead });
   return true;

@@ -14,6 +14,7 @@ import type { AppCore, RegisteredTask } from '../tasks/core.js';
 import { isTaskMessage, type TaskMessage } from '../tasks/message.js';
 import { claimRound } from '../tasks/schedule.js';
 import { enqueue } from '../tasks/task.js';
+import { StoreBatcher } from './batcher.js';
 import type { WorkerEvents } from './events.js';
 import { workerSettings, type WorkerOptions, type WorkerSettings } from './options.js';
 import { runDelivery, type RunHooks } from './run-task.js';
@@ -52,6 +53,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly closed: Promise<void>;
 
   readonly #core: AppCore;
+  readonly #batcher: StoreBatcher;
   readonly #leaseSeconds: number;
   readonly #buffer: Fetched[] = [];
   readonly #active = new Set<Promise<void>>();
@@ -72,6 +74,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   constructor(core: AppCore, options?: WorkerOptions) {
     super();
     this.#core = core;
+    this.#batcher = new StoreBatcher(core);
     this.settings = Object.freeze(workerSettings(options));
     const served = this.settings.queues ?? [...new Set([...core.registry.values()].map((t) => t.settings.queue))];
     if (served.length === 0) {
@@ -266,6 +269,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       failed: (info) => this.emit('failed', info),
       dead: (info) => this.emit('dead', info),
       persist: (what, write) => this.#persist(what, write),
+      store: this.#batcher,
       holdLease: (queue, lease, visTimeout) => {
         if (visTimeout === undefined) this.#held.delete(lease);
         else this.#held.set(lease, { queue, visTimeout });

@@ -97,11 +97,12 @@ export class QueueState {
     return { deliveries, nextDueMs: -1 };
   }
 
-  done(groups: readonly LeaseGroup[], now: number): number {
-    let finished = 0;
+  /** Finishes the items of live leases; returns the leases finished. */
+  done(groups: readonly LeaseGroup[], now: number): string[] {
+    const finished: string[] = [];
     for (const [owner, leases] of this.#leases.liveByOwner(groups, now)) {
       for (const item of this.#leases.end(owner, leases)) item.place = 'gone';
-      finished += leases.length;
+      finished.push(...leases);
     }
     return finished;
   }

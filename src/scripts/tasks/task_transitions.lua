@@ -1,0 +1,115 @@
+--[[
+  task_transitions: moves the status records of tasks of one queue, each if the state
+  machine allows it. Workers send the changes of many tasks at once.
+
+  KEYS[2i-1] the status hash of task i ({prefix:queue}:task:<task id>)
+  KEYS[2i]   the result string of task i ({prefix:queue}:result:<task id>)
+  ARGV[1]    clock (test hook, "0" in production; see lib/clock.lua)
+  ARGV[2]    pub/sub channel of the queue's task events
+  ARGV[3..]  per task, FIELDS values:
+               task id; target state (started | queued | delayed | done | failed |
+               cancelled); the attempt the change is about (1 = first run; unused for
+               started and cancelled); ms to keep the record afterwards; error text
+               (failed, or queued/delayed after a failed attempt) or ''; result JSON for
+               done or ''; ms to keep the result; task name (used when a start finds no
+               record); for started: runs the task allows in all; for started: '1' when
+               this is the first delivery of its queue item (a redriven dead letter is
+               one) else '0'; for started: ms to keep the record if the runs are spent
+  Returns { applied (1/0), state after, attempt after } per task. A start that finds the
+  runs spent returns { 1, 'failed', attempt }.
+
+  The state machine (attempt = runs started so far; the record counts runs, not queue
+  deliveries, so a task fetched ahead by a worker that died is not charged a run):
+    started        from no record or queued/delayed: attempt becomes attempt + 1.
+                   From started (its runner died or hung past the lease): the same,
+                   unless the runs are spent; then the task becomes failed instead
+                   (and the caller dead-letters or drops the item). From failed, only on
+                   the first delivery of a queue item: a redriven dead letter, which
+                   starts again with fresh attempts.
+    queued/delayed after attempt k failed and will be retried: only from started k
+    done           from any non-final state: a finished run is never thrown away
+    failed         only from started k or queued/delayed after k: a stale attempt
+                   cannot fail a task that a newer attempt is running
+    cancelled      only from queued/delayed: cancel never races a start
+  done, failed and cancelled are final (but for the redrive above). The applied changes
+  are published in one message, a line "<task id> <state>" each, so that waiters wake
+  without polling.
+]]
+--@include clock
+
+local FIELDS = 11
+local now = now_ms(ARGV[1])
+local out, published = {}, {}
+
+for i = 1, #KEYS / 2 do
+  local key, result_key = KEYS[2 * i - 1], KEYS[2 * i]
+  local base = 2 + (i - 1) * FIELDS
+  local task_id, target, attempt = ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3])
+  local keep_ms, error_text = ARGV[base + 4], ARGV[base + 5]
+  local result, result_ms, task_name = ARGV[base + 6], ARGV[base + 7], ARGV[base + 8]
+  local record = redis.call('HMGET', key, 'state', 'attempt')
+  local state, current = record[1], tonumber(record[2] or '0')
+
+  local final = state == 'done' or state == 'failed' or state == 'cancelled'
+  local pending = state == 'queued' or state == 'delayed'
+  local allowed = false
+  if target == 'started' then
+    local redriven = state == 'failed' and ARGV[base + 10] == '1'
+    if redriven then
+      current = 0
+    elseif state == 'started' and current >= tonumber(ARGV[base + 9]) then
+      -- the last allowed run was interrupted: the runs are spent
+      target, attempt = 'failed', current
+      error_text = 'the worker running the last attempt stopped before it finished'
+      keep_ms = ARGV[base + 11]
+    end
+    allowed = redriven or not final
+    if target == 'started' then attempt = current + 1 end
+  elseif final then
+    allowed = false
+  elseif target == 'queued' or target == 'delayed' then
+    allowed = state == 'started' and attempt == current
+  elseif target == 'done' then
+    allowed = true
+  elseif target == 'failed' then
+    allowed = attempt == current and (state == 'started' or pending)
+  elseif target == 'cancelled' then
+    allowed = pending
+  end
+
+  if not allowed then
+    out[#out + 1] = 0
+    out[#out + 1] = state or ''
+    out[#out + 1] = current
+  else
+    local fields = { 'state', target, 'at', now }
+    if target == 'started' or target == 'failed' then
+      fields[#fields + 1] = 'attempt'
+      fields[#fields + 1] = attempt
+    else
+      attempt = current
+    end
+    if not state then
+      fields[#fields + 1] = 'task'
+      fields[#fields + 1] = task_name
+    end
+    if error_text ~= '' then
+      fields[#fields + 1] = 'error'
+      fields[#fields + 1] = error_text
+    end
+    if target == 'done' and result ~= '' then
+      redis.call('SET', result_key, result, 'PX', result_ms)
+      fields[#fields + 1] = 'result'
+      fields[#fields + 1] = 1
+    end
+    redis.call('HSET', key, unpack(fields))
+    redis.call('PEXPIRE', key, keep_ms)
+    published[#published + 1] = task_id .. ' ' .. target
+    out[#out + 1] = 1
+    out[#out + 1] = target
+    out[#out + 1] = attempt
+  end
+end
+
+if #published > 0 then redis.call('PUBLISH', ARGV[2], table.concat(published, '\n')) end
+return out
