@@ -60,7 +60,7 @@ export interface RawItemInfo {
   readonly lease?: string;
 }
 
-/** Counts read in one atomic step. */
+/** Counts and running totals read in one atomic step (see stats.lua). */
 export interface RawStats {
   readonly ready: number;
   readonly delayed: number;
@@ -68,6 +68,14 @@ export interface RawStats {
   readonly dead: number;
   readonly expired: number;
   readonly dropped: number;
+  readonly puts: number;
+  readonly deliveries: number;
+  readonly dones: number;
+  readonly expiries: number;
+  readonly deadLettered: number;
+  readonly emptyReads: number;
+  /** ms since the next item to be delivered entered the queue; -1 when none is ready. */
+  readonly headAgeMs: number;
 }
 
 /** How release ends deliveries; see {@link QueueBackend.release}. */

@@ -78,17 +78,34 @@ export interface FailOptions {
 /** Counts of {@link DataQueue.stats}, read in one atomic step. */
 export interface QueueStats {
   /** Visible items waiting to be read. */
-  ready: number;
+  readonly ready: number;
   /** Items hidden by a delay (or a release delay). */
-  delayed: number;
+  readonly delayed: number;
   /** Items delivered under a live lease. */
-  inflight: number;
-  /** Items held by the dead-letter queue. */
-  dead: number;
-  /** Items dropped because their ttl passed before they were read (running total). */
-  expired: number;
-  /** Items dropped because their attempts were spent without dead letters (running total). */
-  dropped: number;
+  readonly inflight: number;
+  /** Items held by the dead-letter queue, whatever their state there. */
+  readonly dead: number;
+  /** Running total: items dropped because their ttl passed before they were read. */
+  readonly expired: number;
+  /** Running total: items dropped because their attempts were spent without dead letters. */
+  readonly dropped: number;
+  /** Running total: items put. */
+  readonly puts: number;
+  /** Running total: deliveries (items returned by reads). */
+  readonly deliveries: number;
+  /** Running total: items finished by doneData. */
+  readonly dones: number;
+  /** Running total: leases that expired without done (each a redelivery, a dead letter or a drop). */
+  readonly expiries: number;
+  /** Running total: items moved to the dead-letter queue. */
+  readonly deadLettered: number;
+  /** Running total: reads that found nothing. */
+  readonly emptyReads: number;
+  /**
+   * Seconds since the next item a read would deliver entered the queue (put, or
+   * dead-lettered / redriven into it); 0 when nothing is ready.
+   */
+  readonly headAge: number;
 }
 
 /** One delivery of {@link DataQueue.getDeliveries}. */

@@ -13,6 +13,7 @@ import type { QueueBackend, QueueStore, RawDelivery, RawItemInfo } from './backe
 export type { StoreLike };
 import { decodeItem, encodeItem } from './codec.js';
 import { queueBase } from './keys.js';
+import { queueStats } from './stats.js';
 import { collectLeases, parseLease } from './lease.js';
 import {
   countArg,
@@ -252,10 +253,16 @@ export class DataQueue<T = unknown> {
     return new Map(items.map(({ id, payload }) => [id, decodeItem<T>(payload, id)]));
   }
 
-  /** The queue's counts, read in one atomic step. */
+  /**
+   * The queue's counts, read in one atomic step: `{ ready, delayed, inflight, dead }`, the
+   * contract's shape, plus typed running totals (`expired`, `dropped`, `puts`,
+   * `deliveries`, `dones`, `expiries`, `deadLettered`, `emptyReads`) and `headAge`. The
+   * extras are not enumerable, so the object compares equal to the four counts; they
+   * show in JSON.stringify and console.log, and read like any property.
+   */
   async stats(): Promise<QueueStats> {
     this.#ensureOpen();
-    return { ...(await this.#backend.stats()) };
+    return queueStats(await this.#backend.stats());
   }
 
   /**

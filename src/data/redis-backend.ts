@@ -167,14 +167,22 @@ class RedisQueueBackend implements QueueBackend {
 
   async stats(): Promise<RawStats> {
     await this.#catchUpParent();
-    const [ready, delayed, inflight, dead, expired, dropped] = (await this.#run('stats', [])) as number[];
+    const reply = (await this.#run('stats', [])) as number[];
+    const at = (i: number): number => reply[i] ?? 0;
     return {
-      ready: ready ?? 0,
-      delayed: delayed ?? 0,
-      inflight: inflight ?? 0,
-      dead: dead ?? 0,
-      expired: expired ?? 0,
-      dropped: dropped ?? 0,
+      ready: at(0),
+      delayed: at(1),
+      inflight: at(2),
+      dead: at(3),
+      expired: at(4),
+      dropped: at(5),
+      puts: at(6),
+      deliveries: at(7),
+      dones: at(8),
+      expiries: at(9),
+      deadLettered: at(10),
+      emptyReads: at(11),
+      headAgeMs: reply[12] ?? -1,
     };
   }
 

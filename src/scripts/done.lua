@@ -6,8 +6,8 @@
   ARGV[2] 'count' to return how many items were finished, 'leases' to return their leases
   ARGV[3..] lease groups: <group count>, then per group <entry> <n> <item id>*n
   Returns the number of items finished, or their leases.
-  Side effects: deletes the inflight fields of live leases for good; an entry whose
-  leases are all settled is removed with its deadline.
+  Side effects: deletes the inflight fields of live leases for good and counts them in
+  meta.dones; an entry whose leases are all settled is removed with its deadline.
   Invariant: a stale lease (deadline passed, redelivered, dead-lettered, done) or a lease
   this queue never issued changes nothing.
 ]]
@@ -27,6 +27,7 @@ if not report and redis.call('EXISTS', Q.owners) == 0 then
       finished = finished + n
     end
   end
+  if finished > 0 then redis.call('HINCRBY', Q.meta, 'dones', finished) end
   return finished
 end
 
@@ -40,5 +41,6 @@ for _, owner in ipairs(order) do
   finished = finished + #leases
   for _, lease in ipairs(leases) do done_leases[#done_leases + 1] = lease end
 end
+if finished > 0 then redis.call('HINCRBY', Q.meta, 'dones', finished) end
 if report then return done_leases end
 return finished

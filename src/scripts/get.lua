@@ -13,7 +13,8 @@
     wait_ms / signal_id are only filled when nothing was delivered: ms until the next
     delayed item or lease deadline comes due (-1: none), and the last signal stream id
     for a blocking XREAD that must not miss a put made after this call.
-  Side effects: maintenance when meta.due has come (due delayed items become visible,
+  Side effects: counts meta.deliveries (or meta.empty_reads); maintenance when meta.due
+  has come (due delayed items become visible,
   expired leases are requeued / dead-lettered / dropped, ttl-expired items go); with a
   visibility timeout, one inflight field per item, one entry and one deadline for the
   whole batch (meta.due lowered to it when it is the earliest timer).
@@ -25,7 +26,7 @@
 local now = now_ms(ARGV[1])
 local count, vis_ms = tonumber(ARGV[2]), tonumber(ARGV[3])
 -- one read of meta serves the maintenance check and the next entry number
-local meta = redis.call('HMGET', Q.meta, 'due', 'entry')
+local meta = redis.call('HMGET', Q.meta, 'due', 'entry', 'gen')
 local due = tonumber(meta[1] or '0')
 if now >= due then
   timers().maintain(Q, D, now)
@@ -34,6 +35,8 @@ end
 local recs = take(Q, count, true, now)
 
 if #recs == 0 then
+  -- counted only for a queue that exists (has had a put), so a read creates no key
+  if meta[3] then redis.call('HINCRBY', Q.meta, 'empty_reads', 1) end
   local wait_ms = -1
   for _, key in ipairs({ Q.delayed, Q.leases }) do
     local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
@@ -46,6 +49,7 @@ if #recs == 0 then
   return { wait_ms, last[1] and last[1][1] or '0-0' }
 end
 
+redis.call('HINCRBY', Q.meta, 'deliveries', #recs)
 local out = { -1, '', '' }
 if vis_ms <= 0 then
   for i, rec in ipairs(recs) do out[i + 3] = rec end

@@ -8,9 +8,9 @@
   ARGV[4] ttl in ms; > 0 drops an item not read within ttl of becoming visible; 0 = none
   ARGV[5..] payloads (JSON text)
   Returns the new item ids, in ARGV order.
-  Side effects: appends to ready (priority 0, no ttl), sorted (+ ttl) or delayed; bumps
-  meta.seq; lowers meta.due when it adds a timer; appends to the signal stream so that
-  blocked readers wake up.
+  Side effects: appends to ready (priority 0, no ttl), sorted (+ ttl) or delayed; moves
+  meta.seq on (never below now_ms * 1000) and counts meta.puts; lowers meta.due when it
+  adds a timer; appends to the signal stream so that blocked readers wake up.
   Invariant: new seqs are the largest in the queue, so ready stays sorted by seq.
 ]]
 --@include queue
@@ -18,7 +18,7 @@
 local now = now_ms(ARGV[1])
 local delay, priority, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local count = #ARGV - 4
-local gen, first = reserve_seq(Q, count)
+local gen, first = reserve_seq(Q, count, now)
 
 local ids = {}
 if delay == 0 and priority == 0 and ttl == 0 then
@@ -43,5 +43,6 @@ else
   local earliest = timers().enqueue(Q, recs, now + delay, now, true)
   if earliest then lower_due(Q, earliest) end
 end
+redis.call('HINCRBY', Q.meta, 'puts', count)
 signal(Q)
 return ids

@@ -48,6 +48,7 @@ for _, owner in ipairs(order) do
   redis.call('HDEL', Q.owners, unpack(leases))
   release_from_entry(Q, owner, #leases)
 end
+timers().count(Q, 'dead_lettered', #dead_batch)
 timers().append_dead(D, dead_batch, now)
 if earliest then lower_due(Q, earliest) end
 if requeued then signal(Q) end

@@ -1,10 +1,13 @@
 --[[
-  stats: the queue's counts, read in one atomic step.
+  stats: the queue's counts and running totals, read in one atomic step.
 
   KEYS    the 20 queue keys (see lib/queue.lua)
-  ARGV[1] clock (test hook, "0" in production; see lib/queue.lua now_ms)
-  Returns { ready, delayed, inflight, dead, expired, dropped }.
+  ARGV[1] clock (test hook, "0" in production; see lib/clock.lua)
+  Returns { ready, delayed, inflight, dead, expired, dropped, puts, deliveries, dones,
+    expiries, dead_lettered, empty_reads, head_age_ms }.
     dead counts every item held by the dead-letter queue, whatever its state.
+    head_age_ms: how long ago the next item a read would deliver entered the queue
+    (put, or dead-lettered / redriven into it; see reserve_seq), -1 when none is ready.
   Side effects: maintenance (see get), so the counts reflect the current time.
 ]]
 --@include queue
@@ -12,11 +15,10 @@
 local now = now_ms(ARGV[1])
 maintain_if_due(Q, D, now)
 local dead = visible_count(D) + redis.call('ZCARD', D.delayed) + redis.call('HLEN', D.inflight)
-return {
-  visible_count(Q),
-  redis.call('ZCARD', Q.delayed),
-  redis.call('HLEN', Q.inflight),
-  dead,
-  tonumber(redis.call('HGET', Q.meta, 'expired') or '0'),
-  tonumber(redis.call('HGET', Q.meta, 'dropped') or '0'),
-}
+local totals = redis.call('HMGET', Q.meta, 'expired', 'dropped', 'puts', 'deliveries', 'dones', 'expiries',
+  'dead_lettered', 'empty_reads')
+local head = take(Q, 1, false, now)[1]
+local out = { visible_count(Q), redis.call('ZCARD', Q.delayed), redis.call('HLEN', Q.inflight), dead }
+for i = 1, 8 do out[#out + 1] = tonumber(totals[i] or '0') end
+out[#out + 1] = head and math.max(0, now - born_of(head)) or -1
+return out

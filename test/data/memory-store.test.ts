@@ -12,6 +12,7 @@ import { advanceClock, freezeClock } from '../../src/data/clock.js';
 import { dumpMemoryStore } from '../../src/data/memory-store.js';
 import { ClosedError, DataQueue, MemoryStore, type DataQueueOptions, type StoreLike } from '../../src/index.js';
 import { startRedisServer, type RedisServer } from '../harness/redis-server.js';
+import { fullStats } from '../harness/stats.js';
 
 const stores: MemoryStore[] = [];
 
@@ -393,7 +394,7 @@ describe('MemoryStore against the Redis backend', () => {
       case 'peek':
         return [...(await (c.dead ? first.dead : first).peekData(c.count))].map(([id, item]) => [sameShape(id), item]);
       case 'stats':
-        return (c.dead ? first.dead : first).stats();
+        return fullStats(await (c.dead ? first.dead : first).stats());
       case 'redrive':
         return first.redrive(c.count);
       case 'clear':

@@ -117,12 +117,19 @@ describe('option and result types', () => {
     expectTypeOf<ReleaseOptions>().toEqualTypeOf<{ delay?: number; countDelivery?: boolean }>();
     expectTypeOf<FailOptions>().toEqualTypeOf<{ useDead?: boolean }>();
     expectTypeOf<QueueStats>().toEqualTypeOf<{
-      ready: number;
-      delayed: number;
-      inflight: number;
-      dead: number;
-      expired: number;
-      dropped: number;
+      readonly ready: number;
+      readonly delayed: number;
+      readonly inflight: number;
+      readonly dead: number;
+      readonly expired: number;
+      readonly dropped: number;
+      readonly puts: number;
+      readonly deliveries: number;
+      readonly dones: number;
+      readonly expiries: number;
+      readonly deadLettered: number;
+      readonly emptyReads: number;
+      readonly headAge: number;
     }>();
     expectTypeOf<ReleaseResult>().toEqualTypeOf<{
       readonly requeued: Set<string>;

@@ -50,13 +50,34 @@ export interface QueueContents {
   readonly entries: readonly LeaseEntry[];
 }
 
+/** The running totals a queue keeps (meta fields in Redis). */
+interface Totals {
+  expired: number;
+  dropped: number;
+  puts: number;
+  deliveries: number;
+  dones: number;
+  expiries: number;
+  deadLettered: number;
+  emptyReads: number;
+}
+
+function newTotals(): Totals {
+  return { expired: 0, dropped: 0, puts: 0, deliveries: 0, dones: 0, expiries: 0, deadLettered: 0, emptyReads: 0 };
+}
+
+/** When the item of a seq came in, ms (see #reserve). */
+function bornOf(seq: number): number {
+  return Math.floor(seq / 1000);
+}
+
 export class QueueState {
   readonly #signal: () => void;
   /** Id prefix of the current key epoch; undefined until the first put after a clear. */
   #gen: string | undefined;
   #seq = 0;
-  #expired = 0;
-  #dropped = 0;
+  /** Running totals, as the scripts keep them in meta (see stats.lua). */
+  #totals = newTotals();
   #visible = new Heap<StoredItem>(deliveryOrder);
   #visibleCount = 0;
   #delayed = new Heap<StoredItem>(dueOrder);
@@ -71,7 +92,8 @@ export class QueueState {
 
   put(request: PutRequest, now: number): string[] {
     const { payloads, delayMs, priority, ttlMs } = request;
-    const first = this.#reserve(payloads.length);
+    const first = this.#reserve(payloads.length, now);
+    this.#totals.puts += payloads.length;
     const ids: string[] = [];
     for (let i = 0; i < payloads.length; i += 1) {
       const seq = first + i;
@@ -86,7 +108,12 @@ export class QueueState {
   read(request: ReadRequest, now: number, dead: QueueState): { deliveries: RawDelivery[]; nextDueMs: number } {
     this.#maintain(dead, now);
     const items = this.#take(request.count, true);
-    if (items.length === 0) return { deliveries: [], nextDueMs: this.#nextDueMs(now) };
+    if (items.length === 0) {
+      // as in get.lua: counted only for a queue that has had a put
+      if (this.#gen !== undefined) this.#totals.emptyReads += 1;
+      return { deliveries: [], nextDueMs: this.#nextDueMs(now) };
+    }
+    this.#totals.deliveries += items.length;
     const leases =
       request.visTimeoutMs > 0
         ? this.#leases.deliver(items, now, now + request.visTimeoutMs, request.attempts, request.useDead)
@@ -104,6 +131,7 @@ export class QueueState {
       for (const item of this.#leases.end(owner, leases)) item.place = 'gone';
       finished.push(...leases);
     }
+    this.#totals.dones += finished.length;
     return finished;
   }
 
@@ -138,6 +166,7 @@ export class QueueState {
         outcomes.set(leases[i] as string, outcome);
       });
     }
+    this.#totals.deadLettered += deadBatch.length;
     dead.#appendDead(deadBatch, now);
     if (requeued) this.#signal();
     return outcomes;
@@ -150,13 +179,14 @@ export class QueueState {
 
   stats(now: number, dead: QueueState): RawStats {
     this.#maintain(dead, now);
+    const [head] = this.#take(1, false);
     return {
       ready: this.#visibleCount,
       delayed: this.#delayed.size,
       inflight: this.#leases.size,
       dead: dead.#visibleCount + dead.#delayed.size + dead.#leases.size,
-      expired: this.#expired,
-      dropped: this.#dropped,
+      ...this.#totals,
+      headAgeMs: head ? Math.max(0, now - bornOf(head.seq)) : -1,
     };
   }
 
@@ -196,8 +226,7 @@ export class QueueState {
   clear(): void {
     this.#gen = undefined;
     this.#seq = 0;
-    this.#expired = 0;
-    this.#dropped = 0;
+    this.#totals = newTotals();
     this.#visible = new Heap(deliveryOrder);
     this.#visibleCount = 0;
     this.#delayed = new Heap(dueOrder);
@@ -209,7 +238,7 @@ export class QueueState {
   /** The raw structures, read-only, for dumps (memory/dump.ts); heaps may hold stale entries. */
   contents(): QueueContents {
     return {
-      meta: { gen: this.#gen, seq: this.#seq, entry: this.#leases.lastEntry, expired: this.#expired, dropped: this.#dropped },
+      meta: { gen: this.#gen, seq: this.#seq, entry: this.#leases.lastEntry, ...this.#totals },
       visible: this.#visible.values().filter((item) => item.place === 'visible'),
       delayed: this.#delayed.values(),
       inflight: this.#leases.inflight,
@@ -217,10 +246,11 @@ export class QueueState {
     };
   }
 
-  #reserve(n: number): number {
+  /** Seqs never run below now * 1000, as in reserve_seq (lib/queue.lua): a seq tells when its item came in. */
+  #reserve(n: number, now: number): number {
     this.#gen ??= newGen();
-    const first = this.#seq + 1;
-    this.#seq += n;
+    const first = Math.max(this.#seq + 1, Math.floor(now * 1000));
+    this.#seq = first + n - 1;
     return first;
   }
 
@@ -288,7 +318,7 @@ export class QueueState {
       item.place = 'gone';
       this.#ttlCount -= 1;
       this.#visibleCount -= 1;
-      this.#expired += 1;
+      this.#totals.expired += 1;
     }
     this.#tidy();
   }
@@ -300,8 +330,12 @@ export class QueueState {
       for (const item of items) {
         this.#settleUndone(item, entry, entry.deadline, entry.deadline, now, true, dead, deadBatch);
       }
+      this.#totals.expiries += items.length;
     }
-    if (dead) dead.#appendDead(deadBatch, now);
+    if (dead) {
+      this.#totals.deadLettered += deadBatch.length;
+      dead.#appendDead(deadBatch, now);
+    }
   }
 
   /** Ends one delivery without done: requeued, or dead-lettered / dropped once its attempts are spent. */
@@ -323,7 +357,7 @@ export class QueueState {
         deadBatch.push(item);
         return 'dead';
       }
-      this.#dropped += 1;
+      this.#totals.dropped += 1;
       return 'dropped';
     }
     this.#enqueue(item, visibleAt, now, true);
@@ -343,7 +377,7 @@ export class QueueState {
   /** Appends items from another queue (or this one's dead letters) with new seqs, no deliveries and no ttl. */
   #appendFresh(items: readonly StoredItem[], now: number): void {
     if (items.length === 0) return;
-    const first = this.#reserve(items.length);
+    const first = this.#reserve(items.length, now);
     for (let i = 0; i < items.length; i += 1) {
       const { id, priority, payload } = items[i] as StoredItem;
       this.#enqueue(newItem(first + i, id, 0, priority, 0, payload), now, now, false);

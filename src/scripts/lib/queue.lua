@@ -71,9 +71,12 @@ local function signal(q)
   redis.call('XADD', q.signal, 'MAXLEN', '1', '*', 'v', '1')
 end
 
--- Reserves `n` sequence numbers in q; returns the id prefix and the first seq.
-local function reserve_seq(q, n)
-  local gen = redis.call('HGET', q.meta, 'gen')
+-- Reserves `n` sequence numbers in q; returns the id prefix and the first seq. Seqs
+-- never run below now_ms * 1000, so a seq also tells when its item was put (or entered
+-- the queue as a dead letter or by redrive): the age of the oldest item needs no field.
+local function reserve_seq(q, n, now)
+  local meta = redis.call('HMGET', q.meta, 'gen', 'seq')
+  local gen = meta[1]
   if not gen then
     local t = redis.call('TIME')
     local stamp = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -89,8 +92,14 @@ local function reserve_seq(q, n)
     -- reads need not look for due items until something can come due
     redis.call('HSETNX', q.meta, 'due', int_str(NEVER))
   end
-  local last = redis.call('HINCRBY', q.meta, 'seq', n)
-  return gen, last - n + 1
+  local first = math.max(tonumber(meta[2] or '0') + 1, math.floor(now * 1000))
+  redis.call('HSET', q.meta, 'seq', int_str(first + n - 1))
+  return gen, first
+end
+
+-- When the item of a record entered the queue, in ms (see reserve_seq).
+local function born_of(rec)
+  return math.floor(tonumber(string.sub(rec, 1, SEQ_WIDTH)) / 1000)
 end
 
 -- A new lease-entry number from the last one. Entries never run below now_ms * 1000, so
@@ -98,7 +107,7 @@ end
 -- the counter rolls back, the next entries still differ from every one issued before
 -- the loss: a lease string is never handed out twice. (Exact in a double until 2255.)
 local function next_entry_after(last, now)
-  return math.max(tonumber(last or '0') + 1, now * 1000)
+  return math.max(tonumber(last or '0') + 1, math.floor(now * 1000))
 end
 
 -- Lowers q's due time to `at` if that is earlier: call it whenever a score earlier than

@@ -76,7 +76,7 @@ end
 -- new seqs are the largest in q, so priority-0 records may go to the ready list.
 local function append_fresh(q, parsed, apply_ttl, now)
   if #parsed == 0 then return end
-  local _, first = reserve_seq(q, #parsed)
+  local _, first = reserve_seq(q, #parsed, now)
   for i, r in ipairs(parsed) do
     r.seq = seq_str(first + i - 1)
     r.fresh = true
@@ -94,6 +94,12 @@ local function append_dead(dq, dead_batch, now)
     return a.seq < b.seq
   end)
   append_fresh(dq, dead_batch, false, now)
+end
+
+-- Running totals of q kept in its meta hash, for stats() and metrics: one HINCRBY per
+-- batch, never per item on the hot paths.
+local function count(q, field, n)
+  if n > 0 then redis.call('HINCRBY', q.meta, field, n) end
 end
 
 -- Ends one delivery of `rec` that was not done, at time `ended` (a lease deadline, or
@@ -132,7 +138,7 @@ local function expire_leases(q, dq, now)
   local due = redis.call('ZRANGEBYSCORE', q.leases, '-inf', now, 'WITHSCORES', 'LIMIT', 0, MAX_ITEMS)
   if #due == 0 then return end
   local has_owners = redis.call('EXISTS', q.owners) == 1
-  local dead_batch, handled = {}, 0
+  local dead_batch, handled, expiries = {}, 0, 0
   for i = 1, #due, 2 do
     -- an entry holds up to 1000 leases: stop once about MAX_ITEMS were looked at
     if handled >= MAX_ITEMS then break end
@@ -155,10 +161,15 @@ local function expire_leases(q, dq, now)
       end
       if #expired > 0 then redis.call('HDEL', q.inflight, unpack(expired)) end
       if #owned > 0 then redis.call('HDEL', q.owners, unpack(owned)) end
+      expiries = expiries + #expired
     end
     drop_entry(q, entry)
   end
-  if dq then append_dead(dq, dead_batch, now) end
+  count(q, 'expiries', expiries)
+  if dq then
+    count(q, 'dead_lettered', #dead_batch)
+    append_dead(dq, dead_batch, now)
+  end
 end
 
 -- Calls `command key <args>` in chunks of CHUNK items (`per` arguments per item).
@@ -229,4 +240,5 @@ end
 return {
   maintain = maintain, enqueue = enqueue, append_fresh = append_fresh,
   append_dead = append_dead, settle_undone = settle_undone, parse_record = parse_record,
+  count = count,
 }
