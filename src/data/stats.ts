@@ -8,6 +8,13 @@ import { inspect } from 'node:util';
 import type { RawStats } from './backend.js';
 import type { QueueStats } from './options.js';
 
+/** Every field of a stats() result, as a plain object (a spread would drop the totals). */
+export function statsRecord(stats: QueueStats): Record<keyof QueueStats, number> {
+  const { ready, delayed, inflight, dead, expired, dropped, puts, deliveries, dones, expiries, deadLettered, emptyReads, headAge } =
+    stats;
+  return { ready, delayed, inflight, dead, expired, dropped, puts, deliveries, dones, expiries, deadLettered, emptyReads, headAge };
+}
+
 /** The stats() object of a store's raw counts. */
 export function queueStats(raw: RawStats): QueueStats {
   const counts = { ready: raw.ready, delayed: raw.delayed, inflight: raw.inflight, dead: raw.dead };

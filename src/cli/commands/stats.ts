@@ -1,6 +1,7 @@
 /** `visq stats [queue]`: the counts of one queue, or of every queue under the prefix. */
 import type { QueueStats } from '../../data/options.js';
 import { DataQueue } from '../../data/queue.js';
+import { statsRecord } from '../../data/stats.js';
 import { parseCommandLine, positionals, queueArg, STORE_OPTIONS } from '../args.js';
 import { withRedis } from '../connect.js';
 import { discoverQueues } from '../discover.js';
@@ -29,7 +30,7 @@ export const statsCommand: Command = async (args, io) => {
     for (const name of names) {
       const dq = new DataQueue(redis, name, { prefix: target.prefix });
       try {
-        found.push({ queue: name, ...(await dq.stats()) });
+        found.push({ queue: name, ...statsRecord(await dq.stats()) });
       } finally {
         await dq.close();
       }
