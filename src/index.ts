@@ -4,6 +4,7 @@
  * @module
  */
 export { DataQueue, type StoreLike } from './data/queue.js';
+export { listQueues } from './data/store.js';
 export { MemoryStore } from './data/memory-store.js';
 export { forward, type ForwardOptions, type ForwardProgress, type ForwardResult } from './data/forward.js';
 export type {

@@ -129,6 +129,12 @@ export interface QueueBackend {
 export interface QueueStore {
   /** The backend of the queue whose key base is `base` (`{prefix:name}`). */
   open(base: string): QueueBackend;
+  /** Records that the queue `name` exists under `prefix` (its first put), for discovery. */
+  registerQueue(prefix: string, name: string): Promise<void>;
+  /** Forgets the queue `name` under `prefix` (it was cleared). */
+  forgetQueue(prefix: string, name: string): Promise<void>;
+  /** The names of the queues registered under `prefix`, sorted. */
+  queueNames(prefix: string): Promise<string[]>;
   /** Releases the store's own resources (blocking connections); never the caller's. */
   close(): Promise<void>;
 }

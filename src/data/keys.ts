@@ -35,6 +35,14 @@ export function queueKey(base: string, role: QueueKeyRole): string {
   return `${base}:${role}`;
 }
 
+/**
+ * The registry of the queues under `prefix`: a set of names, written by each queue's first
+ * put, so tools can list queues without scanning keys. Its hash tag is the prefix alone.
+ */
+export function registryKey(prefix: string): string {
+  return `{${prefix}}:queues`;
+}
+
 /** The 20 keys every script receives: the queue's 10, then its dead-letter queue's 10. */
 export function scriptKeys(base: string): string[] {
   const dead = deadBase(base);

@@ -27,6 +27,8 @@ import { ChangeSignals } from './memory/signals.js';
 /** What the backends of one MemoryStore share. */
 class StoreCore {
   readonly queues = new Map<string, QueueState>();
+  /** Queue names per prefix, as the Redis registry set keeps them. */
+  readonly registry = new Map<string, Set<string>>();
   readonly signals = new ChangeSignals();
   closed = false;
   /** The store object itself: the test clock hook is keyed by it. */
@@ -84,12 +86,30 @@ export class MemoryStore implements QueueStore {
     return new MemoryQueueBackend(this.#core, base);
   }
 
+  async registerQueue(prefix: string, name: string): Promise<void> {
+    this.#core.ensureOpen();
+    const names = this.#core.registry.get(prefix) ?? new Set<string>();
+    names.add(name);
+    this.#core.registry.set(prefix, names);
+  }
+
+  async forgetQueue(prefix: string, name: string): Promise<void> {
+    this.#core.ensureOpen();
+    this.#core.registry.get(prefix)?.delete(name);
+  }
+
+  async queueNames(prefix: string): Promise<string[]> {
+    this.#core.ensureOpen();
+    return [...(this.#core.registry.get(prefix) ?? [])].sort();
+  }
+
   /** Ends pending blocking waits, clears their timers and drops the data; later calls reject with ClosedError. */
   async close(): Promise<void> {
     const core = this.#core;
     core.closed = true;
     core.signals.close();
     core.queues.clear();
+    core.registry.clear();
   }
 }
 

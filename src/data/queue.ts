@@ -74,6 +74,9 @@ export class DataQueue<T = unknown> {
   readonly #closing = new AbortController();
   #dead: DataQueue<T> | undefined;
   #closed = false;
+  /** Whether this handle has put the queue's name in the registry. */
+  #registered = false;
+  readonly #isDeadLetterQueue: boolean = false;
 
   /**
    * @param store - an ioredis `Redis` or `Cluster` (owned by the caller; visq never closes
@@ -95,6 +98,7 @@ export class DataQueue<T = unknown> {
       this.#store = adopted.store;
       this.#ownsStore = false;
       this.#backend = adopted.backend;
+      this.#isDeadLetterQueue = true;
       return;
     }
     const checked = queueSettings(name, options);
@@ -138,6 +142,11 @@ export class DataQueue<T = unknown> {
     for (let start = 0; start < payloads.length; start += MAX_BATCH) {
       const chunk = payloads.slice(start, start + MAX_BATCH);
       ids.push(...(await this.#backend.put({ payloads: chunk, delayMs, priority, ttlMs })));
+    }
+    if (!this.#registered && !this.#isDeadLetterQueue && ids.length > 0) {
+      // once per handle: tools list queues from the registry instead of scanning keys
+      await this.#store.registerQueue(this.prefix, this.name);
+      this.#registered = true;
     }
     return ids;
   }
@@ -337,6 +346,10 @@ export class DataQueue<T = unknown> {
   async clear(): Promise<void> {
     this.#ensureOpen();
     await this.#backend.clear();
+    // a dead-letter queue is listed through its parent, never on its own
+    if (this.#isDeadLetterQueue) return;
+    await this.#store.forgetQueue(this.prefix, this.name);
+    this.#registered = false;
   }
 
   /**

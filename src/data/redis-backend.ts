@@ -18,7 +18,7 @@ import type {
 } from './backend.js';
 import { clockArg } from './clock.js';
 import { parseRecord } from './codec.js';
-import { deadBase, queueKey, scriptKeys } from './keys.js';
+import { deadBase, queueKey, registryKey, scriptKeys } from './keys.js';
 import { inspectRedis } from './inspect.js';
 import { groupArgs, leaseOf, type LeaseGroup } from './lease.js';
 
@@ -61,6 +61,27 @@ export class RedisStore implements QueueStore {
       this.#busy.delete(connection);
       if (aborted || this.#closed) connection.disconnect();
       else this.#idle.push(connection);
+    }
+  }
+
+  async registerQueue(prefix: string, name: string): Promise<void> {
+    await this.#registry('registering a queue', (key) => this.connection.sadd(key, name), prefix);
+  }
+
+  async forgetQueue(prefix: string, name: string): Promise<void> {
+    await this.#registry('forgetting a queue', (key) => this.connection.srem(key, name), prefix);
+  }
+
+  async queueNames(prefix: string): Promise<string[]> {
+    const names = await this.#registry('listing queues', (key) => this.connection.smembers(key), prefix);
+    return names.sort();
+  }
+
+  async #registry<R>(operation: string, command: (key: string) => Promise<R>, prefix: string): Promise<R> {
+    try {
+      return await command(registryKey(prefix));
+    } catch (error) {
+      throw toStoreError(error, operation);
     }
   }
 

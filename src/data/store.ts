@@ -1,6 +1,7 @@
 /** Turns what a user hands visq (an ioredis client or a store) into a QueueStore. */
 import { VisqTypeError } from '../errors.js';
 import type { RedisConnection } from '../scripts/loader.js';
+import * as check from '../validate.js';
 import { describe } from '../validate.js';
 import type { QueueStore } from './backend.js';
 import { RedisStore } from './redis-backend.js';
@@ -36,4 +37,20 @@ export function resolveStore(name: string, value: unknown): { store: QueueStore;
   throw new VisqTypeError(
     `Expected \`${name}\` to be an ioredis Redis or Cluster client or a MemoryStore, got ${describe(value)}`,
   );
+}
+
+/**
+ * The names of the queues that exist under `prefix` (default 'visq'), sorted: every queue
+ * that has had a put since it was last cleared, read from the registry its first put
+ * writes, without scanning keys. Dead-letter queues are listed through their queue.
+ */
+export async function listQueues(store: StoreLike, options?: { prefix?: string }): Promise<string[]> {
+  const opts = check.options('options', options, ['prefix']);
+  const prefix = opts.prefix === undefined ? 'visq' : check.text('options.prefix', opts.prefix, { maxLength: 128, forbid: '{}' });
+  const resolved = resolveStore('store', store);
+  try {
+    return await resolved.store.queueNames(prefix);
+  } finally {
+    if (resolved.owned) await resolved.store.close();
+  }
 }
