@@ -37,6 +37,7 @@ export { EnqueuedTask } from './tasks/enqueued.js';
 export { taskContext, type TaskContext } from './tasks/context.js';
 export type { TaskRecord, TaskStatus } from './tasks/records.js';
 export type { TaskMessage } from './tasks/message.js';
+export type { TaskMetrics } from './tasks/metrics.js';
 export type {
   CronTaskOptions,
   ExecuteOptions,

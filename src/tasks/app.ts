@@ -14,6 +14,7 @@ import type { WorkerOptions } from '../worker/options.js';
 import { AppCore, type RegisteredTask, type TaskFunction, type TaskSchedule } from './core.js';
 import { EnqueuedTask } from './enqueued.js';
 import { MemoryTaskRecords } from './memory-records.js';
+import { parseTaskMetrics, type TaskMetrics } from './metrics.js';
 import type { TaskMessage } from './message.js';
 import {
   TASK_OPTION_KEYS,
@@ -142,6 +143,16 @@ export class Visq {
     const queue = opts.queue === undefined ? 'default' : check.text('options.queue', opts.queue);
     const task = opts.task === undefined ? '' : check.text('options.task', opts.task);
     return new EnqueuedTask<R>(this.#core, taskId, task, queue);
+  }
+
+  /**
+   * The task metrics of a task queue, one entry per task name that has run there: runs
+   * started, tasks done and failed, runs retried, and a run-time histogram. Counted in the
+   * store by the status changes themselves, so every process sees the same totals.
+   */
+  async taskMetrics(queue = 'default'): Promise<TaskMetrics[]> {
+    const name = check.text('queue', queue);
+    return parseTaskMetrics(name, await this.#core.records.taskMetrics(this.#core.base(name)));
   }
 
   /** The DataQueue behind a task queue: for stats, peeking, dead letters and redrive. */

@@ -4,6 +4,7 @@
  * Records of one MemoryStore are shared by every app using it.
  */
 import { clockNow } from '../data/clock.js';
+import { transitionIncrements } from './metrics.js';
 import {
   type NewTask,
   type RecordState,
@@ -35,6 +36,8 @@ class MemoryRecordData {
   readonly records = new Map<string, Expiring<StoredRecord>>();
   readonly results = new Map<string, Expiring<string>>();
   readonly schedules = new Map<string, number>();
+  /** Per queue base: the task metrics hash, as task_transitions.lua keeps it. */
+  readonly metrics = new Map<string, Map<string, number>>();
   readonly listeners = new Map<string, Set<TaskEventListener>>();
 }
 
@@ -139,6 +142,12 @@ export class MemoryTaskRecords implements TaskRecordStore {
       next.hasResult = true;
     }
     this.#data.records.set(key, { value: next, expiresAt: now + decided.keepMs });
+    const metrics = this.#data.metrics.get(base) ?? new Map<string, number>();
+    this.#data.metrics.set(base, metrics);
+    const name = change.task !== '' ? change.task : (record?.task ?? '?');
+    for (const [field, n] of transitionIncrements(name, decided.to, Boolean(change.error), change.runMs ?? -1)) {
+      metrics.set(field, (metrics.get(field) ?? 0) + n);
+    }
     const listeners = this.#data.listeners.get(base);
     if (listeners) {
       const event = { kind: 'change', taskId: change.taskId, state: decided.to } as const;
@@ -148,6 +157,10 @@ export class MemoryTaskRecords implements TaskRecordStore {
       });
     }
     return { applied: true, state: next.state, attempt: next.attempt };
+  }
+
+  async taskMetrics(base: string): Promise<Record<string, number>> {
+    return Object.fromEntries(this.#data.metrics.get(base) ?? []);
   }
 
   async read(base: string, taskId: string): Promise<TaskRecord | undefined> {

@@ -48,6 +48,8 @@ export interface Transition {
   readonly firstDelivery?: boolean;
   /** `started`: how long to keep the record if the start finds the runs spent. */
   readonly spentKeepMs?: number;
+  /** done, failed, or queued/delayed after a failure: how long the run took, ms. */
+  readonly runMs?: number;
 }
 
 /** Outcome of a transition. */
@@ -98,6 +100,11 @@ export interface TaskRecordStore {
   /** The saved result JSON, if it is still kept. */
   result(base: string, taskId: string): Promise<string | undefined>;
   schedule(base: string, name: string, mode: ScheduleMode, seenDue: number, nextDue: number): Promise<ScheduleClaim>;
+  /**
+   * The task metrics hash of a queue (see task_transitions.lua): field name -> count,
+   * e.g. "send|started", "send|le|100", "send|ms".
+   */
+  taskMetrics(base: string): Promise<Record<string, number>>;
   /** Listens to the task events of one queue; resolves once listening, to a stop function. */
   listen(base: string, listener: TaskEventListener): Promise<() => Promise<void>>;
   /** Releases connections the record store opened. */
@@ -114,6 +121,10 @@ export function resultKey(base: string, taskId: string): string {
 
 export function schedulesKey(base: string): string {
   return `${base}:schedules`;
+}
+
+export function taskMetricsKey(base: string): string {
+  return `${base}:task-metrics`;
 }
 
 /** The pub/sub channel of a queue's task events. */

@@ -9,6 +9,7 @@ import {
   eventsChannel,
   resultKey,
   schedulesKey,
+  taskMetricsKey,
   taskKey,
   type NewTask,
   type RecordState,
@@ -41,7 +42,7 @@ export class RedisTaskRecords implements TaskRecordStore {
 
   async transitionMany(base: string, changes: readonly Transition[]): Promise<TransitionResult[]> {
     if (changes.length === 0) return [];
-    const keys: string[] = [];
+    const keys: string[] = [taskMetricsKey(base)];
     const args: (string | number)[] = [clockArg(this.#redis), eventsChannel(base)];
     for (const change of changes) {
       keys.push(taskKey(base, change.taskId), resultKey(base, change.taskId));
@@ -57,6 +58,7 @@ export class RedisTaskRecords implements TaskRecordStore {
         change.attempts ?? 0,
         change.firstDelivery ? '1' : '0',
         change.spentKeepMs ?? change.keepMs,
+        change.runMs ?? -1,
       );
     }
     const reply = (await runScript(this.#redis, 'tasks/task_transitions', keys, args)) as (number | string)[];
@@ -88,6 +90,16 @@ export class RedisTaskRecords implements TaskRecordStore {
       ...(fields.error === undefined ? {} : { error: fields.error }),
       hasResult: fields.result === '1',
     };
+  }
+
+  async taskMetrics(base: string): Promise<Record<string, number>> {
+    let fields: Record<string, string>;
+    try {
+      fields = await this.#redis.hgetall(taskMetricsKey(base));
+    } catch (error) {
+      throw toStoreError(error, 'reading task metrics');
+    }
+    return Object.fromEntries(Object.entries(fields).map(([field, value]) => [field, Number(value)]));
   }
 
   async result(base: string, taskId: string): Promise<string | undefined> {

@@ -166,6 +166,8 @@ export async function runDelivery(
   } catch (error) {
     failure = asError(error);
   }
+  // the run's own time, for the metrics and the done event (not the bookkeeping after it)
+  const runMs = performance.now() - startedAt;
 
   if (!failure) {
     let resultJson: string | undefined;
@@ -186,12 +188,13 @@ export async function runDelivery(
           to: 'done',
           attempt,
           keepMs: finishedKeepMs,
+          runMs,
           ...(resultJson === undefined ? {} : { result: resultJson, resultMs: Math.ceil(settings.saveResults * 1000) }),
         }),
       );
       hooks.holdLease(queue, lease, undefined);
       if (!atMostOnce) await hooks.persist('a task done', () => store.finish(queue, lease));
-      hooks.done({ ...info, result, ms: performance.now() - startedAt });
+      hooks.done({ ...info, result, ms: runMs });
       return true;
     }
   }
@@ -209,6 +212,7 @@ export async function runDelivery(
         attempt,
         keepMs: PENDING_KEEP_MS + Math.ceil(settings.retryDelay * 1000),
         error: error.message,
+        runMs,
       }),
     );
     if (atMostOnce) {
@@ -230,6 +234,7 @@ export async function runDelivery(
       attempt,
       keepMs: finishedKeepMs,
       error: error.message,
+      runMs,
     }),
   );
   await settleSpent(queue, message, lease, atMostOnce, settings.useDead, hooks);

@@ -2,8 +2,11 @@
   task_transitions: moves the status records of tasks of one queue, each if the state
   machine allows it. Workers send the changes of many tasks at once.
 
-  KEYS[2i-1] the status hash of task i ({prefix:queue}:task:<task id>)
-  KEYS[2i]   the result string of task i ({prefix:queue}:result:<task id>)
+  KEYS[1]    the queue's task metrics hash ({prefix:queue}:task-metrics): per task name,
+             runs started, tasks done, tasks failed, runs retried, and a run-time
+             histogram (non-cumulative bucket counts, count and sum in ms)
+  KEYS[2i]   the status hash of task i ({prefix:queue}:task:<task id>)
+  KEYS[2i+1] the result string of task i ({prefix:queue}:result:<task id>)
   ARGV[1]    clock (test hook, "0" in production; see lib/clock.lua)
   ARGV[2]    pub/sub channel of the queue's task events
   ARGV[3..]  per task, FIELDS values:
@@ -14,7 +17,8 @@
                done or ''; ms to keep the result; task name (used when a start finds no
                record); for started: runs the task allows in all; for started: '1' when
                this is the first delivery of its queue item (a redriven dead letter is
-               one) else '0'; for started: ms to keep the record if the runs are spent
+               one) else '0'; for started: ms to keep the record if the runs are spent;
+               the run time in ms of the run that ended (done, failed, retried), or -1
   Returns { applied (1/0), state after, attempt after } per task. A start that finds the
   runs spent returns { 1, 'failed', attempt }.
 
@@ -37,12 +41,32 @@
 ]]
 --@include clock
 
-local FIELDS = 11
+local FIELDS = 12
+-- upper bounds (ms) of the run-time histogram's buckets; above the last is +Inf
+local BUCKETS = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000 }
 local now = now_ms(ARGV[1])
-local out, published = {}, {}
+local out, published, counts = {}, {}, {}
 
-for i = 1, #KEYS / 2 do
-  local key, result_key = KEYS[2 * i - 1], KEYS[2 * i]
+local function count(field, n)
+  counts[field] = (counts[field] or 0) + n
+end
+
+local function count_run(task_name, run_ms)
+  if run_ms < 0 then return end
+  local bucket = 'inf'
+  for _, bound in ipairs(BUCKETS) do
+    if run_ms <= bound then
+      bucket = tostring(bound)
+      break
+    end
+  end
+  count(task_name .. '|le|' .. bucket, 1)
+  count(task_name .. '|runs', 1)
+  count(task_name .. '|ms', math.floor(run_ms))
+end
+
+for i = 1, (#KEYS - 1) / 2 do
+  local key, result_key = KEYS[2 * i], KEYS[2 * i + 1]
   local base = 2 + (i - 1) * FIELDS
   local task_id, target, attempt = ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3])
   local keep_ms, error_text = ARGV[base + 4], ARGV[base + 5]
@@ -105,11 +129,21 @@ for i = 1, #KEYS / 2 do
     redis.call('HSET', key, unpack(fields))
     redis.call('PEXPIRE', key, keep_ms)
     published[#published + 1] = task_id .. ' ' .. target
+    local metric_name = task_name ~= '' and task_name or (redis.call('HGET', key, 'task') or '?')
+    if target == 'started' then
+      count(metric_name .. '|started', 1)
+    elseif target == 'done' or target == 'failed' then
+      count(metric_name .. '|' .. target, 1)
+    elseif (target == 'queued' or target == 'delayed') and error_text ~= '' then
+      count(metric_name .. '|retried', 1)
+    end
+    if target ~= 'started' and target ~= 'cancelled' then count_run(metric_name, tonumber(ARGV[base + 12])) end
     out[#out + 1] = 1
     out[#out + 1] = target
     out[#out + 1] = attempt
   end
 end
 
+for field, n in pairs(counts) do redis.call('HINCRBY', KEYS[1], field, n) end
 if #published > 0 then redis.call('PUBLISH', ARGV[2], table.concat(published, '\n')) end
 return out
