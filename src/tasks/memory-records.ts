@@ -1,6 +1,6 @@
 /**
  * Task records kept in process, for apps on a MemoryStore. Same state machine as
- * src/scripts/tasks/task_transition.lua, same clock (the MemoryStore's test hook).
+ * src/scripts/tasks/task_transitions.lua, same clock (the MemoryStore's test hook).
  * Records of one MemoryStore are shared by every app using it.
  */
 import { clockNow } from '../data/clock.js';
@@ -53,7 +53,7 @@ function live<T>(map: Map<string, Expiring<T>>, key: string, now: number): T | u
   return entry.value;
 }
 
-/** What task_transition.lua decides for one record: the change to apply, or none. */
+/** What task_transitions.lua decides for one record: the change to apply, or none. */
 export function decideTransition(
   record: StoredRecord | undefined,
   change: Transition,
