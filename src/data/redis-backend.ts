@@ -17,6 +17,7 @@ import type {
   ReleaseOutcome,
 } from './backend.js';
 import { clockArg } from './clock.js';
+import { warnOnUnsafeEviction } from './eviction-check.js';
 import { parseRecord } from './codec.js';
 import { deadBase, queueKey, registryKey, scriptKeys } from './keys.js';
 import { inspectRedis } from './inspect.js';
@@ -31,6 +32,8 @@ export class RedisStore implements QueueStore {
 
   constructor(connection: RedisConnection) {
     this.connection = connection;
+    // once per connection; never fails, never blocks (see eviction-check.ts)
+    void warnOnUnsafeEviction(connection);
   }
 
   open(base: string): QueueBackend {

@@ -1,0 +1,208 @@
+/**
+ * One chaos run. A private redis-server with AOF (`appendfsync everysec`) and
+ * `noeviction`; data consumer and task worker processes; a producer in this process that
+ * puts items and executes tasks over the run's window. Meanwhile, one disruption at a
+ * time: consumers and workers SIGKILLed while they hold leases (and started again),
+ * Redis stopped with SIGTERM or SIGKILL and started again from its AOF, the script cache
+ * flushed, every client connection dropped with CLIENT KILL (blocked reads, puts and dones
+ * in flight), and Redis made full (`maxmemory`) for a moment. Slot 0 of the consumers and
+ * of the workers is never killed: it has to come back from every disruption by itself.
+ *
+ * Disruptions stop at 75% of the window while the producer goes on to its end, so that
+ * the survivors have work after the last one. Then the run waits until both queues hold
+ * nothing, stops the processes, drains the dead letters and checks the ledger
+ * (verify.ts). Nothing here asserts a duration. The pieces: producer.ts, disruptions.ts,
+ * processes.ts (and fixtures/), ledger.ts, verify.ts, report.ts.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DataQueue, Visq, type TaskMessage, type TaskRecord } from '../../src/index.js';
+import { startRedisServer, type RedisServer } from '../harness/redis-server.js';
+import { Disruptor, plan } from './disruptions.js';
+import { readLedger, type ChaosItem, type LedgerLine } from './ledger.js';
+import { FixtureSlot } from './processes.js';
+import { Producer } from './producer.js';
+import type { ChaosReport } from './report.js';
+import { DATA, random, TASKS } from './settings.js';
+import { registerChaosTasks } from './tasks.js';
+import { verifyData, verifyTasks } from './verify.js';
+
+export interface ChaosOptions {
+  /** Data items to put. */
+  readonly items: number;
+  /** Tasks to execute. */
+  readonly tasks: number;
+  /** Length of the window over which items are put and disruptions happen. */
+  readonly seconds: number;
+  /** Data consumer processes (at least 2: slot 0 is never killed). */
+  readonly consumers: number;
+  /** Task worker processes (at least 2: slot 0 is never killed). */
+  readonly workers: number;
+  readonly seed: number;
+  /** Keep the ledger files (their directory is printed) instead of deleting them. */
+  readonly keepLedger?: boolean;
+  /** Progress lines. */
+  readonly log?: (line: string) => void;
+}
+
+/** Work put after the disruptions, when only the never-killed processes are left to take it. */
+const PROBE = { items: 20, tasks: 4 } as const;
+
+/** The redis-server of a run: AOF every second, never evicting. */
+function startChaosRedis(): Promise<RedisServer> {
+  return startRedisServer(['--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction']);
+}
+
+/** Drains a queue read at-most-once (a dead-letter queue), 1000 at a time. */
+async function drain<T>(queue: DataQueue<T>): Promise<Map<string, T>> {
+  const all = new Map<string, T>();
+  for (;;) {
+    const batch = await queue.getData(1000);
+    if (batch.size === 0) return all;
+    for (const [id, item] of batch) all.set(id, item);
+  }
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const log = options.log ?? (() => undefined);
+  const next = random(options.seed);
+  const ledgerDir = mkdtempSync(join(tmpdir(), 'visq-chaos-'));
+  const server = await startChaosRedis();
+  const admin = server.client();
+  admin.on('error', () => undefined);
+  const producerRedis = server.client();
+  producerRedis.on('error', () => undefined);
+  const env = { url: server.url, ledgerDir };
+  const consumers = Array.from(
+    { length: options.consumers },
+    (_, i) => new FixtureSlot(`consumer${i}`, 'data-consumer', env, options.seed + i),
+  );
+  const workers = Array.from(
+    { length: options.workers },
+    (_, i) => new FixtureSlot(`worker${i}`, 'task-worker', env, options.seed + 100 + i),
+  );
+  const queue = new DataQueue<ChaosItem>(producerRedis, DATA.queue, {
+    prefix: DATA.prefix,
+    visTimeout: DATA.visTimeout,
+    attempts: DATA.attempts,
+    useDead: true,
+  });
+  const app = new Visq({ redis: producerRedis, prefix: TASKS.prefix });
+  const disruptor = new Disruptor(server, admin, { consumers, workers }, next);
+  const violations: string[] = [];
+  try {
+    await Promise.all([...consumers, ...workers].map((slot) => slot.start()));
+    log(`chaos: redis on ${server.port}, seed ${options.seed}, ledger ${ledgerDir}`);
+    const producer = new Producer(queue, registerChaosTasks(app), next);
+    const windowMs = options.seconds * 1000;
+    const started = performance.now();
+    const producing = producer.run(options.items, options.tasks, windowMs);
+
+    const { next: nextDisruption, required } = plan(next);
+    const lastAt = windowMs * 0.75;
+    // room for every required disruption and about as much time again for their own length
+    const gapMs = Math.min(1500, lastAt / (2 * required));
+    for (let count = 0; count < required || performance.now() - started < lastAt; count += 1) {
+      await sleep(gapMs * (0.6 + 0.8 * next()));
+      const what = nextDisruption();
+      log(`chaos: ${Date.now()} ${what}`);
+      await disruptor.run(what);
+    }
+    await producing;
+    violations.push(...(await disruptor.restarted()));
+    log(`chaos: produced ${producer.put.size} items and ${producer.executed.size} tasks; settling`);
+
+    const tasksQueue = app.queue(TASKS.queue);
+    const settleSeconds = Math.max(60, options.seconds);
+    const stop = async (slots: readonly FixtureSlot[]): Promise<void> => {
+      for (const slot of slots) {
+        const code = await slot.stop();
+        if (code !== 0) violations.push(`${slot.current} did not stop cleanly (exit ${code}):\n${slot.output}`);
+      }
+    };
+    // the never-killed slot 0s are left alone with the last work: they must take it, so
+    // they came back from every disruption by themselves
+    await stop([...consumers.slice(1), ...workers.slice(1)]);
+    const probedAt = Date.now();
+    await producer.probe(PROBE.items, PROBE.tasks);
+    const left = await settle([queue, tasksQueue], settleSeconds);
+    if (left) violations.push(`the queues did not settle within ${settleSeconds} s: ${left}`);
+    await disruptor.countEvalFallbacks();
+    await stop([consumers[0], workers[0]].filter((slot) => slot !== undefined));
+
+    const lines = readLedger(ledgerDir);
+    const deadItems = await drain(queue.dead);
+    const deadTasks = new Map<string, string>();
+    for (const message of (await drain<TaskMessage>(tasksQueue.dead)).values()) {
+      deadTasks.set(message.i, String(message.a[0]));
+    }
+    const records = new Map<string, TaskRecord | undefined>();
+    for (const taskId of producer.executed.keys()) {
+      records.set(taskId, await app.enqueuedTask(taskId, { queue: TASKS.queue }).record());
+    }
+    const data = verifyData(lines, {
+      attempts: DATA.attempts,
+      put: producer.put,
+      refusedKeys: producer.refused,
+      uncertainKeys: producer.uncertain,
+      poisonKeys: producer.poison,
+      dead: deadItems,
+    });
+    const tasks = verifyTasks(lines, {
+      attempts: TASKS.attempts,
+      executed: producer.executed,
+      refusedKeys: producer.tasksRefused,
+      uncertainKeys: producer.tasksUncertain,
+      records,
+      dead: deadTasks,
+    });
+    violations.push(...data.violations, ...tasks.violations, ...resumed(lines, probedAt));
+    return { options, figures: disruptor.figures, data, tasks, survivedErrors: survived(lines), violations };
+  } finally {
+    await disruptor.restarted();
+    await Promise.all([...consumers, ...workers].map((slot) => slot.kill()));
+    await queue.close();
+    await app.close();
+    await server.stop();
+    if (options.keepLedger) log(`chaos: ledger kept in ${ledgerDir}`);
+    else rmSync(ledgerDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Waits until none of `queues` holds anything ready, delayed or in flight (stats runs the
+ * expiries first). Resolves `undefined`, or what was left when `seconds` ran out.
+ */
+async function settle(queues: readonly DataQueue<unknown>[], seconds: number): Promise<string | undefined> {
+  const deadline = performance.now() + seconds * 1000;
+  let left = '';
+  while (performance.now() < deadline) {
+    try {
+      const stats = await Promise.all(queues.map((q) => q.stats()));
+      if (stats.every((s) => s.ready + s.delayed + s.inflight === 0)) return undefined;
+      left = JSON.stringify(stats);
+    } catch (error) {
+      left = String(error);
+    }
+    await sleep(200);
+  }
+  return left;
+}
+
+/** The never-killed slot 0s, alone after the disruptions, must have taken the probe work. */
+function resumed(lines: readonly LedgerLine[], after: number): string[] {
+  const problems: string[] = [];
+  const consumerBack = lines.some((l) => l.e === 'done' && l.r === 1 && l.p === 'consumer0.0' && l.t >= after);
+  const workerBack = lines.some((l) => l.e === 'run' && l.p === 'worker0.0' && l.t >= after);
+  if (!consumerBack) problems.push('consumer0 (never killed) finished none of the items put after the disruptions');
+  if (!workerBack) problems.push('worker0 (never killed) ran none of the tasks executed after the disruptions');
+  return problems;
+}
+
+function survived(lines: readonly LedgerLine[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of lines) if (line.e === 'error') counts[line.name] = (counts[line.name] ?? 0) + 1;
+  return counts;
+}
