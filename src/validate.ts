@@ -100,7 +100,8 @@ export function options<K extends string>(
   known: readonly K[],
 ): Partial<Record<K, unknown>> {
   if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  // a Map, a Date or a boxed number has no own keys and would read as "no options"
+  if (value === null || typeof value !== 'object' || ![Object.prototype, null].includes(Object.getPrototypeOf(value))) {
     throw typeError(name, 'an options object', value);
   }
   for (const key of Object.keys(value)) {

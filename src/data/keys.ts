@@ -20,7 +20,10 @@ export const QUEUE_KEY_ROLES = [
 /** One role of a queue key. */
 export type QueueKeyRole = (typeof QUEUE_KEY_ROLES)[number];
 
-/** The key base of a queue: `{prefix:name}`. */
+/**
+ * The key base of a queue: `{prefix:name}`. Names cannot contain `}` and prefixes neither
+ * `{` nor `}`, so the base is read back unambiguously and two queues' keys never meet.
+ */
 export function queueBase(prefix: string, name: string): string {
   return `{${prefix}:${name}}`;
 }

@@ -162,7 +162,8 @@ export const MAX_ATTEMPTS = 1_000_000;
 export const DEFAULT_MAX_ITEM_BYTES = 1024 * 1024;
 
 export function queueSettings(name: unknown, value: unknown): { name: string; settings: QueueSettings } {
-  const checkedName = check.text('name', name, { maxLength: 256 });
+  // a '}' would end the hash tag early and let two queues' keys collide (see keys.ts)
+  const checkedName = check.text('name', name, { maxLength: 256, forbid: '}' });
   const opts = check.options('options', value, ['visTimeout', 'attempts', 'useDead', 'prefix', 'maxItemBytes']);
   return {
     name: checkedName,

@@ -86,7 +86,12 @@ export class Visq {
     options?: TaskOptions,
   ): Task<A, Awaited<R>> | TaskMethodDecorator {
     if (typeof nameOrOptions === 'string') return this.#register(nameOrOptions, fn, options, undefined);
+    // a function second means the plain form with a name that is not a string, not a decorator
+    if (fn !== undefined) throw check.typeError('name', 'a task name (a string)', nameOrOptions);
     const decoratorOptions = check.options('options', nameOrOptions, [...TASK_OPTION_KEYS, 'name']);
+    // checked now, so a bad option fails where it is written, not when a class is decorated
+    taskSettings('options', decoratorOptions);
+    if (decoratorOptions.name !== undefined) check.text('options.name', decoratorOptions.name);
     return (method, context) => {
       if (context.kind !== 'method') throw new VisqTypeError('@app.task() decorates methods only');
       const { name, ...taskOptions } = decoratorOptions;
@@ -140,7 +145,7 @@ export class Visq {
   enqueuedTask<R = unknown>(id: string, options?: { queue?: string; task?: string }): EnqueuedTask<R> {
     const taskId = check.text('id', id, { maxLength: 128 });
     const opts = check.options('options', options, ['queue', 'task']);
-    const queue = opts.queue === undefined ? 'default' : check.text('options.queue', opts.queue);
+    const queue = opts.queue === undefined ? 'default' : check.text('options.queue', opts.queue, { forbid: '}' });
     const task = opts.task === undefined ? '' : check.text('options.task', opts.task);
     return new EnqueuedTask<R>(this.#core, taskId, task, queue);
   }
@@ -151,13 +156,13 @@ export class Visq {
    * store by the status changes themselves, so every process sees the same totals.
    */
   async taskMetrics(queue = 'default'): Promise<TaskMetrics[]> {
-    const name = check.text('queue', queue);
+    const name = check.text('queue', queue, { forbid: '}' });
     return parseTaskMetrics(name, await this.#core.records.taskMetrics(this.#core.base(name)));
   }
 
   /** The DataQueue behind a task queue: for stats, peeking, dead letters and redrive. */
   queue(name = 'default'): DataQueue<TaskMessage> {
-    return this.#core.queue(check.text('name', name));
+    return this.#core.queue(check.text('name', name, { forbid: '}' }));
   }
 
   /** Starts a worker serving task queues of this app. */

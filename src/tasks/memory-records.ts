@@ -30,6 +30,8 @@ interface StoredRecord {
   at: number;
   error?: string;
   hasResult: boolean;
+  /** The lease of the delivery the current run started under. */
+  lease?: string;
 }
 
 class MemoryRecordData {
@@ -57,8 +59,12 @@ function live<T>(map: Map<string, Expiring<T>>, key: string, now: number): T | u
 export function decideTransition(
   record: StoredRecord | undefined,
   change: Transition,
-): { to: RecordState; attempt: number; error?: string; keepMs: number } | undefined {
+): { to: RecordState; attempt: number; error?: string; keepMs: number; repeated?: boolean } | undefined {
   const state = record?.state;
+  if (change.to === 'started' && state === 'started' && change.lease && record?.lease === change.lease) {
+    // the same delivery's start sent again: acknowledged, no run counted
+    return { to: 'started', attempt: record.attempt, keepMs: change.keepMs, repeated: true };
+  }
   let current = record?.attempt ?? 0;
   const final = state === 'done' || state === 'failed' || state === 'cancelled';
   const pending = state === 'queued' || state === 'delayed';
@@ -133,10 +139,12 @@ export class MemoryTaskRecords implements TaskRecordStore {
     const record = live(this.#data.records, key, now);
     const decided = decideTransition(record, change);
     if (!decided) return { applied: false, state: record?.state ?? '', attempt: record?.attempt ?? 0 };
+    if (decided.repeated) return { applied: true, state: 'started', attempt: decided.attempt };
     const next: StoredRecord = record
       ? { ...record, state: decided.to, at: now, attempt: decided.attempt }
       : { state: decided.to, attempt: decided.attempt, task: change.task, item: '', at: now, hasResult: false };
     if (decided.error) next.error = decided.error;
+    if (decided.to === 'started' && change.lease) next.lease = change.lease;
     if (decided.to === 'done' && change.result !== undefined && change.result !== '') {
       this.#data.results.set(key, { value: change.result, expiresAt: now + (change.resultMs ?? 0) });
       next.hasResult = true;

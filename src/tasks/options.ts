@@ -88,7 +88,7 @@ export const TASK_OPTION_KEYS = ['queue', 'attempts', 'visTimeout', 'useDead', '
 
 export function taskSettings(where: string, value: Partial<Record<string, unknown>>): TaskSettings {
   return {
-    queue: value.queue === undefined ? 'default' : check.text(`${where}.queue`, value.queue, { maxLength: 256 }),
+    queue: value.queue === undefined ? 'default' : check.text(`${where}.queue`, value.queue, { maxLength: 256, forbid: '}' }),
     attempts: value.attempts === undefined ? 1 : check.integerIn(`${where}.attempts`, value.attempts, 1, 1_000_000),
     visTimeout: value.visTimeout === undefined ? 0 : check.seconds(`${where}.visTimeout`, value.visTimeout),
     useDead: value.useDead === undefined ? false : check.boolean(`${where}.useDead`, value.useDead),

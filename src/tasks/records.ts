@@ -50,6 +50,8 @@ export interface Transition {
   readonly spentKeepMs?: number;
   /** done, failed, or queued/delayed after a failure: how long the run took, ms. */
   readonly runMs?: number;
+  /** `started`: the lease of the delivery being started (a repeated start is recognised by it). */
+  readonly lease?: string;
 }
 
 /** Outcome of a transition. */

@@ -59,6 +59,7 @@ export class RedisTaskRecords implements TaskRecordStore {
         change.firstDelivery ? '1' : '0',
         change.spentKeepMs ?? change.keepMs,
         change.runMs ?? -1,
+        change.lease ?? '',
       );
     }
     const reply = (await runScript(this.#redis, 'tasks/task_transitions', keys, args)) as (number | string)[];

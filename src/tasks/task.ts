@@ -43,12 +43,22 @@ export async function enqueue<R>(
     const items = await queue.putData(chunk, { delay, priority });
     // the record follows the put: a worker may start the task first, and the record
     // script never overwrites a record that exists
-    await core.records.create(
-      base,
-      state,
-      keepMs,
-      chunk.map((m, i) => ({ taskId: m.i, task: name, item: items[i] ?? '' })),
-    );
+    try {
+      await core.records.create(
+        base,
+        state,
+        keepMs,
+        chunk.map((m, i) => ({ taskId: m.i, task: name, item: items[i] ?? '' })),
+      );
+    } catch (error) {
+      // the tasks are enqueued and will run (their first start writes the record):
+      // rejecting now would make a caller retry and run them twice
+      process.emitWarning(
+        `visq enqueued ${chunk.length} task(s) on ${settings.queue} but could not write their status records ` +
+          `(status() reads 'unknown' until they start): ${error instanceof Error ? error.message : String(error)}`,
+        { code: 'VISQ_TASK_RECORD' },
+      );
+    }
     for (const m of chunk) enqueued.push(new EnqueuedTask<R>(core, m.i, name, settings.queue));
   }
   return enqueued;

@@ -66,7 +66,7 @@ export function workerSettings(value: unknown): WorkerSettings {
     if (!Array.isArray(opts.queues) || opts.queues.length === 0) {
       throw check.typeError('options.queues', 'a non-empty array of queue names', opts.queues);
     }
-    queues = opts.queues.map((q, i) => check.text(`options.queues[${i}]`, q, { maxLength: 256 }));
+    queues = opts.queues.map((q, i) => check.text(`options.queues[${i}]`, q, { maxLength: 256, forbid: '}' }));
   }
   const concurrency = opts.concurrency === undefined ? 10 : check.integerIn('options.concurrency', opts.concurrency, 1, 10_000);
   let lifetimeMs = 0;

@@ -132,6 +132,7 @@ export async function runDelivery(
       attempt: 0,
       attempts: settings.attempts,
       firstDelivery: delivery.delivery === 1,
+      lease,
       keepMs: PENDING_KEEP_MS + Math.ceil(settings.visTimeout * 1000),
       spentKeepMs: finishedKeepMs,
     }),

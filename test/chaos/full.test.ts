@@ -87,12 +87,11 @@ describe.runIf(selectedKind() === 'redis')('a full Redis (maxmemory, noeviction)
     await app.close();
   });
 
-  // Known bug, found by the chaos run. src/tasks/task.ts, enqueue(): the queue item is put
-  // (one script), then the status record is created (a second one). When Redis fills up
-  // between the two, the call rejects with StoreFullError — "nothing was written" — yet
-  // the item is in the queue and a worker runs the task; a caller that retries runs it
-  // twice. `it.fails` passes while the bug is there: make it a plain `it` once fixed.
-  it.fails('refuses an execute with StoreFullError only when it enqueued nothing', async () => {
+  // Found by the chaos run: the queue item is put (one script), then the status record is
+  // created (a second one). When Redis fills up between the two, the call must not reject
+  // with StoreFullError ("nothing was written"): the task is enqueued and will run, and a
+  // caller that retried would run it twice. It resolves, with a process warning.
+  it('resolves an execute whose task was enqueued, even when its status record could not be written', async () => {
     const admin = server.client();
     // Redis becomes full right after the put, before the record: what a full-Redis moment
     // between the two scripts does
@@ -109,12 +108,21 @@ describe.runIf(selectedKind() === 'redis')('a full Redis (maxmemory, noeviction)
     const app = new Visq({ redis: full, prefix: 'full-between' });
     const queue = app.queue('default');
     const echo = app.task('echo', (n: number) => n);
+    const warnings: string[] = [];
+    const onWarning = (warning: Error & { code?: string }): void => {
+      if (warning.code === 'VISQ_TASK_RECORD') warnings.push(warning.message);
+    };
+    process.on('warning', onWarning);
     try {
-      const error = await failure(() => echo.execute([1]));
+      const et = await echo.execute([1]);
       await redis.config('SET', 'maxmemory', '0');
-      expect(error).toBeInstanceOf(StoreFullError);
-      expect((await queue.stats()).ready).toBe(0);
+      expect((await queue.stats()).ready).toBe(1);
+      // no record yet: the first start writes it
+      expect(await et.status()).toBe('unknown');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toHaveLength(1);
     } finally {
+      process.off('warning', onWarning);
       await redis.config('SET', 'maxmemory', '0');
       await app.close();
     }

@@ -58,13 +58,11 @@ describe.runIf(selectedKind() === 'redis')('a visq script sent twice, as after a
     await queue.close();
   });
 
-  // Known bug. src/worker/run-task.ts starts a run with the `started` transition
-  // (src/scripts/tasks/task_transitions.lua), which counts a run each time it is applied.
-  // Sent twice, it counts two runs for one; on the last allowed attempt the repeat finds
-  // the runs spent and marks the task failed, so a healthy worker dead-letters it without
-  // running it. Expected: a start is idempotent for one delivery. `it.fails` passes while
-  // the bug is there: make it a plain `it` once fixed.
-  it.fails('a task whose start is sent twice still runs, and counts one run', async () => {
+  // Found here: the `started` transition counts a run each time it is applied, so a start
+  // sent twice would count two runs for one, and on the last allowed attempt mark a healthy
+  // task failed. The record keeps the lease the run started under, so the repeat is
+  // recognised and counts nothing.
+  it('a task whose start is sent twice still runs, and counts one run', async () => {
     const app = new Visq({ redis: resending(redis, (args) => has(args, 'started')), prefix: 'start-twice' });
     const echo = app.task('echo', (text: string) => text, { attempts: 1, visTimeout: 30, useDead: true, saveResults: 60 });
     const worker = app.worker({ concurrency: 1 });

@@ -18,13 +18,17 @@
                record); for started: runs the task allows in all; for started: '1' when
                this is the first delivery of its queue item (a redriven dead letter is
                one) else '0'; for started: ms to keep the record if the runs are spent;
-               the run time in ms of the run that ended (done, failed, retried), or -1
+               the run time in ms of the run that ended (done, failed, retried), or -1;
+               for started: the lease of the delivery being started
   Returns { applied (1/0), state after, attempt after } per task. A start that finds the
   runs spent returns { 1, 'failed', attempt }.
 
   The state machine (attempt = runs started so far; the record counts runs, not queue
   deliveries, so a task fetched ahead by a worker that died is not charged a run):
     started        from no record or queued/delayed: attempt becomes attempt + 1.
+                   The record keeps the lease of the delivery it started: the same start
+                   sent again (a client resending after a reconnect) is acknowledged
+                   without counting another run.
                    From started (its runner died or hung past the lease): the same,
                    unless the runs are spent; then the task becomes failed instead
                    (and the caller dead-letters or drops the item). From failed, only on
@@ -41,7 +45,7 @@
 ]]
 --@include clock
 
-local FIELDS = 12
+local FIELDS = 13
 -- upper bounds (ms) of the run-time histogram's buckets; above the last is +Inf
 local BUCKETS = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000 }
 local now = now_ms(ARGV[1])
@@ -71,8 +75,10 @@ for i = 1, (#KEYS - 1) / 2 do
   local task_id, target, attempt = ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3])
   local keep_ms, error_text = ARGV[base + 4], ARGV[base + 5]
   local result, result_ms, task_name = ARGV[base + 6], ARGV[base + 7], ARGV[base + 8]
-  local record = redis.call('HMGET', key, 'state', 'attempt')
+  local record = redis.call('HMGET', key, 'state', 'attempt', 'lease')
   local state, current = record[1], tonumber(record[2] or '0')
+  local lease = ARGV[base + 13]
+  local repeated = target == 'started' and state == 'started' and lease ~= '' and record[3] == lease
 
   local final = state == 'done' or state == 'failed' or state == 'cancelled'
   local pending = state == 'queued' or state == 'delayed'
@@ -101,12 +107,20 @@ for i = 1, (#KEYS - 1) / 2 do
     allowed = pending
   end
 
-  if not allowed then
+  if repeated then
+    out[#out + 1] = 1
+    out[#out + 1] = 'started'
+    out[#out + 1] = current
+  elseif not allowed then
     out[#out + 1] = 0
     out[#out + 1] = state or ''
     out[#out + 1] = current
   else
     local fields = { 'state', target, 'at', now }
+    if target == 'started' then
+      fields[#fields + 1] = 'lease'
+      fields[#fields + 1] = lease
+    end
     if target == 'started' or target == 'failed' then
       fields[#fields + 1] = 'attempt'
       fields[#fields + 1] = attempt
