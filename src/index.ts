@@ -52,5 +52,8 @@ export { TaskTimeoutError } from './worker/run-task.js';
 export type { WorkerOptions, WorkerSettings } from './worker/options.js';
 export { shardOf, type ShardOptions } from './worker/shard.js';
 export type { DeadInfo, DoneInfo, FailedInfo, RunInfo, WorkerEvents } from './worker/events.js';
+export { createMetricsHandler, type MetricsHandlerOptions } from './observe/metrics.js';
+export { createDashboardHandler, type DashboardOptions } from './observe/dashboard.js';
+export type { QueueSourceOptions } from './observe/source.js';
 export type { RedisConnection } from './scripts/loader.js';
 export { VERSION } from './version.js';

@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { VisqRangeError, VisqTypeError } from '../errors.js';
+import { tokenOption } from '../observe/guard.js';
 import * as check from '../validate.js';
 import { UsageError } from './failures.js';
 
@@ -96,6 +97,16 @@ export function itemIdArg(name: string, raw: string): string {
 /** A key prefix, as DataQueue and Visq accept it; default `'visq'`. */
 export function prefixArg(raw: string | undefined, name = '--prefix'): string {
   return raw === undefined ? 'visq' : asUsage(() => check.text(name, raw, { maxLength: 128, forbid: '{}' }));
+}
+
+/** A host name or address to listen on. */
+export function hostArg(name: string, raw: string): string {
+  return asUsage(() => check.text(name, raw, { maxLength: 255 }));
+}
+
+/** A dashboard token; `name` says where it came from (the flag or the environment variable). */
+export function tokenArg(name: string, raw: string): string {
+  return asUsage(() => tokenOption(name, raw));
 }
 
 /** A comma-separated list of queue names. */

@@ -37,17 +37,24 @@ export function redact(raw: string): string {
   }
 }
 
+/** Longest pause between reconnection attempts of a lasting connection, ms. */
+const MAX_RECONNECT_DELAY_MS = 2000;
+
 /**
- * Connects to `url`, runs `use`, and always closes the connection afterwards (QUIT, or a
- * hard disconnect when the connection is already broken).
+ * A connection to `url` that is up when this resolves: the first attempt fails fast
+ * (ConnectionFailedError). With `reconnect`, a connection lost later is retried for as
+ * long as it takes, and commands issued meanwhile fail at once instead of queueing, so a
+ * long-running command (serve) answers "Redis unreachable" and recovers by itself.
  */
-export async function withRedis<R>(url: string, use: (redis: Redis) => Promise<R>): Promise<R> {
+export async function connectRedis(url: string, options: { reconnect?: boolean } = {}): Promise<Redis> {
   let lastError: Error | undefined;
+  let connected = false;
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
     maxRetriesPerRequest: 1,
-    retryStrategy: () => null,
+    retryStrategy: (times) => (options.reconnect && connected ? Math.min(times * 100, MAX_RECONNECT_DELAY_MS) : null),
+    ...(options.reconnect ? { enableOfflineQueue: false } : {}),
   });
   // without a listener ioredis prints "Unhandled error event". A failure to connect is
   // reported below; a later one rejects the command that was under way.
@@ -63,14 +70,26 @@ export async function withRedis<R>(url: string, use: (redis: Redis) => Promise<R
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new ConnectionFailedError(`Cannot connect to Redis at ${redact(url)}: ${reason}`, { cause });
   }
+  connected = true;
+  return redis;
+}
+
+/** Closes a connection of connectRedis: QUIT, or a hard disconnect when it is already broken. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') {
+    // a QUIT that fails leaves nothing to clean up but the socket, closed either way
+    await redis.quit().catch(() => redis.disconnect());
+  } else {
+    redis.disconnect();
+  }
+}
+
+/** Connects to `url`, runs `use`, and always closes the connection afterwards. */
+export async function withRedis<R>(url: string, use: (redis: Redis) => Promise<R>): Promise<R> {
+  const redis = await connectRedis(url);
   try {
     return await use(redis);
   } finally {
-    if (redis.status === 'ready') {
-      // a QUIT that fails leaves nothing to clean up but the socket, closed either way
-      await redis.quit().catch(() => redis.disconnect());
-    } else {
-      redis.disconnect();
-    }
+    await closeRedis(redis);
   }
 }

@@ -16,6 +16,7 @@ const COMMANDS: Record<CommandName, () => Promise<Command>> = {
   dead: async () => (await import('./commands/dead.js')).deadCommand,
   inspect: async () => (await import('./commands/inspect.js')).inspectCommand,
   forward: async () => (await import('./commands/forward.js')).forwardCommand,
+  serve: async () => (await import('./commands/serve.js')).serveCommand,
 };
 
 function isCommand(name: string): name is CommandName {

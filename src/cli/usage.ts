@@ -1,6 +1,6 @@
 /** The help texts of `visq` and its commands. docs/cli.md says the same at more length. */
 
-export type CommandName = 'worker' | 'stats' | 'peek' | 'dead' | 'inspect' | 'forward';
+export type CommandName = 'worker' | 'stats' | 'peek' | 'dead' | 'inspect' | 'forward' | 'serve';
 
 const STORE_OPTIONS = `  --redis-url <url>  Redis to use (default: $REDIS_URL, else redis://127.0.0.1:6379)
   --prefix <prefix>  key prefix of the queues (default: visq)
@@ -12,12 +12,12 @@ const EXIT_CODES = `Exit codes:
   1    operational error (item not found, module without an app, Redis error)
   2    cannot connect to Redis
   64   usage error (unknown command, bad option or argument)
-  130  a second SIGINT while a worker stops (143: a second SIGTERM); forward
-       stopped by SIGINT (143: SIGTERM) before the source was drained`;
+  130  a second SIGINT while a worker or serve stops (143: a second SIGTERM);
+       forward stopped by SIGINT (143: SIGTERM) before the source was drained`;
 
 export const MAIN_USAGE = `Usage: visq <command> [arguments] [options]
 
-Task workers and queue inspection for visq, the SQS-style queue on Redis.
+Task workers, queue inspection and a dashboard for visq, the SQS-style queue on Redis.
 
 Commands:
   worker --module <path>    run a worker for the Visq app that a module exports
@@ -27,8 +27,9 @@ Commands:
   inspect <queue> <itemId>  one item: state, deliveries, visible-at or lease end
   forward --from <url> --to <url> --queue <name>
                             move a queue's items to another Redis, at least once
+  serve [--port 9464]       the dashboard and a Prometheus /metrics endpoint
 
-Options of stats, peek, dead and inspect:
+Options of stats, peek, dead, inspect and serve:
 ${STORE_OPTIONS}
 
 Other options:
@@ -134,11 +135,34 @@ ${EXIT_CODES}`,
 
 Finds one item by id in a queue or its dead-letter queue: its state (ready, delayed,
 inflight, dead), deliveries, priority, when it becomes visible or its lease ends, its
-lease, and the item. Scans the queue: O(queue size), never blocking Redis. Exits 1 when
+lease, and the item; for a task queue's item also the task, its status and the runs
+started (attempt). Scans the queue: O(queue size), never blocking Redis. Exits 1 when
 the item is not found.
 
 Options:
 ${STORE_OPTIONS}
+
+${EXIT_CODES}`,
+
+  serve: `Usage: visq serve [--port <n>] [--host <address>] [--token <token>] [options]
+
+Serves a web dashboard of the queues under the prefix (live counts and rates, the next
+ready items, dead letters with redrive and purge, inspect by item id) at /, its JSON API
+at /api/, and every queue and task metric in the Prometheus text format at /metrics,
+until SIGINT or SIGTERM; then exits 0. Reads are open to whoever reaches the server;
+redrive and purge need the token. Without a token the dashboard is read-only.
+
+Options:
+  --port <n>            TCP port, 0 for any free one (default 9464)
+  --host <address>      address to listen on (default 127.0.0.1, this machine only).
+                        On a loopback address only loopback Host names are answered
+  --token <token>       enables the actions; POSTs must send Authorization: Bearer
+                        <token>. 16 to 1024 characters (default: $VISQ_DASHBOARD_TOKEN;
+                        prefer it: a command line is visible to other users in ps)
+  --queues <a,b,...>    show only these queues (default: every queue under the prefix)
+${STORE_OPTIONS.replace('print JSON instead of a table', 'print events as JSON lines')}
+
+See docs/observability.md for the metrics and the security model.
 
 ${EXIT_CODES}`,
 };

@@ -3,56 +3,23 @@
  * the file's private redis-server. Every command gets `--redis-url` or `REDIS_URL` of that
  * server and `--prefix` of the current test, so nothing reaches another Redis.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { DataQueue, Visq, type DataQueueOptions } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { Visq } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
 import { freePort } from '../harness/redis-server.js';
 import { defineTasks } from './fixtures/tasks.js';
+import { useCli, type Finished } from './processes.js';
 
 const ctx = useStore();
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = 'src/cli/main.ts';
 const APP_MODULE = 'test/cli/fixtures/app.ts';
-
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of a CLI process: this file's Redis and the current test's prefix. */
-function cliEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: ctx.server.url, VISQ_PREFIX: ctx.prefix };
-  // the test runner's loader flags are not the CLI's
-  delete env.NODE_OPTIONS;
-  return env;
-}
-
-function start(args: readonly string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    cwd: ROOT,
-    env: cliEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-function finished(child: ChildProcess): Promise<Finished> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = useCli(ctx);
+const { start, open } = cli;
 
 /** Runs `visq ...args` to its end. */
 function visq(args: readonly string[]): Promise<Finished> {
-  return finished(start(args));
+  return cli.run(args);
 }
 
 /** `visq ...args --redis-url <this file's server> --prefix <this test's prefix>`. */
@@ -98,30 +65,12 @@ function startWorker(args: readonly string[]): {
       waiters.add(check);
       check();
     });
-  running.add(child);
   return { child, events, until, exit };
-}
-
-const running = new Set<ChildProcess>();
-const opened: { close(): Promise<void> }[] = [];
-
-afterEach(async () => {
-  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  running.clear();
-  await Promise.all(opened.splice(0).map((o) => o.close()));
-});
-
-function open<T = unknown>(name: string, options: DataQueueOptions = {}): DataQueue<T> {
-  const queue = new DataQueue<T>(ctx.store, name, { prefix: ctx.prefix, ...options });
-  opened.push(queue);
-  return queue;
 }
 
 /** The fixture's tasks on an app in this process, to enqueue and to wait on. */
 function taskApp(): ReturnType<typeof defineTasks> {
-  const app = new Visq({ redis: ctx.redis, prefix: ctx.prefix });
-  opened.push(app);
-  return defineTasks(app);
+  return defineTasks(cli.track(new Visq({ redis: ctx.redis, prefix: ctx.prefix })));
 }
 
 describe.skipIf(ctx.kind !== 'redis')('visq CLI', () => {

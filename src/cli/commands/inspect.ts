@@ -1,23 +1,29 @@
 /** `visq inspect <queue> <itemId>`: where one item is and how it got there. */
-import type { ItemInfo } from '../../data/options.js';
+import { inspectItem, type ItemReport } from '../../observe/item.js';
+import { Visq } from '../../tasks/app.js';
 import { itemIdArg, parseCommandLine, positionals, queueArg, STORE_OPTIONS } from '../args.js';
 import { CliError, EXIT } from '../failures.js';
 import { fields, itemText, jsonDocument } from '../output.js';
 import { COMMAND_USAGE } from '../usage.js';
 import { storeTarget, withQueue, type Command } from './shared.js';
 
-function describeItem(queue: string, info: ItemInfo<unknown>): [string, string][] {
+function describeItem(report: ItemReport): [string, string][] {
   const rows: [string, string][] = [
-    ['queue', queue],
-    ['id', info.id],
-    ['state', info.state],
-    ['deliveries', String(info.deliveries)],
-    ['priority', String(info.priority)],
+    ['queue', report.queue],
+    ['id', report.id],
+    ['state', report.state],
+    ['deliveries', String(report.deliveries)],
+    ['priority', String(report.priority)],
   ];
-  if (info.visibleAt) rows.push(['visibleAt', info.visibleAt.toISOString()]);
-  if (info.leaseUntil) rows.push(['leaseUntil', info.leaseUntil.toISOString()]);
-  if (info.lease !== undefined) rows.push(['lease', info.lease]);
-  rows.push(['item', itemText(info.item)]);
+  if (report.visibleAt) rows.push(['visibleAt', report.visibleAt.toISOString()]);
+  if (report.leaseUntil) rows.push(['leaseUntil', report.leaseUntil.toISOString()]);
+  if (report.lease !== undefined) rows.push(['lease', report.lease]);
+  if (report.task) {
+    rows.push(['task', report.task.name], ['taskId', report.task.id], ['taskStatus', report.task.status]);
+    if (report.task.attempt !== undefined) rows.push(['attempt', String(report.task.attempt)]);
+    if (report.task.error !== undefined) rows.push(['lastError', report.task.error]);
+  }
+  rows.push(['item', itemText(report.item)]);
   return rows;
 }
 
@@ -32,12 +38,20 @@ export const inspectCommand: Command = async (args, io) => {
   const id = itemIdArg('itemId', idRaw);
   const target = storeTarget(values);
 
-  const info = await withQueue(target, queue, (dq) => dq.inspect(id));
-  if (!info) {
+  const report = await withQueue(target, queue, async (dq, redis) => {
+    // reads the task record when the item is a task message; starts nothing
+    const app = new Visq({ redis, prefix: target.prefix });
+    try {
+      return await inspectItem(dq, app, id);
+    } finally {
+      await app.close();
+    }
+  });
+  if (!report) {
     throw new CliError(
       `No item ${JSON.stringify(id)} in the queue ${JSON.stringify(queue)} or its dead letters (prefix ${JSON.stringify(target.prefix)})`,
     );
   }
-  io.out(values.json ? jsonDocument({ queue, ...info }) : fields(describeItem(queue, info)));
+  io.out(values.json ? jsonDocument(report) : fields(describeItem(report)));
   return EXIT.ok;
 };
