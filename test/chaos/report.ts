@@ -1,4 +1,5 @@
 /** The outcome of a chaos run, and its figure table. */
+import type { CounterFigures } from './counters.js';
 import type { ChaosFigures } from './disruptions.js';
 import type { ChaosOptions } from './scenario.js';
 import { DATA, TASKS } from './settings.js';
@@ -9,6 +10,8 @@ export interface ChaosReport {
   readonly figures: ChaosFigures;
   readonly data: DataVerdict;
   readonly tasks: TaskVerdict;
+  /** The metric counters at the end, checked against the ledger (counters.ts). */
+  readonly counters: CounterFigures;
   /** Store failures the processes survived, by error class. */
   readonly survivedErrors: Record<string, number>;
   /** Every violation found: data, tasks, settling, resuming. */
@@ -17,7 +20,7 @@ export interface ChaosReport {
 
 /** The figure table of a run, in Markdown. */
 export function formatReport(report: ChaosReport): string {
-  const { options, figures: f, data: d, tasks: t } = report;
+  const { options, figures: f, data: d, tasks: t, counters: c } = report;
   const rows: [string, string][] = [
     ['seed', String(options.seed)],
     ['data items through chaos (put + found)', `${d.items} (${d.put} put, ${d.discovered} found only by delivery)`],
@@ -37,6 +40,11 @@ export function formatReport(report: ChaosReport): string {
     ['items lost / tasks lost', `${d.lost} / ${t.lost}`],
     ['max deliveries seen vs attempts', `${d.maxDelivery} vs ${DATA.attempts}`],
     ['max task attempt seen vs attempts; most runs of an at-most-once task', `${t.maxAttempt} vs ${TASKS.attempts}; ${t.maxOnceRuns}`],
+    ['counters: data puts / deliveries / lease expiries', `${c.dataPuts} / ${c.dataDeliveries} / ${c.dataExpiries}`],
+    [
+      'counters: task runs started / done / failed / retried',
+      `${c.tasksStarted} / ${c.tasksDone} / ${c.tasksFailed} / ${c.tasksRetried}`,
+    ],
     ['store errors survived', JSON.stringify(report.survivedErrors)],
     ['violations', String(report.violations.length)],
   ];

@@ -11,8 +11,9 @@
  * Disruptions stop at 75% of the window while the producer goes on to its end, so that
  * the survivors have work after the last one. Then the run waits until both queues hold
  * nothing, stops the processes, drains the dead letters and checks the ledger
- * (verify.ts). Nothing here asserts a duration. The pieces: producer.ts, disruptions.ts,
- * processes.ts (and fixtures/), ledger.ts, verify.ts, report.ts.
+ * (verify.ts) and the metric counters against it (counters.ts). Nothing here asserts a
+ * duration. The pieces: producer.ts, disruptions.ts, processes.ts (and fixtures/),
+ * ledger.ts, verify.ts, counters.ts, report.ts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataQueue, Visq, type TaskMessage, type TaskRecord } from '../../src/index.js';
 import { startRedisServer, type RedisServer } from '../harness/redis-server.js';
+import { verifyCounters } from './counters.js';
 import { Disruptor, plan } from './disruptions.js';
 import { readLedger, type ChaosItem, type LedgerLine } from './ledger.js';
 import { FixtureSlot } from './processes.js';
@@ -132,6 +134,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await disruptor.countEvalFallbacks();
     await stop([consumers[0], workers[0]].filter((slot) => slot !== undefined));
 
+    // before the drain below, whose reads of the dead letters count as deliveries there
+    const [dataStats, taskStats, taskMetrics] = await Promise.all([
+      queue.stats(),
+      tasksQueue.stats(),
+      app.taskMetrics(TASKS.queue),
+    ]);
     const lines = readLedger(ledgerDir);
     const deadItems = await drain(queue.dead);
     const deadTasks = new Map<string, string>();
@@ -158,8 +166,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       records,
       dead: deadTasks,
     });
-    violations.push(...data.violations, ...tasks.violations, ...resumed(lines, probedAt));
-    return { options, figures: disruptor.figures, data, tasks, survivedErrors: survived(lines), violations };
+    const counters = verifyCounters({
+      data: dataStats,
+      tasks: taskStats,
+      taskMetrics,
+      dataVerdict: data,
+      taskVerdict: tasks,
+      records,
+    });
+    violations.push(...data.violations, ...tasks.violations, ...counters.violations, ...resumed(lines, probedAt));
+    return {
+      options,
+      figures: disruptor.figures,
+      data,
+      tasks,
+      counters: counters.figures,
+      survivedErrors: survived(lines),
+      violations,
+    };
   } finally {
     await disruptor.restarted();
     await Promise.all([...consumers, ...workers].map((slot) => slot.kill()));

@@ -77,6 +77,8 @@ export interface DataVerdict {
   readonly deadLastUnobserved: number;
   readonly lost: number;
   readonly maxDelivery: number;
+  /** Sum over the items of their deliveries, known from how each ended: a done item's last, a dead one's attempts. */
+  readonly impliedDeliveries: number;
   readonly violations: string[];
 }
 
@@ -168,6 +170,7 @@ export function verifyData(lines: readonly LedgerLine[], facts: DataFacts): Data
   let deadLastUnobserved = 0;
   let lost = 0;
   let maxDelivery = 0;
+  let impliedDeliveries = 0;
   for (const [id, h] of histories) {
     if (h.k !== undefined) {
       idsByKey.set(h.k, (idsByKey.get(h.k) ?? 0) + 1);
@@ -193,11 +196,13 @@ export function verifyData(lines: readonly LedgerLine[], facts: DataFacts): Data
       dead += 1;
       if (finished.length > 0) violations.add(`${id}: done by a lease holder and also dead-lettered`);
       if (last < facts.attempts) deadLastUnobserved += 1;
+      impliedDeliveries += facts.attempts;
       continue;
     }
     if (poison) violations.add(`${id}: a poison item (never done by its readers) is not among the dead letters`);
     if (finished.length > 0) {
       done += 1;
+      impliedDeliveries += last;
       continue;
     }
     const answered = new Set(h.answers.map((a) => a.d));
@@ -205,6 +210,7 @@ export function verifyData(lines: readonly LedgerLine[], facts: DataFacts): Data
       // its last done went out and the item neither came back nor died: that done took effect
       done += 1;
       doneUnanswered += 1;
+      impliedDeliveries += last;
       continue;
     }
     lost += 1;
@@ -232,6 +238,7 @@ export function verifyData(lines: readonly LedgerLine[], facts: DataFacts): Data
     deadLastUnobserved,
     lost,
     maxDelivery,
+    impliedDeliveries,
     violations: violations.done(),
   };
 }

@@ -15,6 +15,12 @@ import type { StoreContext } from '../harness/context.js';
 export const CHROMIUM = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
 
+// .ci/run installs chromium and sets this: there a missing browser fails the suite
+// instead of skipping the browser tests unnoticed
+if (!hasChromium && process.env.VISQ_REQUIRE_CHROMIUM === '1') {
+  throw new Error(`VISQ_REQUIRE_CHROMIUM=1 but ${CHROMIUM} is missing: install Debian's chromium`);
+}
+
 /** A token long enough for the dashboard's check. */
 export const TOKEN = 'test-token-0123456789abcdef';
 
