@@ -19,7 +19,7 @@ export interface CounterFacts {
   readonly tasks: QueueStats;
   readonly taskMetrics: readonly TaskMetrics[];
   readonly dataVerdict: DataVerdict;
-  /** Its runs are the ledger's; its refusedButRun tasks' transitions were counted too. */
+  /** Its runs are the ledger's; its refusedButRun tasks (a violation of their own) were counted too. */
   readonly taskVerdict: TaskVerdict;
   /** The status record of every executed task at the end. */
   readonly records: ReadonlyMap<string, TaskRecord | undefined>;

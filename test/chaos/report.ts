@@ -30,7 +30,7 @@ export function formatReport(report: ChaosReport): string {
     ['script cache flushes; EVAL fallbacks after NOSCRIPT', `${f.scriptFlushes}; ${f.evalFallbacks}`],
     ['CLIENT KILL rounds (connections dropped, of them blocked)', `${f.clientKills} (${f.clientsDropped}, ${f.blockedDropped})`],
     ['full-Redis episodes (puts / executes refused)', `${f.fullEpisodes} (${d.refusedPuts} / ${t.refused})`],
-    ['executes refused as full whose task ran anyway (known bug)', String(t.refusedButRun)],
+    ['executes refused as full whose task ran anyway (must be 0)', String(t.refusedButRun)],
     ['puts with a lost reply (items stored twice by client resend)', `${d.uncertainPuts} (${d.resentPuts})`],
     ['deliveries (unobserved: reply lost)', `${d.deliveries} (${d.unobservedDeliveries})`],
     ['done (answer lost, settled by end state) / stale dones', `${d.done} (${d.doneUnanswered}) / ${d.staleDones}`],

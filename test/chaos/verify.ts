@@ -85,7 +85,7 @@ export interface DataVerdict {
 export interface TaskVerdict {
   readonly executed: number;
   readonly refused: number;
-  /** Of `refused`: executes refused as full whose task still ran (a known bug, see full.test.ts). */
+  /** Of `refused`: executes refused as full whose task still ran or was dead-lettered (must be 0). */
   readonly refusedButRun: number;
   readonly uncertain: number;
   readonly runs: number;
@@ -271,10 +271,12 @@ export function verifyTasks(lines: readonly LedgerLine[], facts: TaskFacts): Tas
     if ((attempts.at(-1) ?? 0) > facts.attempts) violations.add(`task ${taskId}: attempt ${attempts.at(-1)} of ${facts.attempts}`);
     const known = facts.executed.get(taskId);
     const k = known?.k ?? list[0]?.k ?? '';
-    // a known bug (test/chaos/full.test.ts): an execute refused as full may have enqueued
-    // its task, when Redis filled up between the item and the record; counted, not failed
-    if (facts.refusedKeys.has(k)) refusedButRun.add(k);
-    else if (!known && !facts.uncertainKeys.has(k)) violations.add(`task ${taskId} (${k}) ran but was never executed`);
+    // an execute refused as full wrote nothing, so its task cannot run; an execute whose
+    // item was put resolves even if its record was refused (test/chaos/full.test.ts)
+    if (facts.refusedKeys.has(k)) {
+      refusedButRun.add(k);
+      violations.add(`task ${taskId} (${k}) ran, but its execute was refused as full`);
+    } else if (!known && !facts.uncertainKeys.has(k)) violations.add(`task ${taskId} (${k}) ran but was never executed`);
   }
 
   let done = 0;
@@ -317,6 +319,7 @@ export function verifyTasks(lines: readonly LedgerLine[], facts: TaskFacts): Tas
       if (facts.records.get(taskId)?.state !== 'failed') violations.add(`dead letter ${taskId} is not a failed task`);
     } else if (facts.refusedKeys.has(k)) {
       refusedButRun.add(k);
+      violations.add(`dead letter ${taskId} (${k}) is a task whose execute was refused as full`);
     } else if (!facts.uncertainKeys.has(k)) {
       violations.add(`dead letter ${taskId} (${k}) is not a task the producer executed`);
     }
