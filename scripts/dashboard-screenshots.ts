@@ -14,10 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { createDashboardHandler, DataQueue, MemoryStore, Visq } from '../src/index.js';
+import { launchChromium } from '../test/harness/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const DOCS = fileURLToPath(new URL('../docs/', import.meta.url));
 /** Shown in the token box of the queue page: the buttons are live with it. */
 const TOKEN = 'screenshot-token-0123456789';
@@ -75,12 +74,7 @@ app.worker({ queues: ['emails'], concurrency: 2 });
 const traffic = orderTraffic();
 try {
   await seed();
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1280, height: 520 },
-  });
+  const context = await launchChromium(profile, { width: 1280, height: 520 });
   const page = await context.newPage();
   await page.goto(`${origin}/`);
   // two polls, so the rates have two samples; the webhooks' leases have ended by then

@@ -5,9 +5,10 @@
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { hasChromium } from '../harness/chromium.js';
 import { useStore } from '../harness/context.js';
 import { useQueues } from '../harness/queues.js';
-import { hasChromium, TOKEN, useBrowser, useDashboards, useServers } from './helpers.js';
+import { TOKEN, useBrowser, useDashboards, useServers } from './helpers.js';
 
 // The page's globals, used inside page.evaluate callbacks (they run in the browser). The
 // project compiles without the DOM library so that Node code cannot use them by mistake.

@@ -3,17 +3,15 @@
  * after each test), plain HTTP requests with any headers, a parser of the Prometheus text
  * format, and Debian's chromium driven by playwright-core.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type RequestListener, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createDashboardHandler, type DashboardOptions } from '../../src/index.js';
+import { CHROMIUM, hasChromium, launchChromium } from '../harness/chromium.js';
 import type { StoreContext } from '../harness/context.js';
-
-export const CHROMIUM = '/usr/bin/chromium';
-export const hasChromium = existsSync(CHROMIUM);
 
 // .ci/run installs chromium and sets this: there a missing browser fails the suite
 // instead of skipping the browser tests unnoticed
@@ -163,16 +161,6 @@ export function parseScrape(text: string): Scrape {
   };
 }
 
-/** Flags that keep a headless chromium from reaching out or needing a sandbox (CI runs as root). */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-
 /** One headless chromium per file with a fresh profile; `page()` opens a tab closed after the test. */
 export function useBrowser(): { page(): Promise<Page> } {
   let context: BrowserContext | undefined;
@@ -181,12 +169,7 @@ export function useBrowser(): { page(): Promise<Page> } {
   beforeAll(async () => {
     if (!hasChromium) return;
     profile = mkdtempSync(join(tmpdir(), 'visq-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 800 },
-    });
+    context = await launchChromium(profile, { width: 1280, height: 800 });
   });
   afterEach(async () => {
     await Promise.all(pages.splice(0).map((page) => page.close()));
