@@ -98,8 +98,9 @@ function setStatus(ok, text) {
   status.textContent = text;
 }
 
-async function getJson(path) {
-  const response = await fetch(path, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+/** The JSON answer of `path`; a failure throws the API's `error` message. */
+async function requestJson(path, init = {}) {
+  const response = await fetch(path, { cache: 'no-store', ...init, headers: { Accept: 'application/json', ...init.headers } });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
   return body;
@@ -172,6 +173,14 @@ function itemRows(items) {
   );
 }
 
+/** The `kind` list (ready or dead) of a queue's page: the items shown of `total`. */
+function renderItemList(kind, items, total) {
+  $(`${kind}-count`).textContent = total > items.length ? `(first ${items.length} of ${count(total)})` : `(${count(total)})`;
+  $(`${kind}-items`).tBodies[0].replaceChildren(...itemRows(items));
+  $(`no-${kind}`).hidden = items.length > 0;
+  $(`${kind}-items`).hidden = items.length === 0;
+}
+
 /** The run time below which about 90% of the runs ended, from the cumulative buckets. */
 function p90(runTime) {
   if (runTime.count === 0) return '–';
@@ -214,14 +223,8 @@ function renderQueue(body) {
       ),
     ),
   );
-  $('ready-count').textContent = s.ready > body.ready.length ? `(first ${body.ready.length} of ${count(s.ready)})` : `(${count(s.ready)})`;
-  $('ready-items').tBodies[0].replaceChildren(...itemRows(body.ready));
-  $('no-ready').hidden = body.ready.length > 0;
-  $('ready-items').hidden = body.ready.length === 0;
-  $('dead-count').textContent = s.dead > body.dead.length ? `(first ${body.dead.length} of ${count(s.dead)})` : `(${count(s.dead)})`;
-  $('dead-items').tBodies[0].replaceChildren(...itemRows(body.dead));
-  $('no-dead').hidden = body.dead.length > 0;
-  $('dead-items').hidden = body.dead.length === 0;
+  renderItemList('ready', body.ready, s.ready);
+  renderItemList('dead', body.dead, s.dead);
 
   const canAct = !state.readOnly && token() !== '';
   $('redrive').disabled = !canAct || s.dead === 0;
@@ -279,7 +282,7 @@ async function inspect(id) {
   if (name === undefined || id === '') return;
   $('inspect-id').value = id;
   try {
-    renderItem(await getJson(apiPath(name, 'items', id)));
+    renderItem(await requestJson(apiPath(name, 'items', id)));
     clearNotice();
   } catch (error) {
     $('inspect-result').hidden = true;
@@ -289,15 +292,12 @@ async function inspect(id) {
 
 // ---- actions -------------------------------------------------------------------------------
 
-async function post(path) {
-  const response = await fetch(path, {
+function post(path) {
+  return requestJson(path, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token()}` },
     body: '{}',
   });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
-  return body;
 }
 
 async function act(kind) {
@@ -337,7 +337,7 @@ async function refresh() {
   $('overview').hidden = name !== undefined;
   $('queue-page').hidden = name === undefined;
   try {
-    const body = await getJson(name === undefined ? 'api/queues' : `${apiPath(name)}?limit=${SHOWN}`);
+    const body = await requestJson(name === undefined ? 'api/queues' : `${apiPath(name)}?limit=${SHOWN}`);
     if (run !== state.runs) return;
     renderMode(body.readOnly, body.prefix);
     if (name === undefined) renderQueues(body);
