@@ -9,8 +9,11 @@ import { verifyCounters, type CounterFacts } from './counters.js';
 import type { DataVerdict, TaskVerdict } from './verify.js';
 
 function stats(totals: Partial<Record<keyof QueueStats, number>>): QueueStats {
-  const zero = { ready: 0, delayed: 0, inflight: 0, dead: 0, headAge: 0, puts: 0, deliveries: 0, dones: 0 };
-  return { ...zero, expiries: 0, deadLettered: 0, dropped: 0, expired: 0, emptyReads: 0, ...totals } as QueueStats;
+  const zero: Record<keyof QueueStats, number> = {
+    ready: 0, delayed: 0, inflight: 0, dead: 0, headAge: 0,
+    puts: 0, deliveries: 0, dones: 0, expiries: 0, deadLettered: 0, dropped: 0, expired: 0, emptyReads: 0,
+  };
+  return { ...zero, ...totals } as QueueStats;
 }
 
 function metrics(fields: Pick<TaskMetrics, 'started' | 'done' | 'failed' | 'retried'>, timed: number): TaskMetrics {

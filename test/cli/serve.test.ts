@@ -9,7 +9,7 @@ import { Visq } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
 import { freePort } from '../harness/redis-server.js';
 import { action, parseScrape, send, TOKEN } from '../observe/helpers.js';
-import { useCli, type Finished } from './processes.js';
+import { finished, useCli, type Finished } from './processes.js';
 
 const ctx = useStore();
 const cli = useCli(ctx);
@@ -22,16 +22,14 @@ async function serve(
 ): Promise<{ child: ChildProcess; listening: Record<string, unknown>; lines: Record<string, unknown>[]; exit: Promise<Finished> }> {
   const child = start(['serve', '--port', '0', '--json', '--redis-url', ctx.server.url, '--prefix', ctx.prefix, ...args], env);
   const lines: Record<string, unknown>[] = [];
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exit = new Promise<Finished>((resolve) => child.once('close', (code) => resolve({ code, stdout: '', stderr })));
+  const exit = finished(child);
   const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       const event = JSON.parse(line) as Record<string, unknown>;
       lines.push(event);
       if (event.event === 'listening') resolve(event);
     });
-    void exit.then(() => reject(new Error(`visq serve exited before listening: ${stderr}`)));
+    void exit.then(({ stderr }) => reject(new Error(`visq serve exited before listening: ${stderr}`)), reject);
   });
   return { child, listening, lines, exit };
 }
