@@ -23,6 +23,19 @@ import { deadBase, queueKey, registryKey, scriptKeys } from './keys.js';
 import { inspectRedis } from './inspect.js';
 import { groupArgs, leaseOf, type LeaseGroup } from './lease.js';
 
+const dropped = new WeakSet<RedisConnection>();
+
+/**
+ * Disconnects a connection of this store once. ioredis arms a 2 s timer on every
+ * disconnect() that only the socket's close event clears; a second call after the close
+ * leaves a timer that keeps the process alive for 2 s after everything was closed.
+ */
+function dropConnection(connection: RedisConnection): void {
+  if (dropped.has(connection)) return;
+  dropped.add(connection);
+  connection.disconnect();
+}
+
 /** Wraps a caller-owned ioredis connection (Redis or Cluster) as a queue store. */
 export class RedisStore implements QueueStore {
   readonly connection: RedisConnection;
@@ -48,7 +61,7 @@ export class RedisStore implements QueueStore {
     let aborted = false;
     const onAbort = (): void => {
       aborted = true;
-      connection.disconnect();
+      dropConnection(connection);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -56,13 +69,12 @@ export class RedisStore implements QueueStore {
       return await fn(connection);
     } catch (error) {
       if (aborted || this.#closed) return undefined;
-      connection.disconnect();
       aborted = true;
       throw toStoreError(error, 'a blocking wait');
     } finally {
       signal?.removeEventListener('abort', onAbort);
       this.#busy.delete(connection);
-      if (aborted || this.#closed) connection.disconnect();
+      if (aborted || this.#closed) dropConnection(connection);
       else this.#idle.push(connection);
     }
   }
@@ -90,7 +102,7 @@ export class RedisStore implements QueueStore {
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const connection of [...this.#idle, ...this.#busy]) connection.disconnect();
+    for (const connection of [...this.#idle, ...this.#busy]) dropConnection(connection);
     this.#idle.length = 0;
     this.#busy.clear();
   }

@@ -129,7 +129,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#wakeFetchers();
     await this.#handBack(this.#buffer.splice(0));
     if (this.#active.size > 0) {
-      await Promise.race([Promise.allSettled(this.#active), sleep(this.settings.shutdownTimeout * 1000)]);
+      // the grace timer is cleared once the runs settle, or it would keep the process
+      // alive for the rest of shutdownTimeout after close() resolved
+      const graceOver = new AbortController();
+      await Promise.race([
+        Promise.allSettled(this.#active),
+        sleep(this.settings.shutdownTimeout * 1000, graceOver.signal),
+      ]);
+      graceOver.abort();
       this.#giveUp.abort();
       await Promise.allSettled(this.#active);
     }

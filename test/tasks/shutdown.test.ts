@@ -1,3 +1,5 @@
+import { createHook } from 'node:async_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { taskContext } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
@@ -116,4 +118,52 @@ describe('Worker.close', () => {
     await worker.close();
     await until('no blocked read is left', async () => (await ctx.blockedWaits()) === 0, 2);
   });
+
+  it('leaves no timer behind once the worker and its app are closed, so the process can exit', async () => {
+    const timers = trackTimers();
+    try {
+      const app = t.app();
+      const gate = t.gate();
+      const job = app.task('job', async () => {
+        await gate.pass();
+        return 1;
+      });
+      // a long grace period: a timer of it left running would hold the process for 30 s
+      const worker = app.worker({ concurrency: 2, prefetch: 4, shutdownTimeout: 30 });
+      const started = record(worker, 'started');
+      const [et] = await job.executeMany([[], []]);
+      await until('both tasks run', () => started.length === 2);
+      // and the fetch loop waits on the empty queue: close() aborts that wait
+      await until('the worker blocks on the empty queue', async () => (await ctx.blockedWaits()) > 0);
+      const closing = worker.close();
+      // the runs end while close() waits for them, well within the grace period
+      await sleep(50);
+      expect(worker.running).toBe(2);
+      gate.open();
+      await closing;
+      expect(await et?.status()).toBe('done');
+      await app.close();
+      // a dropped connection's own timer (ioredis: 2 s) ends with its socket, at once
+      await until('no timer of a second or more is left', () => timers.pending(1000).length === 0, 1);
+    } finally {
+      timers.stop();
+    }
+  });
 });
+
+/** Follows the timers created from now on: those still pending, with their durations. */
+function trackTimers(): { pending(minMs: number): number[]; stop(): void } {
+  const live = new Map<number, number>();
+  const hook = createHook({
+    init(id, type, _trigger, resource) {
+      if (type === 'Timeout') live.set(id, (resource as { _idleTimeout: number })._idleTimeout);
+    },
+    destroy(id) {
+      live.delete(id);
+    },
+  }).enable();
+  return {
+    pending: (minMs) => [...live.values()].filter((ms) => ms >= minMs),
+    stop: () => hook.disable(),
+  };
+}
