@@ -14,5 +14,10 @@ if (missing.length > 0) {
   );
   process.exit(1);
 }
+if (!existsSync(new URL('../dist/index.js', import.meta.url))) {
+  // visq is measured as users run it, built; `npm run bench` builds it first
+  console.error('bench: visq is not built (dist/index.js is missing). Run `npm run bench`, which builds it, or `npm run build` first.');
+  process.exit(1);
+}
 const main = new URL('./lib/main.ts', import.meta.url).href;
 await import(main);

@@ -1,10 +1,12 @@
 /**
- * visq from the repository source (run through tsx), on its own ioredis connection per
+ * visq as users run it: the built package in dist/ (`npm run bench` builds it first; the
+ * TypeScript source through tsx costs the worker about a tenth more CPU per task, mostly
+ * esbuild's name-keeping wrappers on every closure). Its own ioredis connection per
  * agent. Data: a DataQueue with a 30 s visibility timeout. Tasks: the `add` task with
  * its defaults (visTimeout 0: at most once), a worker with prefetch 100.
  */
 import { Redis } from 'ioredis';
-import { DataQueue, Visq, type Worker } from '../../../src/index.js';
+import { DataQueue, Visq, type Worker } from '../../../dist/index.js';
 import type { Payload, ServerAddress, TaskArgs } from '../protocol.js';
 import { DATA_QUEUE, TASK_QUEUE, type Batch, type DataClient, type SystemDriver, type TaskClient, type WorkerHooks } from './types.js';
 
