@@ -118,6 +118,14 @@ export interface QueueBackend {
    */
   waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /**
+   * waitForChange, then read: on Redis in one round trip (the read is queued behind the
+   * blocking wait on the same connection, so Redis runs it the moment the wait ends).
+   * Resolves `undefined`, with nothing leased, when `signal` aborted the wait; if the
+   * read had already run, its leased items go back first (no attempt used), and items
+   * read at most once (visibility timeout 0), which have left the queue, are returned.
+   */
+  waitThenRead(cursor: string, timeoutMs: number, request: ReadRequest, signal?: AbortSignal): Promise<ReadResult | undefined>;
+  /**
    * A backend for the dead-letter queue of this one. Its reads (read, peek, stats,
    * redrive, inspect) first bring this queue up to date with time, so that items whose
    * last delivery ended are there whether or not anyone uses this queue.

@@ -232,6 +232,11 @@ class MemoryQueueBackend implements QueueBackend {
     await this.#core.signals.wait(this.#base, cursor, timeoutMs, signal);
   }
 
+  async waitThenRead(cursor: string, timeoutMs: number, request: ReadRequest, signal?: AbortSignal): Promise<ReadResult | undefined> {
+    await this.waitForChange(cursor, timeoutMs, signal);
+    return signal?.aborted ? undefined : this.read(request);
+  }
+
   dead(): QueueBackend {
     return new MemoryQueueBackend(this.#core, deadBase(this.#base), this.#base);
   }

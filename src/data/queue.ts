@@ -189,17 +189,18 @@ export class DataQueue<T = unknown> {
     const request = { count: checkedCount, visTimeoutMs, attempts, useDead: this.settings.useDead };
     const started = performance.now();
     const stop = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
+    let result = await this.#backend.read(request);
     for (;;) {
-      const result = await this.#backend.read(request);
       if (result.deliveries.length > 0) return this.#decode(result.deliveries);
       const left = waitMs - (performance.now() - started);
       if (left <= 0 || stop.aborted) return [];
       // wake at the next due time at the latest: a delayed item or expired lease
       // becomes visible then without any put to signal it
       const block = result.nextDueMs >= 0 ? Math.min(left, result.nextDueMs + 1) : left;
-      await this.#backend.waitForChange(result.cursor, block, stop);
-      // a closed queue must not lease items its caller can no longer finish
-      if (stop.aborted) return [];
+      const next = await this.#backend.waitThenRead(result.cursor, block, request, stop);
+      // aborted (a closed queue must not lease items its caller can no longer finish)
+      if (!next) return [];
+      result = next;
     }
   }
 

@@ -3,7 +3,7 @@
  * the queue's 20 keys. Blocking waits use duplicate connections that this store opens
  * lazily, pools, and closes in `close()`; the caller's connection is never closed.
  */
-import { runScript, toStoreError, type RedisConnection, type ScriptName } from '../scripts/loader.js';
+import { isNoScript, pipelineScript, runScript, toStoreError, type RedisConnection, type ScriptName } from '../scripts/loader.js';
 import type {
   PutRequest,
   QueueBackend,
@@ -17,13 +17,17 @@ import type {
   ReleaseOutcome,
 } from './backend.js';
 import { clockArg } from './clock.js';
+import { sleep } from '../sleep.js';
 import { warnOnUnsafeEviction } from './eviction-check.js';
 import { parseRecord } from './codec.js';
 import { deadBase, queueKey, registryKey, scriptKeys } from './keys.js';
 import { inspectRedis } from './inspect.js';
-import { groupArgs, leaseOf, type LeaseGroup } from './lease.js';
+import { collectLeases, groupArgs, leaseOf, type LeaseGroup } from './lease.js';
 
 const dropped = new WeakSet<RedisConnection>();
+
+/** How long close() waits for blocking calls an abort woke, ms. */
+const WOKEN_GRACE_MS = 2000;
 
 /**
  * Disconnects a connection of this store once. ioredis arms a 2 s timer on every
@@ -36,11 +40,45 @@ function dropConnection(connection: RedisConnection): void {
   connection.disconnect();
 }
 
+/** The get script's arguments after the clock. */
+function readArgs({ count, visTimeoutMs, attempts, useDead }: ReadRequest): (string | number)[] {
+  return [count, visTimeoutMs, attempts, useDead ? 1 : 0];
+}
+
+/** The get script's reply: { wait_ms, cursor, entry, record... }. */
+function readResult(reply: unknown): ReadResult {
+  const [nextDueMs, cursor, entry, ...records] = reply as [number, string, string, ...string[]];
+  // the script returns the batch's entry once; a lease is "<id>:<entry>"
+  const deliveries = records.map((raw) => {
+    const record = parseRecord(raw);
+    return {
+      lease: entry === '' ? record.id : leaseOf(record.id, entry),
+      id: record.id,
+      delivery: record.deliveries + 1,
+      payload: record.payload,
+    };
+  });
+  return { deliveries, nextDueMs, cursor };
+}
+
+/** The release script's arguments after the clock. */
+function releaseArgs(groups: readonly LeaseGroup[], mode: ReleaseMode): (string | number)[] {
+  const head = mode.kind === 'fail' ? [0, 'fail', mode.useDead ? '1' : '0'] : [mode.delayMs, mode.kind, ''];
+  return [...head, ...groupArgs(groups)];
+}
+
+/** A BLOCK argument for `timeoutMs`: whole ms, at least 1 (0 would block forever). */
+function blockMs(timeoutMs: number): number {
+  return Math.max(1, Math.ceil(timeoutMs));
+}
+
 /** Wraps a caller-owned ioredis connection (Redis or Cluster) as a queue store. */
 export class RedisStore implements QueueStore {
   readonly connection: RedisConnection;
   readonly #idle: RedisConnection[] = [];
   readonly #busy = new Set<RedisConnection>();
+  /** Blocking calls woken by an abort and still finishing (see blocking). */
+  readonly #woken = new Set<Promise<void>>();
   #closed = false;
 
   constructor(connection: RedisConnection) {
@@ -53,15 +91,34 @@ export class RedisStore implements QueueStore {
     return new RedisQueueBackend(this, base);
   }
 
-  /** Runs `fn` on a blocking connection of its own; an abort disconnects it. */
-  async blocking<R>(fn: (connection: RedisConnection) => Promise<R>, signal?: AbortSignal): Promise<R | undefined> {
+  /**
+   * Runs `fn` on a blocking connection of its own. An abort disconnects it (`fn`'s result
+   * is then lost and this resolves `undefined`), or, given `wake`, calls `wake` to end
+   * the blocking command early and still resolves with what `fn` returns, so that a
+   * command queued behind it is not lost; when `wake` fails it disconnects.
+   */
+  async blocking<R>(
+    fn: (connection: RedisConnection) => Promise<R>,
+    signal?: AbortSignal,
+    wake?: () => Promise<unknown>,
+  ): Promise<R | undefined> {
     if (this.#closed) return undefined;
     const connection = this.#idle.pop() ?? this.connection.duplicate();
     this.#busy.add(connection);
     let aborted = false;
-    const onAbort = (): void => {
+    let settle = (): void => undefined;
+    const settled = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    const disconnect = (): void => {
       aborted = true;
       dropConnection(connection);
+    };
+    const onAbort = (): void => {
+      if (!wake) return disconnect();
+      // close() lets a woken call finish: what runs behind the wait may hold leases
+      this.#woken.add(settled);
+      wake().catch(disconnect);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -76,6 +133,8 @@ export class RedisStore implements QueueStore {
       this.#busy.delete(connection);
       if (aborted || this.#closed) dropConnection(connection);
       else this.#idle.push(connection);
+      this.#woken.delete(settled);
+      settle();
     }
   }
 
@@ -102,6 +161,12 @@ export class RedisStore implements QueueStore {
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#woken.size > 0) {
+      // woken waits finish within a round trip or two; a stuck one is cut off
+      const grace = new AbortController();
+      await Promise.race([Promise.all(this.#woken), sleep(WOKEN_GRACE_MS, grace.signal)]);
+      grace.abort();
+    }
     for (const connection of [...this.#idle, ...this.#busy]) dropConnection(connection);
     this.#idle.length = 0;
     this.#busy.clear();
@@ -145,26 +210,7 @@ class RedisQueueBackend implements QueueBackend {
 
   async read(request: ReadRequest): Promise<ReadResult> {
     await this.#catchUpParent();
-    const { count, visTimeoutMs, attempts, useDead } = request;
-    const reply = (await this.#run('get', [count, visTimeoutMs, attempts, useDead ? 1 : 0])) as [
-      number,
-      string,
-      string,
-      ...string[],
-    ];
-    // the script returns the batch's entry once; a lease is "<id>:<entry>"
-    const entry = reply[2];
-    const deliveries = [];
-    for (let i = 3; i < reply.length; i += 1) {
-      const record = parseRecord(reply[i] as string);
-      deliveries.push({
-        lease: entry === '' ? record.id : leaseOf(record.id, entry),
-        id: record.id,
-        delivery: record.deliveries + 1,
-        payload: record.payload,
-      });
-    }
-    return { deliveries, nextDueMs: reply[0], cursor: reply[1] };
+    return readResult(await this.#run('get', readArgs(request)));
   }
 
   async done(groups: readonly LeaseGroup[]): Promise<number> {
@@ -185,9 +231,7 @@ class RedisQueueBackend implements QueueBackend {
   async release(groups: readonly LeaseGroup[], mode: ReleaseMode): Promise<Map<string, ReleaseOutcome>> {
     const outcomes = new Map<string, ReleaseOutcome>();
     if (groups.length === 0) return outcomes;
-    const args =
-      mode.kind === 'fail' ? [0, 'fail', mode.useDead ? '1' : '0'] : [mode.delayMs, mode.kind, ''];
-    const reply = (await this.#run('release', [...args, ...groupArgs(groups)])) as string[];
+    const reply = (await this.#run('release', releaseArgs(groups, mode))) as string[];
     for (let i = 0; i < reply.length; i += 2) outcomes.set(reply[i] as string, reply[i + 1] as ReleaseOutcome);
     return outcomes;
   }
@@ -245,9 +289,48 @@ class RedisQueueBackend implements QueueBackend {
   async waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const key = queueKey(this.#base, 'signal');
     await this.#store.blocking(
-      (connection) => connection.xread('BLOCK', Math.max(1, Math.ceil(timeoutMs)), 'STREAMS', key, cursor),
+      (connection) => connection.xread('BLOCK', blockMs(timeoutMs), 'STREAMS', key, cursor),
       signal,
     );
+  }
+
+  async waitThenRead(cursor: string, timeoutMs: number, request: ReadRequest, signal?: AbortSignal): Promise<ReadResult | undefined> {
+    if (this.#parentKeys) {
+      // a dead-letter queue's read is two scripts (the parent's maintenance first)
+      await this.waitForChange(cursor, timeoutMs, signal);
+      return signal?.aborted ? undefined : this.read(request);
+    }
+    const key = queueKey(this.#base, 'signal');
+    const main = this.#store.connection;
+    const args = [clockArg(main), ...readArgs(request)];
+    const reply = await this.#store.blocking(
+      async (connection): Promise<ReadResult> => {
+        // the read waits in Redis behind the blocking XREAD and runs the moment it
+        // returns: a put wakes the reader and leases its items in one round trip
+        const pipeline = connection.pipeline().xread('BLOCK', blockMs(timeoutMs), 'STREAMS', key, cursor);
+        pipelineScript(pipeline, 'get', this.#keys, args);
+        const replies = (await pipeline.exec()) ?? [];
+        // the read's reply is what counts (a failed XREAD still let it run)
+        const [error, got] = replies[1] ?? [new Error('no reply to the read')];
+        if (error && !isNoScript(error)) throw toStoreError(error, 'get');
+        const result = readResult(error ? await runScript(connection, 'get', this.#keys, args) : got);
+        if (!signal?.aborted || result.deliveries.length === 0 || request.visTimeoutMs <= 0) return result;
+        // aborted after the read ran: its leased items go back, no attempt used (items
+        // read at most once have left the queue: the caller gets them after all)
+        const groups = collectLeases('leases', result.deliveries.map((d) => d.lease));
+        await runScript(connection, 'release', this.#keys, [clockArg(main), ...releaseArgs(groups, { kind: 'keep', delayMs: 0 })]);
+        return { ...result, deliveries: [] };
+      },
+      signal,
+      // an abort wakes the XREAD as a put would (waiters allow spurious wake-ups) rather
+      // than dropping the connection, so that a read that already leased items is seen.
+      // NOMKSTREAM: a queue nobody ever put to gets no key; its wait is dropped instead
+      async () => {
+        if ((await main.xadd(key, 'NOMKSTREAM', 'MAXLEN', '1', '*', 'v', '1')) === null) throw new Error('no stream');
+      },
+    );
+    if (reply === undefined || (signal?.aborted && reply.deliveries.length === 0)) return undefined;
+    return reply;
   }
 
   dead(): QueueBackend {

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Cluster, Redis } from 'ioredis';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { StoreError, StoreFullError } from '../errors.js';
 import { VERSION } from '../version.js';
 
@@ -74,6 +74,25 @@ export function toStoreError(error: unknown, operation: string): StoreError {
   return new StoreError(`Redis failed ${operation}: ${message}`, { cause: error });
 }
 
+/**
+ * Queues script `name` on an ioredis pipeline (EVALSHA only). A reply that starts with
+ * NOSCRIPT means the script cache was emptied: run it again with `runScript`, which
+ * falls back to EVAL.
+ */
+export function pipelineScript(
+  pipeline: ChainableCommander,
+  name: ScriptName,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): void {
+  pipeline.evalsha(script(name).sha, keys.length, ...keys, ...args);
+}
+
+/** Whether `error` says the script is not in Redis's script cache. */
+export function isNoScript(error: unknown): boolean {
+  return messageOf(error).startsWith('NOSCRIPT');
+}
+
 /** Runs script `name` with its keys and arguments; one round trip in the usual case. */
 export async function runScript(
   connection: RedisConnection,
@@ -85,7 +104,7 @@ export async function runScript(
   try {
     return await connection.evalsha(sha, keys.length, ...keys, ...args);
   } catch (error) {
-    if (!messageOf(error).startsWith('NOSCRIPT')) throw toStoreError(error, name);
+    if (!isNoScript(error)) throw toStoreError(error, name);
   }
   try {
     return await connection.eval(lua, keys.length, ...keys, ...args);

@@ -57,6 +57,19 @@ describe.runIf(ctx.kind === 'redis')('scripts', () => {
     expect(await ctx.snapshot()).toEqual({});
   });
 
+  it('serve a blocked read woken after SCRIPT FLUSH (its read waits in Redis behind the wait)', async () => {
+    const queue = open<string>('q', { visTimeout: 30 });
+    await queue.putData(['warm']);
+    await queue.doneData(await queue.getData(1));
+    const waiter = queue.getData(1, { wait: 60 });
+    while ((await ctx.blockedWaits()) !== 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    await ctx.redis.script('FLUSH');
+    // a wake-up with nothing to read: the read behind it meets the empty script cache
+    await ctx.redis.xadd(queueKey(queueBase(ctx.prefix, 'q'), 'signal'), 'MAXLEN', '1', '*', 'v', '1');
+    const [id] = await open<string>('q', {}, ctx.server.client()).putData(['after']);
+    expect([...(await waiter).entries()].map(([lease, item]) => [lease.split(':')[0], item])).toEqual([[id, 'after']]);
+  });
+
   it('are not the only cache: a queue on a second connection works after a flush too', async () => {
     const queue = open<string>();
     const elsewhere = open<string>('q', {}, ctx.server.client());

@@ -125,6 +125,30 @@ describe('getData with wait', () => {
       expect([...items.values()]).toEqual(['x']);
     }, IN_TIME);
 
+    for (const visTimeout of [30, 0]) {
+      it(`loses nothing when an abort races a put (visTimeout ${visTimeout})`, async () => {
+        const queue = open<string>('q', { visTimeout });
+        // the queue has had a put: an abort wakes its read rather than dropping it
+        await queue.putData(['before']);
+        await queue.doneData(await queue.getData(1));
+        const controller = new AbortController();
+        const waiter = queue.getData(1, { wait: LONG_WAIT, signal: controller.signal });
+        await untilBlocked(1);
+        // on Redis the read queued behind the blocked wait may run, and take the item,
+        // before the abort's wake-up: it must then hand it back (or, read at most once,
+        // return it) rather than drop it
+        const put = queue.putData(['raced']);
+        controller.abort();
+        await put;
+        const fromWaiter = [...(await waiter).values()];
+        const later = await queue.getDeliveries(1);
+        expect([...fromWaiter, ...later.map((d) => d.item)]).toEqual(['raced']);
+        // a lease handed back unused costs no attempt
+        for (const d of later) expect(d.delivery).toBe(1);
+        expect(await queue.stats()).toMatchObject({ ready: 0, inflight: visTimeout > 0 ? later.length + fromWaiter.length : 0 });
+      }, IN_TIME);
+    }
+
     it('leaves the queue usable for later waits', async () => {
       const queue = open<string>();
       const controller = new AbortController();
@@ -138,6 +162,23 @@ describe('getData with wait', () => {
       expect([...(await second).values()]).toEqual(['x']);
     }, IN_TIME);
   });
+
+  it('leaves no lease behind when close() races a put', async () => {
+    const queue = open<string>('q', { visTimeout: 30 });
+    await queue.putData(['before']);
+    await queue.doneData(await queue.getData(1));
+    const waiter = queue.getData(1, { wait: LONG_WAIT });
+    await untilBlocked(1);
+    // the read behind the wait can run before close() is seen: close() lets it hand
+    // the item back before it drops the connection
+    const put = queue.putData(['raced']);
+    const closing = queue.close();
+    await Promise.all([put, closing]);
+    const fromWaiter = [...(await waiter).values()];
+    const later = await openElsewhere<string>('q', { visTimeout: 30 }).getDeliveries(1);
+    expect([...fromWaiter, ...later.map((d) => d.item)]).toEqual(['raced']);
+    for (const d of later) expect(d.delivery).toBe(1);
+  }, IN_TIME);
 
   it('is ended by close(), which releases the waiting connection', async () => {
     const queue = open<string>();
