@@ -315,10 +315,11 @@ class RedisQueueBackend implements QueueBackend {
         if (error && !isNoScript(error)) throw toStoreError(error, 'get');
         const result = readResult(error ? await runScript(connection, 'get', this.#keys, args) : got);
         if (!signal?.aborted || result.deliveries.length === 0 || request.visTimeoutMs <= 0) return result;
-        // aborted after the read ran: its leased items go back, no attempt used (items
-        // read at most once have left the queue: the caller gets them after all)
+        // aborted after the read ran: its leased items go back, no attempt used and not
+        // counted as delivered (items read at most once have left the queue: the caller
+        // gets them after all)
         const groups = collectLeases('leases', result.deliveries.map((d) => d.lease));
-        await runScript(connection, 'release', this.#keys, [clockArg(main), ...releaseArgs(groups, { kind: 'keep', delayMs: 0 })]);
+        await runScript(connection, 'release', this.#keys, [clockArg(main), 0, 'unread', '', ...groupArgs(groups)]);
         return { ...result, deliveries: [] };
       },
       signal,

@@ -7,6 +7,9 @@
   ARGV[3] mode: 'count' - the delivery failed and uses an attempt; the item is requeued,
                           or dead-lettered / dropped when its attempts are spent
                 'keep'  - the item was never worked on: requeued, no attempt used
+                'unread' - as 'keep', for a read whose caller never saw its reply (an
+                          aborted blocking read): the read's count in meta.deliveries
+                          is taken back too
                 'fail'  - a final failure: dead-lettered / dropped whatever its attempts
   ARGV[4] for 'fail': '1' dead-letter, '0' drop; otherwise the lease entry's setting
           applies and this is ''
@@ -24,7 +27,7 @@ local now = now_ms(ARGV[1])
 local visible_at = now + tonumber(ARGV[2])
 maintain_if_due(Q, D, now)
 local mode = ARGV[3]
-local count_delivery = mode ~= 'keep'
+local count_delivery = mode ~= 'keep' and mode ~= 'unread'
 local by_owner, order, records = live_by_owner(Q, read_groups(5), now)
 local out, dead_batch, requeued, earliest = {}, {}, false, nil
 
@@ -49,6 +52,7 @@ for _, owner in ipairs(order) do
   release_from_entry(Q, owner, #leases)
 end
 timers().count(Q, 'dead_lettered', #dead_batch)
+if mode == 'unread' and #out > 0 then redis.call('HINCRBY', Q.meta, 'deliveries', -#out / 2) end
 timers().append_dead(D, dead_batch, now)
 if earliest then lower_due(Q, earliest) end
 if requeued then signal(Q) end

@@ -143,9 +143,13 @@ describe('getData with wait', () => {
         const fromWaiter = [...(await waiter).values()];
         const later = await queue.getDeliveries(1);
         expect([...fromWaiter, ...later.map((d) => d.item)]).toEqual(['raced']);
-        // a lease handed back unused costs no attempt
+        // a lease handed back unused costs no attempt, and is not counted as a delivery
         for (const d of later) expect(d.delivery).toBe(1);
-        expect(await queue.stats()).toMatchObject({ ready: 0, inflight: visTimeout > 0 ? later.length + fromWaiter.length : 0 });
+        expect(await queue.stats()).toMatchObject({
+          ready: 0,
+          inflight: visTimeout > 0 ? later.length + fromWaiter.length : 0,
+          deliveries: 2,
+        });
       }, IN_TIME);
     }
 
@@ -175,9 +179,11 @@ describe('getData with wait', () => {
     const closing = queue.close();
     await Promise.all([put, closing]);
     const fromWaiter = [...(await waiter).values()];
-    const later = await openElsewhere<string>('q', { visTimeout: 30 }).getDeliveries(1);
+    const elsewhere = openElsewhere<string>('q', { visTimeout: 30 });
+    const later = await elsewhere.getDeliveries(1);
     expect([...fromWaiter, ...later.map((d) => d.item)]).toEqual(['raced']);
     for (const d of later) expect(d.delivery).toBe(1);
+    expect((await elsewhere.stats()).deliveries).toBe(2);
   }, IN_TIME);
 
   it('is ended by close(), which releases the waiting connection', async () => {
