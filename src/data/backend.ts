@@ -121,8 +121,9 @@ export interface QueueBackend {
    * waitForChange, then read: on Redis in one round trip (the read is queued behind the
    * blocking wait on the same connection, so Redis runs it the moment the wait ends).
    * Resolves `undefined`, with nothing leased, when `signal` aborted the wait; if the
-   * read had already run, its leased items go back first (no attempt used), and items
-   * read at most once (visibility timeout 0), which have left the queue, are returned.
+   * read had already run, its leased items go back first (no attempt used, not counted
+   * as delivered), and items read at most once (visibility timeout 0), which have left
+   * the queue, are returned.
    */
   waitThenRead(cursor: string, timeoutMs: number, request: ReadRequest, signal?: AbortSignal): Promise<ReadResult | undefined>;
   /**
