@@ -13,3 +13,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/**
+ * Waits for `work` to settle, but at most `ms`. The timer is cleared once `work` settles,
+ * so that it never keeps the process alive after the wait is over.
+ */
+export async function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  const settled = new AbortController();
+  await Promise.race([work.then(() => undefined, () => undefined), sleep(ms, settled.signal)]);
+  settled.abort();
+}

@@ -17,7 +17,7 @@ import type {
   ReleaseOutcome,
 } from './backend.js';
 import { clockArg } from './clock.js';
-import { sleep } from '../sleep.js';
+import { settleWithin } from '../sleep.js';
 import { warnOnUnsafeEviction } from './eviction-check.js';
 import { parseRecord } from './codec.js';
 import { deadBase, queueKey, registryKey, scriptKeys } from './keys.js';
@@ -61,9 +61,15 @@ function readResult(reply: unknown): ReadResult {
   return { deliveries, nextDueMs, cursor };
 }
 
-/** The release script's arguments after the clock. */
-function releaseArgs(groups: readonly LeaseGroup[], mode: ReleaseMode): (string | number)[] {
-  const head = mode.kind === 'fail' ? [0, 'fail', mode.useDead ? '1' : '0'] : [mode.delayMs, mode.kind, ''];
+/**
+ * The release script's arguments after the clock. `unread` is this backend's own mode:
+ * the hand-back of a read whose reply its caller never saw (see release.lua).
+ */
+function releaseArgs(groups: readonly LeaseGroup[], mode: ReleaseMode | { readonly kind: 'unread' }): (string | number)[] {
+  const head =
+    mode.kind === 'fail'
+      ? [0, 'fail', mode.useDead ? '1' : '0']
+      : [mode.kind === 'unread' ? 0 : mode.delayMs, mode.kind, ''];
   return [...head, ...groupArgs(groups)];
 }
 
@@ -161,12 +167,8 @@ export class RedisStore implements QueueStore {
 
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#woken.size > 0) {
-      // woken waits finish within a round trip or two; a stuck one is cut off
-      const grace = new AbortController();
-      await Promise.race([Promise.all(this.#woken), sleep(WOKEN_GRACE_MS, grace.signal)]);
-      grace.abort();
-    }
+    // woken waits finish within a round trip or two; a stuck one is cut off
+    if (this.#woken.size > 0) await settleWithin(Promise.all(this.#woken), WOKEN_GRACE_MS);
     for (const connection of [...this.#idle, ...this.#busy]) dropConnection(connection);
     this.#idle.length = 0;
     this.#busy.clear();
@@ -319,7 +321,7 @@ class RedisQueueBackend implements QueueBackend {
         // counted as delivered (items read at most once have left the queue: the caller
         // gets them after all)
         const groups = collectLeases('leases', result.deliveries.map((d) => d.lease));
-        await runScript(connection, 'release', this.#keys, [clockArg(main), 0, 'unread', '', ...groupArgs(groups)]);
+        await runScript(connection, 'release', this.#keys, [clockArg(main), ...releaseArgs(groups, { kind: 'unread' })]);
         return { ...result, deliveries: [] };
       },
       signal,

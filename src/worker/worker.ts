@@ -9,7 +9,7 @@ import { EventEmitter, setMaxListeners } from 'node:events';
 import { MAX_BATCH } from '../data/options.js';
 import type { Delivery } from '../data/options.js';
 import { VisqError } from '../errors.js';
-import { sleep } from '../sleep.js';
+import { settleWithin, sleep } from '../sleep.js';
 import type { AppCore, RegisteredTask } from '../tasks/core.js';
 import { isTaskMessage, type TaskMessage } from '../tasks/message.js';
 import { claimRound } from '../tasks/schedule.js';
@@ -129,14 +129,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#wakeFetchers();
     await this.#handBack(this.#buffer.splice(0));
     if (this.#active.size > 0) {
-      // the grace timer is cleared once the runs settle, or it would keep the process
-      // alive for the rest of shutdownTimeout after close() resolved
-      const graceOver = new AbortController();
-      await Promise.race([
-        Promise.allSettled(this.#active),
-        sleep(this.settings.shutdownTimeout * 1000, graceOver.signal),
-      ]);
-      graceOver.abort();
+      await settleWithin(Promise.allSettled(this.#active), this.settings.shutdownTimeout * 1000);
       this.#giveUp.abort();
       await Promise.allSettled(this.#active);
     }
