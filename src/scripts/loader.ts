@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { StoreError, StoreFullError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { assembleScript } from './assemble.js';
 
 /** The connection types visq accepts. */
 export type RedisConnection = Redis | Cluster;
@@ -34,17 +35,12 @@ interface Script {
   readonly sha: string;
 }
 
-const INCLUDE = /^--@include (\w+)\s*$/m;
-
 function readScript(file: string): string {
   return readFileSync(new URL(file, import.meta.url), 'utf8');
 }
 
 function compile(name: ScriptName): Script {
-  let lua = readScript(`./${name}.lua`);
-  for (let match = INCLUDE.exec(lua); match; match = INCLUDE.exec(lua)) {
-    lua = lua.replace(match[0], readScript(`./lib/${match[1]}.lua`));
-  }
+  let lua = assembleScript(readScript(`./${name}.lua`), (lib) => readScript(`./lib/${lib}.lua`));
   // the version line makes every release's scripts distinct, so mixed deployments
   // never run each other's scripts under one SHA
   lua = `-- visq ${VERSION} ${name}\n${lua}`;

@@ -1,9 +1,10 @@
 --[[
   Shared core of every visq data-queue script. The loader pastes this file where a
-  script says `--@include queue`, so each script stays one atomic EVALSHA. Kept small:
-  every script pays for defining what is here on every call. The timer machinery
-  (maintenance, requeue, dead letters) lives in lib/timers.lua and is defined only by
-  the calls that use it (see `timers()` below).
+  script says `--@include queue`, so each script stays one atomic EVALSHA, leaving out
+  the functions that script never reaches (src/scripts/assemble.ts: keep the layout it
+  relies on, `local function name(` ... `end` at column 0). What stays is defined on
+  every call. The timer machinery (maintenance, requeue, dead letters) lives in
+  lib/timers.lua and is defined only by the calls that use it (see `timers()` below).
 
   KEYS (the same 20 for every script, see src/data/keys.ts):
     KEYS[1..10]  the queue itself     KEYS[11..20] its dead-letter queue
