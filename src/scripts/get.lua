@@ -25,8 +25,9 @@
 
 local now = now_ms(ARGV[1])
 local count, vis_ms = tonumber(ARGV[2]), tonumber(ARGV[3])
--- one read of meta serves the maintenance check and the next entry number
-local meta = redis.call('HMGET', Q.meta, 'due', 'entry', 'gen')
+-- one read of meta serves the maintenance check, the next entry number and the delivery
+-- count (maintenance changes neither of those two), so that a leased read writes meta once
+local meta = redis.call('HMGET', Q.meta, 'due', 'entry', 'gen', 'deliveries')
 local due = tonumber(meta[1] or '0')
 if now >= due then
   timers().maintain(Q, D, now)
@@ -49,9 +50,9 @@ if #recs == 0 then
   return { wait_ms, last[1] and last[1][1] or '0-0' }
 end
 
-redis.call('HINCRBY', Q.meta, 'deliveries', #recs)
 local out = { -1, '', '' }
 if vis_ms <= 0 then
+  redis.call('HINCRBY', Q.meta, 'deliveries', #recs)
   for i, rec in ipairs(recs) do out[i + 3] = rec end
   return out
 end
@@ -71,9 +72,10 @@ redis.call('HSET', Q.inflight, unpack(fields))
 redis.call('HSET', Q.entries, entry, ARGV[4] .. '|' .. ARGV[5] .. '|b|' .. table.concat(ids, ','),
   entry .. ':n', #recs)
 redis.call('ZADD', Q.leases, deadline, entry)
+local deliveries = int_str(tonumber(meta[4] or '0') + #recs)
 if deadline < due then
-  redis.call('HSET', Q.meta, 'entry', entry, 'due', int_str(deadline))
+  redis.call('HSET', Q.meta, 'entry', entry, 'deliveries', deliveries, 'due', int_str(deadline))
 else
-  redis.call('HSET', Q.meta, 'entry', entry)
+  redis.call('HSET', Q.meta, 'entry', entry, 'deliveries', deliveries)
 end
 return out
