@@ -291,7 +291,7 @@ class RedisQueueBackend implements QueueBackend {
   async waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const key = queueKey(this.#base, 'signal');
     await this.#store.blocking(
-      (connection) => connection.xread('BLOCK', blockMs(timeoutMs), 'STREAMS', key, cursor),
+      (connection) => connection.xread('COUNT', 1, 'BLOCK', blockMs(timeoutMs), 'STREAMS', key, cursor),
       signal,
     );
   }
@@ -309,7 +309,7 @@ class RedisQueueBackend implements QueueBackend {
       async (connection): Promise<ReadResult> => {
         // the read waits in Redis behind the blocking XREAD and runs the moment it
         // returns: a put wakes the reader and leases its items in one round trip
-        const pipeline = connection.pipeline().xread('BLOCK', blockMs(timeoutMs), 'STREAMS', key, cursor);
+        const pipeline = connection.pipeline().xread('COUNT', 1, 'BLOCK', blockMs(timeoutMs), 'STREAMS', key, cursor);
         pipelineScript(pipeline, 'get', this.#keys, args);
         const replies = (await pipeline.exec()) ?? [];
         // the read's reply is what counts (a failed XREAD still let it run)
@@ -329,7 +329,7 @@ class RedisQueueBackend implements QueueBackend {
       // than dropping the connection, so that a read that already leased items is seen.
       // NOMKSTREAM: a queue nobody ever put to gets no key; its wait is dropped instead
       async () => {
-        if ((await main.xadd(key, 'NOMKSTREAM', 'MAXLEN', '1', '*', 'v', '1')) === null) throw new Error('no stream');
+        if ((await main.xadd(key, 'NOMKSTREAM', 'MAXLEN', '~', '1', '*', 'v', '1')) === null) throw new Error('no stream');
       },
     );
     if (reply === undefined || (signal?.aborted && reply.deliveries.length === 0)) return undefined;

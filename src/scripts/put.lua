@@ -18,7 +18,7 @@
 local now = now_ms(ARGV[1])
 local delay, priority, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local count = #ARGV - 4
-local gen, first = reserve_seq(Q, count, now)
+local gen, first = reserve_seq(Q, count, now, 'puts')
 
 local ids = {}
 if delay == 0 and priority == 0 and ttl == 0 then
@@ -43,6 +43,5 @@ else
   local earliest = timers().enqueue(Q, recs, now + delay, now, true)
   if earliest then lower_due(Q, earliest) end
 end
-redis.call('HINCRBY', Q.meta, 'puts', count)
 signal(Q)
 return ids
