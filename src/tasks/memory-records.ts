@@ -121,12 +121,16 @@ export class MemoryTaskRecords implements TaskRecordStore {
       const key = `${base}:${t.taskId}`;
       if (live(this.#data.records, key, now)) continue;
       this.#data.records.set(key, {
-        value: { state, attempt: 0, task: t.task, item: t.item, at: now, hasResult: false },
+        value: { state, attempt: 0, task: t.task, item: '', at: now, hasResult: false },
         expiresAt: now + keepMs,
       });
       written += 1;
     }
     return written;
+  }
+
+  async discard(base: string, taskIds: readonly string[]): Promise<void> {
+    for (const taskId of taskIds) this.#data.records.delete(`${base}:${taskId}`);
   }
 
   async transitionMany(base: string, changes: readonly Transition[]): Promise<TransitionResult[]> {
@@ -145,6 +149,7 @@ export class MemoryTaskRecords implements TaskRecordStore {
       : { state: decided.to, attempt: decided.attempt, task: change.task, item: '', at: now, hasResult: false };
     if (decided.error) next.error = decided.error;
     if (decided.to === 'started' && change.lease) next.lease = change.lease;
+    if (decided.to === 'started' && next.item === '' && change.item) next.item = change.item;
     if (decided.to === 'done' && change.result !== undefined && change.result !== '') {
       this.#data.results.set(key, { value: change.result, expiresAt: now + (change.resultMs ?? 0) });
       next.hasResult = true;

@@ -20,7 +20,10 @@ export interface TaskRecord {
   /** Runs started so far. */
   readonly attempt: number;
   readonly task: string;
-  /** The DataQueue item id of the task's first enqueue ('' when unknown). */
+  /**
+   * The DataQueue item id the task's first run came from ('' until it first starts: the
+   * record is written in the same round trip as the item, before the item's id is known).
+   */
   readonly item: string;
   /** Store time (ms) of the last change. */
   readonly at: number;
@@ -52,6 +55,8 @@ export interface Transition {
   readonly runMs?: number;
   /** `started`: the lease of the delivery being started (a repeated start is recognised by it). */
   readonly lease?: string;
+  /** `started`: the id of the queue item being started, recorded if the record has none yet. */
+  readonly item?: string;
 }
 
 /** Outcome of a transition. */
@@ -66,7 +71,6 @@ export interface TransitionResult {
 export interface NewTask {
   readonly taskId: string;
   readonly task: string;
-  readonly item: string;
 }
 
 /** Outcome of a schedule claim. */
@@ -96,6 +100,8 @@ export type TaskEventListener = (event: TaskEvent) => void;
 export interface TaskRecordStore {
   /** Writes the first record of tasks that have none (see task_create.lua). */
   create(base: string, state: 'queued' | 'delayed', keepMs: number, tasks: readonly NewTask[]): Promise<number>;
+  /** Deletes the records of tasks whose enqueue failed after their records were written. */
+  discard(base: string, taskIds: readonly string[]): Promise<void>;
   /** Applies the changes of tasks of one queue in one step, each if the state machine allows it. */
   transitionMany(base: string, changes: readonly Transition[]): Promise<TransitionResult[]>;
   read(base: string, taskId: string): Promise<TaskRecord | undefined>;

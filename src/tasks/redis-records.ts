@@ -36,8 +36,18 @@ export class RedisTaskRecords implements TaskRecordStore {
     if (tasks.length === 0) return 0;
     const keys = tasks.map((t) => taskKey(base, t.taskId));
     const args: (string | number)[] = [clockArg(this.#redis), state, keepMs];
-    for (const t of tasks) args.push(t.task, t.item);
+    for (const t of tasks) args.push(t.task);
     return (await runScript(this.#redis, 'tasks/task_create', keys, args)) as number;
+  }
+
+  async discard(base: string, taskIds: readonly string[]): Promise<void> {
+    if (taskIds.length === 0) return;
+    try {
+      // one key per task, all under the queue's hash tag: one slot on a Cluster
+      await this.#redis.del(...taskIds.map((taskId) => taskKey(base, taskId)));
+    } catch (error) {
+      throw toStoreError(error, 'discarding task records');
+    }
   }
 
   async transitionMany(base: string, changes: readonly Transition[]): Promise<TransitionResult[]> {
@@ -60,6 +70,7 @@ export class RedisTaskRecords implements TaskRecordStore {
         change.spentKeepMs ?? change.keepMs,
         change.runMs ?? -1,
         change.lease ?? '',
+        change.item ?? '',
       );
     }
     const reply = (await runScript(this.#redis, 'tasks/task_transitions', keys, args)) as (number | string)[];

@@ -29,30 +29,34 @@ export async function enqueue<R>(
     ...(priority === 0 ? {} : { r: priority }),
   }));
   const queue = core.queue(settings.queue);
-  if (messages.length > MAX_BATCH) {
-    // putData checks one chunk at a time; a bad element in a later chunk must not leave
-    // the earlier chunks enqueued
-    messages.forEach((m, i) => encodeItem(m, `argsList[${i}]`, queue.settings.maxItemBytes));
-  }
+  // every item is checked before anything is written: each chunk's records go out
+  // together with its put, and a bad element must not leave a record (or an earlier chunk)
+  messages.forEach((m, i) => encodeItem(m, `argsList[${i}]`, queue.settings.maxItemBytes));
   const base = core.base(settings.queue);
   const state = delay > 0 ? 'delayed' : 'queued';
   const keepMs = PENDING_KEEP_MS + Math.ceil(delay * 1000);
   const enqueued: EnqueuedTask<R>[] = [];
   for (let start = 0; start < messages.length; start += MAX_BATCH) {
     const chunk = messages.slice(start, start + MAX_BATCH);
-    const items = await queue.putData(chunk, { delay, priority });
-    // the record follows the put: a worker may start the task first, and the record
-    // script never overwrites a record that exists
-    try {
-      await core.records.create(
-        base,
-        state,
-        keepMs,
-        chunk.map((m, i) => ({ taskId: m.i, task: name, item: items[i] ?? '' })),
-      );
-    } catch (error) {
+    // One round trip for both: the records are sent first, so a worker normally finds
+    // them; their item ids are written by each task's first start (a put's ids are only
+    // known from its reply). A worker that starts a task before its record lands writes
+    // the record itself, and task_create never overwrites one.
+    const [recorded, put] = await Promise.allSettled([
+      core.records.create(base, state, keepMs, chunk.map((m) => ({ taskId: m.i, task: name }))),
+      queue.putData(chunk, { delay, priority }),
+    ]);
+    if (put.status === 'rejected') {
+      // nothing to run: the records would say 'queued' for a week
+      if (recorded.status === 'fulfilled') {
+        await core.records.discard(base, chunk.map((m) => m.i)).catch(() => undefined);
+      }
+      throw put.reason;
+    }
+    if (recorded.status === 'rejected') {
       // the tasks are enqueued and will run (their first start writes the record):
       // rejecting now would make a caller retry and run them twice
+      const error: unknown = recorded.reason;
       process.emitWarning(
         `visq enqueued ${chunk.length} task(s) on ${settings.queue} but could not write their status records ` +
           `(status() reads 'unknown' until they start): ${error instanceof Error ? error.message : String(error)}`,

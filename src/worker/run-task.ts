@@ -133,6 +133,7 @@ export async function runDelivery(
       attempts: settings.attempts,
       firstDelivery: delivery.delivery === 1,
       lease,
+      item: delivery.id,
       keepMs: PENDING_KEEP_MS + Math.ceil(settings.visTimeout * 1000),
       spentKeepMs: finishedKeepMs,
     }),

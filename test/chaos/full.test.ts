@@ -87,23 +87,42 @@ describe.runIf(selectedKind() === 'redis')('a full Redis (maxmemory, noeviction)
     await app.close();
   });
 
-  // Found by the chaos run: the queue item is put (one script), then the status record is
-  // created (a second one). When Redis fills up between the two, the call must not reject
-  // with StoreFullError ("nothing was written"): the task is enqueued and will run, and a
-  // caller that retried would run it twice. It resolves, with a process warning.
-  it('resolves an execute whose task was enqueued, even when its status record could not be written', async () => {
-    const admin = server.client();
-    // Redis becomes full right after the put, before the record: what a full-Redis moment
-    // between the two scripts does
-    const full = new Proxy(redis, {
+  /**
+   * A client whose `evalsha` calls run one after another in call order, each after
+   * `before(call)` has run: lets a test change Redis between the status-record script
+   * and the put, which execute() sends together.
+   */
+  function sequenced(before: (args: readonly unknown[]) => Promise<void>): Redis {
+    let last: Promise<unknown> = Promise.resolve();
+    return new Proxy(redis, {
       get(target, property, receiver) {
         const value: unknown = Reflect.get(target, property, receiver);
         if (property !== 'evalsha' || typeof value !== 'function') return value;
-        return async (...args: unknown[]) => {
-          if (args.some((arg) => typeof arg === 'string' && arg.includes('}:task:'))) await admin.config('SET', 'maxmemory', '1');
-          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        return (...args: unknown[]) => {
+          const run = last.then(
+            () => before(args),
+            () => before(args),
+          ).then(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+          last = run.catch(() => undefined);
+          return run;
         };
       },
+    });
+  }
+
+  const isRecordCall = (args: readonly unknown[]): boolean =>
+    args.some((arg) => typeof arg === 'string' && arg.includes('}:task:'));
+
+  // Found by the chaos run (when the record followed the put): Redis can fill up between
+  // the status-record script and the put. When the put lands and the record does not, the
+  // call must not reject with StoreFullError ("nothing was written"): the task is enqueued
+  // and will run, and a caller that retried would run it twice. It resolves, with a
+  // process warning.
+  it('resolves an execute whose task was enqueued, even when its status record could not be written', async () => {
+    const admin = server.client();
+    // full for the record, room again for the put
+    const full = sequenced(async (args) => {
+      await admin.config('SET', 'maxmemory', isRecordCall(args) ? '1' : '0');
     });
     const app = new Visq({ redis: full, prefix: 'full-between' });
     const queue = app.queue('default');
@@ -123,6 +142,26 @@ describe.runIf(selectedKind() === 'redis')('a full Redis (maxmemory, noeviction)
       expect(warnings).toHaveLength(1);
     } finally {
       process.off('warning', onWarning);
+      await redis.config('SET', 'maxmemory', '0');
+      await app.close();
+    }
+  });
+
+  it('rejects an execute whose put was refused after its status record was written, and leaves no record', async () => {
+    const admin = server.client();
+    // room for the record, full for the put
+    const full = sequenced(async (args) => {
+      await admin.config('SET', 'maxmemory', isRecordCall(args) ? '0' : '1');
+    });
+    const app = new Visq({ redis: full, prefix: 'full-after-record' });
+    const echo = app.task('echo', (n: number) => n);
+    try {
+      const before = await snapshotRedis(redis, '{full-after-record:');
+      const error = await failure(() => echo.execute([1]));
+      expect(error).toBeInstanceOf(StoreFullError);
+      // the record was written, then deleted (a DEL is allowed while Redis is full)
+      expect(await snapshotRedis(redis, '{full-after-record:')).toEqual(before);
+    } finally {
       await redis.config('SET', 'maxmemory', '0');
       await app.close();
     }

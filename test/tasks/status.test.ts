@@ -102,8 +102,28 @@ describe('EnqueuedTask.status', () => {
     expect(await other.enqueuedTask(et.id).status()).toBe('delayed');
   });
 
+  it("records the queue item's id when the task first starts", async () => {
+    const app = t.app();
+    const gate = t.gate();
+    const job = app.task('job', async () => {
+      await gate.pass();
+    }, { attempts: 2, visTimeout: 5 });
+    const queue = app.queue('default');
+    const et = await job.execute([]);
+    // written together with the put, the record cannot know the item's id yet
+    expect(await et.record()).toMatchObject({ state: 'queued', item: '' });
+    const [itemId] = [...(await queue.peekData(1)).keys()];
+    expect(itemId).toBeTruthy();
+    t.worker(app);
+    expect(await et.wait(10, { until: 'started' })).toBe(true);
+    expect(await et.record()).toMatchObject({ state: 'started', item: itemId });
+    gate.open();
+    expect(await et.wait(10)).toBe(true);
+    expect(await et.record()).toMatchObject({ state: 'done', item: itemId });
+  });
+
   it('is written by the worker even when it starts the task before execute() recorded it', async () => {
-    // the record is created after the put: a fast worker may get there first
+    // records and puts go out together; on another connection a fast worker may get there first
     const app = t.app();
     const job = app.task('job', () => 'ran');
     t.worker(app);

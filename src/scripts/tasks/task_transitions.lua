@@ -19,7 +19,8 @@
                this is the first delivery of its queue item (a redriven dead letter is
                one) else '0'; for started: ms to keep the record if the runs are spent;
                the run time in ms of the run that ended (done, failed, retried), or -1;
-               for started: the lease of the delivery being started
+               for started: the lease of the delivery being started; for started: the
+               id of its queue item (recorded as `item` if the record has none yet)
   Returns { applied (1/0), state after, attempt after } per task. A start that finds the
   runs spent returns { 1, 'failed', attempt }.
 
@@ -45,7 +46,7 @@
 ]]
 --@include clock
 
-local FIELDS = 13
+local FIELDS = 14
 -- upper bounds (ms) of the run-time histogram's buckets; above the last is +Inf
 local BUCKETS = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000 }
 local now = now_ms(ARGV[1])
@@ -75,7 +76,7 @@ for i = 1, (#KEYS - 1) / 2 do
   local task_id, target, attempt = ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3])
   local keep_ms, error_text = ARGV[base + 4], ARGV[base + 5]
   local result, result_ms, task_name = ARGV[base + 6], ARGV[base + 7], ARGV[base + 8]
-  local record = redis.call('HMGET', key, 'state', 'attempt', 'lease')
+  local record = redis.call('HMGET', key, 'state', 'attempt', 'lease', 'item')
   local state, current = record[1], tonumber(record[2] or '0')
   local lease = ARGV[base + 13]
   local repeated = target == 'started' and state == 'started' and lease ~= '' and record[3] == lease
@@ -120,6 +121,10 @@ for i = 1, (#KEYS - 1) / 2 do
     if target == 'started' then
       fields[#fields + 1] = 'lease'
       fields[#fields + 1] = lease
+      if (record[4] or '') == '' and ARGV[base + 14] ~= '' then
+        fields[#fields + 1] = 'item'
+        fields[#fields + 1] = ARGV[base + 14]
+      end
     end
     if target == 'started' or target == 'failed' then
       fields[#fields + 1] = 'attempt'
