@@ -68,7 +68,7 @@ function withWholeIncludes(text: string, readLibrary: (name: string) => string):
  * The library's text without the functions that neither `user` nor its kept parts name.
  * Its own include lines stay, for the caller to expand.
  */
-export function pruneLibrary(source: string, libName: string, user: string, readLibrary: (name: string) => string): string {
+function pruneLibrary(source: string, libName: string, user: string, readLibrary: (name: string) => string): string {
   const { functions, lines } = splitLibrary(source, libName);
   const rest = lines.filter((line): line is string => typeof line === 'string').join('\n');
   const kept = new Set<string>();
