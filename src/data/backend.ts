@@ -147,3 +147,18 @@ export interface QueueStore {
   /** Releases the store's own resources (blocking connections); never the caller's. */
   close(): Promise<void>;
 }
+
+/**
+ * `backend.waitThenRead` as two calls, for a backend that cannot queue the read behind
+ * the wait: the read runs only if the wait was not aborted.
+ */
+export async function waitThenReadInTwoSteps(
+  backend: QueueBackend,
+  cursor: string,
+  timeoutMs: number,
+  request: ReadRequest,
+  signal?: AbortSignal,
+): Promise<ReadResult | undefined> {
+  await backend.waitForChange(cursor, timeoutMs, signal);
+  return signal?.aborted ? undefined : backend.read(request);
+}

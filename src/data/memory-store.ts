@@ -5,17 +5,18 @@
  * memory/queue-state.ts, blocking waits in memory/signals.ts.
  */
 import { ClosedError } from '../errors.js';
-import type {
-  PutRequest,
-  QueueBackend,
-  QueueStore,
-  RawItem,
-  RawItemInfo,
-  RawStats,
-  ReadRequest,
-  ReadResult,
-  ReleaseMode,
-  ReleaseOutcome,
+import {
+  waitThenReadInTwoSteps,
+  type PutRequest,
+  type QueueBackend,
+  type QueueStore,
+  type RawItem,
+  type RawItemInfo,
+  type RawStats,
+  type ReadRequest,
+  type ReadResult,
+  type ReleaseMode,
+  type ReleaseOutcome,
 } from './backend.js';
 import { clockNow } from './clock.js';
 import { deadBase } from './keys.js';
@@ -233,8 +234,7 @@ class MemoryQueueBackend implements QueueBackend {
   }
 
   async waitThenRead(cursor: string, timeoutMs: number, request: ReadRequest, signal?: AbortSignal): Promise<ReadResult | undefined> {
-    await this.waitForChange(cursor, timeoutMs, signal);
-    return signal?.aborted ? undefined : this.read(request);
+    return waitThenReadInTwoSteps(this, cursor, timeoutMs, request, signal);
   }
 
   dead(): QueueBackend {

@@ -4,17 +4,18 @@
  * lazily, pools, and closes in `close()`; the caller's connection is never closed.
  */
 import { isNoScript, pipelineScript, runScript, toStoreError, type RedisConnection, type ScriptName } from '../scripts/loader.js';
-import type {
-  PutRequest,
-  QueueBackend,
-  QueueStore,
-  RawItem,
-  RawItemInfo,
-  RawStats,
-  ReadRequest,
-  ReadResult,
-  ReleaseMode,
-  ReleaseOutcome,
+import {
+  waitThenReadInTwoSteps,
+  type PutRequest,
+  type QueueBackend,
+  type QueueStore,
+  type RawItem,
+  type RawItemInfo,
+  type RawStats,
+  type ReadRequest,
+  type ReadResult,
+  type ReleaseMode,
+  type ReleaseOutcome,
 } from './backend.js';
 import { clockArg } from './clock.js';
 import { settleWithin } from '../sleep.js';
@@ -299,8 +300,7 @@ class RedisQueueBackend implements QueueBackend {
   async waitThenRead(cursor: string, timeoutMs: number, request: ReadRequest, signal?: AbortSignal): Promise<ReadResult | undefined> {
     if (this.#parentKeys) {
       // a dead-letter queue's read is two scripts (the parent's maintenance first)
-      await this.waitForChange(cursor, timeoutMs, signal);
-      return signal?.aborted ? undefined : this.read(request);
+      return waitThenReadInTwoSteps(this, cursor, timeoutMs, request, signal);
     }
     const key = queueKey(this.#base, 'signal');
     const main = this.#store.connection;
@@ -321,7 +321,7 @@ class RedisQueueBackend implements QueueBackend {
         // counted as delivered (items read at most once have left the queue: the caller
         // gets them after all)
         const groups = collectLeases('leases', result.deliveries.map((d) => d.lease));
-        await runScript(connection, 'release', this.#keys, [clockArg(main), ...releaseArgs(groups, { kind: 'unread' })]);
+        await this.#run('release', releaseArgs(groups, { kind: 'unread' }));
         return { ...result, deliveries: [] };
       },
       signal,
