@@ -18,7 +18,7 @@ import type { Transition, TransitionResult } from '../tasks/records.js';
  * trivial tasks at once on one worker: 1000 → about 15k tasks/s, 16–32 → about 20k,
  * 5 → 19k (the fixed cost of a script call starts to show).
  */
-export const MAX_BATCH = 32;
+export const MAX_CALLS_PER_BATCH = 32;
 
 interface Pending<I, R> {
   readonly items: I[];
@@ -33,7 +33,7 @@ export class Coalescer {
 
   call<I, R>(key: string, item: I, run: (items: I[]) => Promise<R[]>): Promise<R> {
     let pending = this.#pending.get(key) as Pending<I, R> | undefined;
-    if (!pending || pending.items.length >= MAX_BATCH) {
+    if (!pending || pending.items.length >= MAX_CALLS_PER_BATCH) {
       if (pending) this.#send(pending);
       pending = { items: [], waiters: [], run };
       this.#pending.set(key, pending as Pending<unknown, unknown>);
