@@ -1,8 +1,8 @@
 // Copies the files the compiled code reads at run time next to it: the Lua scripts
-// (dist/scripts/*.lua, dist/scripts/lib/*.lua, …) and the dashboard page (dist/observe/static/).
+// (dist/stores/redis/scripts/**/*.lua) and the dashboard page (dist/observe/static/).
 import { cpSync } from 'node:fs';
 
-cpSync(new URL('../src/scripts', import.meta.url), new URL('../dist/scripts', import.meta.url), {
+cpSync(new URL('../src/stores/redis/scripts', import.meta.url), new URL('../dist/stores/redis/scripts', import.meta.url), {
   recursive: true,
   filter: (source) => !source.endsWith('.ts'),
 });

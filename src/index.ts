@@ -5,7 +5,7 @@
  */
 export { DataQueue, type StoreLike } from './data/queue.js';
 export { listQueues } from './data/store.js';
-export { MemoryStore } from './data/memory-store.js';
+export { MemoryStore } from './stores/memory/store.js';
 export { forward, type ForwardOptions, type ForwardProgress, type ForwardResult } from './data/forward.js';
 export type {
   DataQueueOptions,
@@ -31,7 +31,7 @@ export {
   type VisqErrorCode,
 } from './errors.js';
 export type { QueueStore, QueueBackend } from './data/backend.js';
-export { Visq, type TaskDecoratorOptions, type TaskMethodDecorator } from './tasks/app.js';
+export { Visq, type TaskDecoratorOptions, type TaskMethodDecorator } from './app.js';
 export { Task } from './tasks/task.js';
 export { EnqueuedTask } from './tasks/enqueued.js';
 export { taskContext, type TaskContext } from './tasks/context.js';
@@ -55,5 +55,5 @@ export type { DeadInfo, DoneInfo, FailedInfo, RunInfo, WorkerEvents } from './wo
 export { createMetricsHandler, type MetricsHandlerOptions } from './observe/metrics.js';
 export { createDashboardHandler, type DashboardOptions } from './observe/dashboard.js';
 export type { QueueSourceOptions } from './observe/source.js';
-export type { RedisConnection } from './scripts/loader.js';
+export type { RedisConnection } from './data/store.js';
 export { VERSION } from './version.js';

@@ -115,9 +115,9 @@ function gitRevision(): string {
   }
 }
 
-/** A digest of src/scripts, so that a result can be tied to the Lua it measured even with uncommitted changes. */
+/** A digest of src/stores/redis/scripts, so that a result can be tied to the Lua it measured even with uncommitted changes. */
 function scriptsDigest(): string {
-  const dir = here('../../src/scripts');
+  const dir = here('../../src/stores/redis/scripts');
   const hash = createHash('sha1');
   const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.lua')).sort();
   for (const file of files) hash.update(file).update(readFileSync(`${dir}/${file}`));

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Visq } from '../tasks/app.js';
+import { Visq } from '../app.js';
 import { CliError } from './failures.js';
 
 /**

@@ -1,24 +1,8 @@
 /**
- * Redis key names of a queue. Every key of a queue, and of its dead-letter queue, contains
- * the hash tag `{prefix:name}`, so a queue lives in one Cluster slot.
+ * The identity of a queue in every store: its key base `{prefix:name}`. On Redis every key
+ * of the queue starts with it (stores/redis/keys.ts), so its hash tag puts a queue and its
+ * dead-letter queue in one Cluster slot; the other stores key their queues by it too.
  */
-
-/** The roles of a queue's keys, in the order the scripts receive them (see lib/queue.lua). */
-export const QUEUE_KEY_ROLES = [
-  'meta',
-  'ready',
-  'sorted',
-  'delayed',
-  'ttl',
-  'inflight',
-  'owners',
-  'leases',
-  'entries',
-  'signal',
-] as const;
-
-/** One role of a queue key. */
-export type QueueKeyRole = (typeof QUEUE_KEY_ROLES)[number];
 
 /**
  * The key base of a queue: `{prefix:name}`. Names cannot contain `}` and prefixes neither
@@ -31,23 +15,4 @@ export function queueBase(prefix: string, name: string): string {
 /** The key base of the dead-letter queue of the queue at `base`; same hash tag. */
 export function deadBase(base: string): string {
   return `${base}:dead`;
-}
-
-/** One key of the queue at `base`. */
-export function queueKey(base: string, role: QueueKeyRole): string {
-  return `${base}:${role}`;
-}
-
-/**
- * The registry of the queues under `prefix`: a set of names, written by each queue's first
- * put, so tools can list queues without scanning keys. Its hash tag is the prefix alone.
- */
-export function registryKey(prefix: string): string {
-  return `{${prefix}}:queues`;
-}
-
-/** The 20 keys every script receives: the queue's 10, then its dead-letter queue's 10. */
-export function scriptKeys(base: string): string[] {
-  const dead = deadBase(base);
-  return [...QUEUE_KEY_ROLES.map((role) => queueKey(base, role)), ...QUEUE_KEY_ROLES.map((role) => queueKey(dead, role))];
 }

@@ -1,10 +1,12 @@
 /** Turns what a user hands visq (an ioredis client or a store) into a QueueStore. */
 import { VisqTypeError } from '../errors.js';
-import type { RedisConnection } from '../scripts/loader.js';
+import type { RedisConnection } from '../stores/redis/scripts/loader.js';
+import { RedisStore } from '../stores/redis/store.js';
 import * as check from '../validate.js';
 import { describe } from '../validate.js';
 import type { QueueStore } from './backend.js';
-import { RedisStore } from './redis-backend.js';
+
+export type { RedisConnection };
 
 /** Where queues keep their items: an ioredis `Redis`/`Cluster` the caller owns, or a store such as `MemoryStore`. */
 export type StoreLike = RedisConnection | QueueStore;

@@ -5,7 +5,7 @@
  */
 import type { ItemInfo } from '../data/options.js';
 import type { DataQueue } from '../data/queue.js';
-import type { Visq } from '../tasks/app.js';
+import type { Visq } from '../app.js';
 import { isTaskMessage } from '../tasks/message.js';
 import type { TaskStatus } from '../tasks/records.js';
 

@@ -1,7 +1,7 @@
 /**
  * Task metrics: per task name, runs started, tasks done, tasks failed, runs retried, and a
  * run-time histogram, counted by the status transitions themselves
- * (src/scripts/tasks/task_transitions.lua) so that every process sees the same totals.
+ * (src/stores/redis/scripts/tasks/task_transitions.lua) so that every process sees the same totals.
  * This module holds their vocabulary: the buckets, the increments of one transition (for
  * the in-process records), and the typed view of the stored counts.
  */

@@ -1,6 +1,6 @@
 /** Option types of the task layer, their defaults, and their checks. */
 import type { StoreLike } from '../data/store.js';
-import type { RedisConnection } from '../scripts/loader.js';
+import type { RedisConnection } from '../data/store.js';
 import * as check from '../validate.js';
 
 /** Options of a task: how it is queued, retried and remembered. */

@@ -2,8 +2,9 @@
  * The task layer's own small records, beside the task queues: one status record per
  * task, saved results, schedule due times, and task events for waiters. Every record of
  * a task queue lives under that queue's hash tag. Two implementations: Redis (Lua
- * scripts in src/scripts/tasks) and in-process (for the MemoryStore).
+ * scripts in src/stores/redis/scripts/tasks) and in-process (for the MemoryStore).
  */
+import { VisqTypeError } from '../errors.js';
 
 /** A state a task can be in; `unknown` when no record exists (never enqueued, or expired). */
 export type TaskStatus = 'queued' | 'delayed' | 'started' | 'done' | 'failed' | 'cancelled' | 'unknown';
@@ -32,7 +33,7 @@ export interface TaskRecord {
   readonly hasResult: boolean;
 }
 
-/** A change asked of the state machine (see src/scripts/tasks/task_transitions.lua). */
+/** A change asked of the state machine (see src/stores/redis/scripts/tasks/task_transitions.lua). */
 export interface Transition {
   readonly taskId: string;
   readonly task: string;
@@ -82,7 +83,7 @@ export interface ScheduleClaim {
   readonly now: number;
 }
 
-/** The schedule operations: see src/scripts/tasks/schedule_claim.lua. */
+/** The schedule operations: see src/stores/redis/scripts/tasks/schedule_claim.lua. */
 export type ScheduleMode = 'read' | 'init' | 'fire' | 'move';
 
 /**
@@ -117,6 +118,23 @@ export interface TaskRecordStore {
   listen(base: string, listener: TaskEventListener): Promise<() => Promise<void>>;
   /** Releases connections the record store opened. */
   close(): Promise<void>;
+}
+
+/**
+ * A store that keeps task records beside its queues: every store visq ships. The task
+ * layer reaches a store's records only through this, so a new store brings its own.
+ */
+export interface TaskRecordsProvider {
+  /** A new record store for one app; the app closes it. */
+  taskRecords(): TaskRecordStore;
+}
+
+/** The task records of `store`, or a TypeError naming `name` when the store keeps none. */
+export function taskRecordsOf(name: string, store: object): TaskRecordStore {
+  if (typeof (store as Partial<TaskRecordsProvider>).taskRecords !== 'function') {
+    throw new VisqTypeError(`Expected \`${name}\` to be a store that can keep task records`);
+  }
+  return (store as TaskRecordsProvider).taskRecords();
 }
 
 export function taskKey(base: string, taskId: string): string {

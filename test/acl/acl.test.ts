@@ -50,7 +50,7 @@ function aclRules(prefix: string): string[] {
 }
 
 const DOCS = new URL('../../docs/operations.md', import.meta.url);
-const SCRIPTS = new URL('../../src/scripts/', import.meta.url);
+const SCRIPTS = new URL('../../src/stores/redis/scripts/', import.meta.url);
 
 /** The commands named in the Lua scripts: `redis.call('X'`, and `chunked('X'`, which calls its command. */
 function scriptCommands(): Set<string> {

@@ -10,7 +10,7 @@ import { clusterOf } from './helpers.js';
  * Task events travel by pub/sub, which loses what is published while a subscriber is
  * away. ioredis's own Cluster subscriber moves to another node without any event when its
  * connection drops, so visq keeps its own event connection to one node and, after every
- * reconnection, tells waiters to read their task again (src/tasks/event-feed.ts). This
+ * reconnection, tells waiters to read their task again (src/stores/redis/event-feed.ts). This
  * kills that connection while an event is published and checks the waiter still wakes.
  */
 const ctx = useStore();

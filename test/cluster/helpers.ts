@@ -3,7 +3,8 @@
  * queue, and the CROSSSLOT errors the masters have answered so far.
  */
 import { Cluster } from 'ioredis';
-import { queueBase, queueKey } from '../../src/data/keys.js';
+import { queueBase } from '../../src/data/keys.js';
+import { queueKey } from '../../src/stores/redis/keys.js';
 import { readyMasters } from '../harness/cluster.js';
 import type { StoreContext } from '../harness/context.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeItem, encodeItem, parseRecord } from '../../src/data/codec.js';
+import { decodeItem, encodeItem } from '../../src/data/codec.js';
 import { collectLeases, groupArgs, leaseOf, parseLease } from '../../src/data/lease.js';
 import { CorruptRecordError, VisqRangeError, VisqTypeError } from '../../src/errors.js';
 
@@ -97,21 +97,6 @@ describe('decodeItem', () => {
     expect(error).toHaveProperty('code', 'ERR_VISQ_CORRUPT');
     expect((error as Error).message).toContain('id-1');
     expect((error as CorruptRecordError).cause).toBeInstanceOf(SyntaxError);
-  });
-});
-
-describe('parseRecord', () => {
-  it('splits seq|id|deliveries|priority|ttl|payload, keeping pipes in the payload', () => {
-    expect(parseRecord('0000000000000001|g-1|2|-5|0|"a|b"')).toEqual({
-      id: 'g-1',
-      deliveries: 2,
-      priority: -5,
-      payload: '"a|b"',
-    });
-  });
-
-  it('throws CorruptRecordError for a record with missing fields', () => {
-    expect(thrown(() => parseRecord('0001|g-1|2'))).toBeInstanceOf(CorruptRecordError);
   });
 });
 

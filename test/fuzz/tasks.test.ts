@@ -328,7 +328,7 @@ describe.runIf(runs)('fuzz: the task layer', () => {
 
 /** Bugs the fuzz found, kept as minimal cases. */
 describe.runIf(runs)('fuzz findings', () => {
-  // src/tasks/app.ts, task(): a first argument that is not a string takes the decorator
+  // src/app.ts, task(): a first argument that is not a string takes the decorator
   // path, so a JavaScript caller whose name is undefined (or an object) gets a decorator
   // back, and `fn` and the options are silently ignored: nothing registered, nothing said
   // src/validate.ts, options(): any non-array object passes as an options object, so an

@@ -14,7 +14,7 @@
 import { afterAll, beforeAll, beforeEach, expect, inject } from 'vitest';
 import { Cluster, type Redis } from 'ioredis';
 import { advanceClock, freezeClock, resetClock } from '../../src/data/clock.js';
-import { dumpMemoryStore, MemoryStore, pendingWaits } from '../../src/data/memory-store.js';
+import { dumpMemoryStore, MemoryStore, pendingWaits } from '../../src/stores/memory/store.js';
 import type { StoreLike } from '../../src/data/queue.js';
 import { readyMasters, startRedisCluster, type RedisCluster } from './cluster.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';

@@ -1,6 +1,6 @@
 /** `visq inspect <queue> <itemId>`: where one item is and how it got there. */
 import { inspectItem, type ItemReport } from '../../observe/item.js';
-import { Visq } from '../../tasks/app.js';
+import { Visq } from '../../app.js';
 import { itemIdArg, parseCommandLine, positionals, queueArg, STORE_OPTIONS } from '../args.js';
 import { CliError, EXIT } from '../failures.js';
 import { fields, itemText, jsonDocument } from '../output.js';

@@ -5,9 +5,9 @@
 import { setImmediate as tick } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EVICTION_WARNING_CODE, warnOnUnsafeEviction } from '../../src/data/eviction-check.js';
-import { startRedisServer, type RedisServer } from '../harness/redis-server.js';
-import { selectedKind } from '../harness/store-kind.js';
+import { EVICTION_WARNING_CODE, warnOnUnsafeEviction } from '../../../src/stores/redis/eviction-check.js';
+import { startRedisServer, type RedisServer } from '../../harness/redis-server.js';
+import { selectedKind } from '../../harness/store-kind.js';
 
 /** Warnings emitted while `run` runs (emitWarning delivers them on a later tick). */
 async function warningsDuring(run: () => Promise<unknown>): Promise<Error[]> {

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { assembleScript } from '../../src/scripts/assemble.js';
+import { assembleScript } from '../../../src/stores/redis/scripts/assemble.js';
 
-const SCRIPTS = new URL('../../src/scripts/', import.meta.url);
+const SCRIPTS = new URL('../../../src/stores/redis/scripts/', import.meta.url);
 
 function readLibrary(name: string): string {
   return readFileSync(new URL(`lib/${name}.lua`, SCRIPTS), 'utf8');

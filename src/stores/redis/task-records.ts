@@ -2,8 +2,8 @@
  * Task records in Redis: each change is one Lua script under the queue's hash tag; task
  * events travel by pub/sub on one subscriber connection per app, shared by all waiters.
  */
-import { clockArg } from '../data/clock.js';
-import { runScript, toStoreError, type RedisConnection } from '../scripts/loader.js';
+import { clockArg } from '../../data/clock.js';
+import { runScript, toStoreError, type RedisConnection } from './scripts/loader.js';
 import { TaskEventFeed } from './event-feed.js';
 import {
   eventsChannel,
@@ -20,7 +20,7 @@ import {
   type TaskRecordStore,
   type Transition,
   type TransitionResult,
-} from './records.js';
+} from '../../tasks/records.js';
 
 export class RedisTaskRecords implements TaskRecordStore {
   readonly #redis: RedisConnection;

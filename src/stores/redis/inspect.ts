@@ -4,11 +4,11 @@
  * LRANGE pages: it never blocks Redis, but it is not atomic (an item moving during the
  * scan can be missed) and costs O(queue size). Meant for `visq inspect`, not for code paths.
  */
-import type { RedisConnection } from '../scripts/loader.js';
-import type { RawItemInfo } from './backend.js';
-import { parseRecord } from './codec.js';
+import type { RedisConnection } from './scripts/loader.js';
+import type { RawItemInfo } from '../../data/backend.js';
+import { parseRecord } from './record.js';
 import { queueKey } from './keys.js';
-import { parseLease } from './lease.js';
+import { parseLease } from '../../data/lease.js';
 
 const PAGE = 1000;
 

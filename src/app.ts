@@ -1,21 +1,21 @@
 /**
- * Visq: the task layer's entry point. Registers task functions (plain, periodic, cron,
- * or as method decorators), enqueues them through Task objects, rebuilds EnqueuedTask
- * handles from ids, and starts workers. Built only on DataQueue plus the task records.
+ * Visq: the app, the task layer's entry point. Registers task functions (plain, periodic,
+ * cron, or as method decorators), enqueues them through Task objects, rebuilds
+ * EnqueuedTask handles from ids, and starts workers. It sits above both tasks/ and
+ * worker/, so that the task layer never depends on the worker runtime.
  */
-import type { QueueStore } from '../data/backend.js';
-import type { DataQueue } from '../data/queue.js';
-import { RedisStore } from '../data/redis-backend.js';
-import { resolveStore } from '../data/store.js';
-import { VisqError, VisqTypeError } from '../errors.js';
-import * as check from '../validate.js';
-import { Worker } from '../worker/worker.js';
-import type { WorkerOptions } from '../worker/options.js';
-import { AppCore, type RegisteredTask, type TaskFunction, type TaskSchedule } from './core.js';
-import { EnqueuedTask } from './enqueued.js';
-import { MemoryTaskRecords } from './memory-records.js';
-import { parseTaskMetrics, type TaskMetrics } from './metrics.js';
-import type { TaskMessage } from './message.js';
+import type { QueueStore } from './data/backend.js';
+import type { DataQueue } from './data/queue.js';
+import { resolveStore } from './data/store.js';
+import { VisqError, VisqTypeError } from './errors.js';
+import * as check from './validate.js';
+import { Worker } from './worker/worker.js';
+import type { WorkerOptions } from './worker/options.js';
+import { AppCore, type RegisteredTask, type TaskFunction, type TaskSchedule } from './tasks/core.js';
+import { EnqueuedTask } from './tasks/enqueued.js';
+import { parseTaskMetrics, type TaskMetrics } from './tasks/metrics.js';
+import { taskRecordsOf } from './tasks/records.js';
+import type { TaskMessage } from './tasks/message.js';
 import {
   TASK_OPTION_KEYS,
   taskSettings,
@@ -23,10 +23,9 @@ import {
   type PeriodicTaskOptions,
   type TaskOptions,
   type VisqOptions,
-} from './options.js';
-import { RedisTaskRecords } from './redis-records.js';
-import { checkCron } from './schedule.js';
-import { Task } from './task.js';
+} from './tasks/options.js';
+import { checkCron } from './tasks/schedule.js';
+import { Task } from './tasks/task.js';
 
 /** Options of the decorator form, `@app.task({ ... })`. */
 export interface TaskDecoratorOptions extends TaskOptions {
@@ -71,7 +70,7 @@ export class Visq {
     this.prefix =
       opts.prefix === undefined ? 'visq' : check.text('options.prefix', opts.prefix, { maxLength: 128, forbid: '{}' });
     const keepFinished = opts.keepFinished === undefined ? 600 : check.seconds('options.keepFinished', opts.keepFinished);
-    const records = store instanceof RedisStore ? new RedisTaskRecords(store.connection) : new MemoryTaskRecords(store);
+    const records = taskRecordsOf(opts.redis === undefined ? 'options.store' : 'options.redis', store);
     this.#core = new AppCore(this.prefix, store, records, Math.ceil(keepFinished * 1000));
     this.#ownedStore = owned ? store : undefined;
   }

@@ -10,7 +10,7 @@
  * forbidden to a least-privilege ACL user, renamed or disabled by managed Redis services.
  */
 import type { Cluster } from 'ioredis';
-import type { RedisConnection } from '../scripts/loader.js';
+import type { RedisConnection } from './scripts/loader.js';
 
 /** The `code` of the process warning emitted for an `allkeys-*` policy. */
 export const EVICTION_WARNING_CODE = 'VISQ_EVICTION_POLICY';

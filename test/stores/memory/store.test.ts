@@ -8,11 +8,11 @@
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { advanceClock, freezeClock } from '../../src/data/clock.js';
-import { dumpMemoryStore } from '../../src/data/memory-store.js';
-import { ClosedError, DataQueue, MemoryStore, type DataQueueOptions, type StoreLike } from '../../src/index.js';
-import { startRedisServer, type RedisServer } from '../harness/redis-server.js';
-import { fullStats } from '../harness/stats.js';
+import { advanceClock, freezeClock } from '../../../src/data/clock.js';
+import { dumpMemoryStore } from '../../../src/stores/memory/store.js';
+import { ClosedError, DataQueue, MemoryStore, type DataQueueOptions, type StoreLike } from '../../../src/index.js';
+import { startRedisServer, type RedisServer } from '../../harness/redis-server.js';
+import { fullStats } from '../../harness/stats.js';
 
 const stores: MemoryStore[] = [];
 

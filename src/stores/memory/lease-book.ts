@@ -4,7 +4,7 @@
  * `inflight`, `entries` and `leases`. A lease is live while its item is in flight and its
  * entry's deadline is in the future, even before maintenance has requeued an expired one.
  */
-import { leaseOf, type LeaseGroup } from '../lease.js';
+import { leaseOf, type LeaseGroup } from '../../data/lease.js';
 import { Heap } from './heap.js';
 import { deadlineOrder, type DeadlineMark, type LeaseEntry, type StoredItem } from './items.js';
 

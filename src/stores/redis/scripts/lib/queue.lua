@@ -1,7 +1,7 @@
 --[[
   Shared core of every visq data-queue script. The loader pastes this file where a
   script says `--@include queue`, so each script stays one atomic EVALSHA, leaving out
-  the functions that script never reaches (src/scripts/assemble.ts: keep the layout it
+  the functions that script never reaches (src/stores/redis/scripts/assemble.ts: keep the layout it
   relies on, `local function name(` ... `end` at column 0). What stays is defined on
   every call. The timer machinery (maintenance, requeue, dead letters) lives in
   lib/timers.lua and is defined only by the calls that use it (see `timers()` below).

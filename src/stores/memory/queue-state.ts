@@ -1,6 +1,6 @@
 /**
  * One queue of a MemoryStore and its atomic steps. Each public method is the in-process
- * twin of one Lua script (src/scripts) and keeps its observable behaviour: the same ids,
+ * twin of one Lua script (src/stores/redis/scripts) and keeps its observable behaviour: the same ids,
  * leases, order, lease liveness (`deadline > now`), delays (`visibleAt <= now`), ttl
  * windows (`expiresAt <= now`), attempts and dead letters. Steps run synchronously, which
  * is what makes them atomic here. Maintenance runs where the scripts run it (get, peek,
@@ -16,8 +16,8 @@ import type {
   ReadRequest,
   ReleaseMode,
   ReleaseOutcome,
-} from '../backend.js';
-import type { LeaseGroup } from '../lease.js';
+} from '../../data/backend.js';
+import type { LeaseGroup } from '../../data/lease.js';
 import { Heap } from './heap.js';
 import {
   deliveryOrder,

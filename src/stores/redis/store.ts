@@ -1,9 +1,9 @@
 /**
- * The Redis backend: each operation is one Lua script (src/scripts), called by SHA with
+ * The Redis backend: each operation is one Lua script (src/stores/redis/scripts), called by SHA with
  * the queue's 20 keys. Blocking waits use duplicate connections that this store opens
  * lazily, pools, and closes in `close()`; the caller's connection is never closed.
  */
-import { isNoScript, pipelineScript, runScript, toStoreError, type RedisConnection, type ScriptName } from '../scripts/loader.js';
+import { isNoScript, pipelineScript, runScript, toStoreError, type RedisConnection, type ScriptName } from './scripts/loader.js';
 import {
   waitThenReadInTwoSteps,
   type PutRequest,
@@ -16,14 +16,17 @@ import {
   type ReadResult,
   type ReleaseMode,
   type ReleaseOutcome,
-} from './backend.js';
-import { clockArg } from './clock.js';
-import { settleWithin } from '../sleep.js';
+} from '../../data/backend.js';
+import { clockArg } from '../../data/clock.js';
+import { settleWithin } from '../../sleep.js';
 import { warnOnUnsafeEviction } from './eviction-check.js';
-import { parseRecord } from './codec.js';
-import { deadBase, queueKey, registryKey, scriptKeys } from './keys.js';
+import { parseRecord } from './record.js';
+import { deadBase } from '../../data/keys.js';
+import { queueKey, registryKey, scriptKeys } from './keys.js';
 import { inspectRedis } from './inspect.js';
-import { collectLeases, groupArgs, leaseOf, type LeaseGroup } from './lease.js';
+import { RedisTaskRecords } from './task-records.js';
+import type { TaskRecordStore, TaskRecordsProvider } from '../../tasks/records.js';
+import { collectLeases, groupArgs, leaseOf, type LeaseGroup } from '../../data/lease.js';
 
 const dropped = new WeakSet<RedisConnection>();
 
@@ -80,7 +83,7 @@ function blockMs(timeoutMs: number): number {
 }
 
 /** Wraps a caller-owned ioredis connection (Redis or Cluster) as a queue store. */
-export class RedisStore implements QueueStore {
+export class RedisStore implements QueueStore, TaskRecordsProvider {
   readonly connection: RedisConnection;
   readonly #idle: RedisConnection[] = [];
   readonly #busy = new Set<RedisConnection>();
@@ -96,6 +99,10 @@ export class RedisStore implements QueueStore {
 
   open(base: string): QueueBackend {
     return new RedisQueueBackend(this, base);
+  }
+
+  taskRecords(): TaskRecordStore {
+    return new RedisTaskRecords(this.connection);
   }
 
   /**

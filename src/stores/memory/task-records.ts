@@ -1,10 +1,10 @@
 /**
  * Task records kept in process, for apps on a MemoryStore. Same state machine as
- * src/scripts/tasks/task_transitions.lua, same clock (the MemoryStore's test hook).
+ * src/stores/redis/scripts/tasks/task_transitions.lua, same clock (the MemoryStore's test hook).
  * Records of one MemoryStore are shared by every app using it.
  */
-import { clockNow } from '../data/clock.js';
-import { transitionIncrements } from './metrics.js';
+import { clockNow } from '../../data/clock.js';
+import { transitionIncrements } from '../../tasks/metrics.js';
 import {
   type NewTask,
   type RecordState,
@@ -15,7 +15,7 @@ import {
   type TaskRecordStore,
   type Transition,
   type TransitionResult,
-} from './records.js';
+} from '../../tasks/records.js';
 
 interface Expiring<T> {
   value: T;

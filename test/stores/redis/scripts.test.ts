@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { StoreError, StoreFullError, VERSION, VisqError } from '../../src/index.js';
-import { queueBase, queueKey } from '../../src/data/keys.js';
-import { useStore } from '../harness/context.js';
-import { useQueues } from '../harness/queues.js';
+import { StoreError, StoreFullError, VERSION, VisqError } from '../../../src/index.js';
+import { queueBase } from '../../../src/data/keys.js';
+import { queueKey } from '../../../src/stores/redis/keys.js';
+import { useStore } from '../../harness/context.js';
+import { useQueues } from '../../harness/queues.js';
 
 const ctx = useStore();
 const open = useQueues(ctx);
@@ -142,7 +143,7 @@ describe.runIf(ctx.kind !== 'memory')('store errors', () => {
 
 describe('VERSION', () => {
   it("equals package.json's version", () => {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
     expect(VERSION).toBe(pkg.version);
   });
 });

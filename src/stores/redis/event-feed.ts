@@ -12,7 +12,7 @@
  */
 import { once } from 'node:events';
 import { Cluster, Redis } from 'ioredis';
-import type { RedisConnection } from '../scripts/loader.js';
+import type { RedisConnection } from './scripts/loader.js';
 
 /** What the feed reports. */
 export interface FeedHandlers {

@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
-import { StoreError, StoreFullError } from '../errors.js';
-import { VERSION } from '../version.js';
+import { StoreError, StoreFullError } from '../../../errors.js';
+import { VERSION } from '../../../version.js';
 import { assembleScript } from './assemble.js';
 
 /** The connection types visq accepts. */

@@ -4,7 +4,7 @@
  * DataQueue and every test suite run unchanged on it. The queue logic lives in
  * memory/queue-state.ts, blocking waits in memory/signals.ts.
  */
-import { ClosedError } from '../errors.js';
+import { ClosedError } from '../../errors.js';
 import {
   waitThenReadInTwoSteps,
   type PutRequest,
@@ -17,13 +17,15 @@ import {
   type ReadResult,
   type ReleaseMode,
   type ReleaseOutcome,
-} from './backend.js';
-import { clockNow } from './clock.js';
-import { deadBase } from './keys.js';
-import type { LeaseGroup } from './lease.js';
-import { dumpQueue } from './memory/dump.js';
-import { QueueState } from './memory/queue-state.js';
-import { ChangeSignals } from './memory/signals.js';
+} from '../../data/backend.js';
+import { clockNow } from '../../data/clock.js';
+import { deadBase } from '../../data/keys.js';
+import type { LeaseGroup } from '../../data/lease.js';
+import { dumpQueue } from './dump.js';
+import { QueueState } from './queue-state.js';
+import { ChangeSignals } from './signals.js';
+import { MemoryTaskRecords } from './task-records.js';
+import type { TaskRecordStore, TaskRecordsProvider } from '../../tasks/records.js';
 
 /** What the backends of one MemoryStore share. */
 class StoreCore {
@@ -75,7 +77,7 @@ let coreOf: (store: MemoryStore) => StoreCore;
  * data and rejects further operations with {@link ClosedError}. DataQueues never close a
  * MemoryStore: whoever created it does.
  */
-export class MemoryStore implements QueueStore {
+export class MemoryStore implements QueueStore, TaskRecordsProvider {
   readonly #core = new StoreCore(this);
 
   static {
@@ -85,6 +87,11 @@ export class MemoryStore implements QueueStore {
   /** The backend of the queue whose key base is `base`; the same queue for the same base. */
   open(base: string): QueueBackend {
     return new MemoryQueueBackend(this.#core, base);
+  }
+
+  /** @internal The task records of this store, shared by every app on it. */
+  taskRecords(): TaskRecordStore {
+    return new MemoryTaskRecords(this);
   }
 
   async registerQueue(prefix: string, name: string): Promise<void> {

@@ -1,0 +1,42 @@
+/**
+ * Redis key names of a queue. Every key of a queue, and of its dead-letter queue, starts
+ * with the queue's key base `{prefix:name}` (see data/keys.ts), whose hash tag puts the
+ * whole queue in one Cluster slot.
+ */
+import { deadBase } from '../../data/keys.js';
+
+/** The roles of a queue's keys, in the order the scripts receive them (see lib/queue.lua). */
+export const QUEUE_KEY_ROLES = [
+  'meta',
+  'ready',
+  'sorted',
+  'delayed',
+  'ttl',
+  'inflight',
+  'owners',
+  'leases',
+  'entries',
+  'signal',
+] as const;
+
+/** One role of a queue key. */
+export type QueueKeyRole = (typeof QUEUE_KEY_ROLES)[number];
+
+/** One key of the queue at `base`. */
+export function queueKey(base: string, role: QueueKeyRole): string {
+  return `${base}:${role}`;
+}
+
+/**
+ * The registry of the queues under `prefix`: a set of names, written by each queue's first
+ * put, so tools can list queues without scanning keys. Its hash tag is the prefix alone.
+ */
+export function registryKey(prefix: string): string {
+  return `{${prefix}}:queues`;
+}
+
+/** The 20 keys every script receives: the queue's 10, then its dead-letter queue's 10. */
+export function scriptKeys(base: string): string[] {
+  const dead = deadBase(base);
+  return [...QUEUE_KEY_ROLES.map((role) => queueKey(base, role)), ...QUEUE_KEY_ROLES.map((role) => queueKey(dead, role))];
+}
