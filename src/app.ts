@@ -14,7 +14,7 @@ import type { WorkerOptions } from './worker/options.js';
 import { AppCore, type RegisteredTask, type TaskFunction, type TaskSchedule } from './tasks/core.js';
 import { EnqueuedTask } from './tasks/enqueued.js';
 import { parseTaskMetrics, type TaskMetrics } from './tasks/metrics.js';
-import { taskRecordsOf } from './tasks/records.js';
+import { taskStoreOf } from './tasks/task-store.js';
 import type { TaskMessage } from './tasks/message.js';
 import {
   TASK_OPTION_KEYS,
@@ -70,8 +70,8 @@ export class Visq {
     this.prefix =
       opts.prefix === undefined ? 'visq' : check.text('options.prefix', opts.prefix, { maxLength: 128, forbid: '{}' });
     const keepFinished = opts.keepFinished === undefined ? 600 : check.seconds('options.keepFinished', opts.keepFinished);
-    const records = taskRecordsOf(opts.redis === undefined ? 'options.store' : 'options.redis', store);
-    this.#core = new AppCore(this.prefix, store, records, Math.ceil(keepFinished * 1000));
+    const tasks = taskStoreOf(opts.redis === undefined ? 'options.store' : 'options.redis', store);
+    this.#core = new AppCore(this.prefix, store, tasks, Math.ceil(keepFinished * 1000));
     this.#ownedStore = owned ? store : undefined;
   }
 
@@ -156,7 +156,7 @@ export class Visq {
    */
   async taskMetrics(queue = 'default'): Promise<TaskMetrics[]> {
     const name = check.text('queue', queue, { forbid: '}' });
-    return parseTaskMetrics(name, await this.#core.records.taskMetrics(this.#core.base(name)));
+    return parseTaskMetrics(name, await this.#core.tasks.taskMetrics(this.#core.base(name)));
   }
 
   /** The DataQueue behind a task queue: for stats, peeking, dead letters and redrive. */
@@ -177,13 +177,14 @@ export class Visq {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#core.markClosed();
     await Promise.all([...this.#workers].map((w) => w.close()));
     await this.#core.close();
     await this.#ownedStore?.close();
   }
 
   #ensureOpen(): void {
-    if (this.#closed) throw new VisqError('The Visq app is closed', 'ERR_VISQ_CLOSED');
+    this.#core.ensureOpen();
   }
 
   #register<A extends unknown[], R>(
@@ -201,11 +202,12 @@ export class Visq {
     }
     const registered: RegisteredTask = {
       name: taskName,
+      nameJson: JSON.stringify(taskName),
       fn: fn as TaskFunction,
       settings: taskSettings('options', opts),
       ...(schedule ? { schedule } : {}),
     };
-    this.#core.registry.set(taskName, registered);
+    this.#core.register(registered);
     return new Task<A, Awaited<R>>(this.#core, registered);
   }
 }

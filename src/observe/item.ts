@@ -33,11 +33,12 @@ export async function inspectItem(queue: DataQueue, app: Visq, id: string): Prom
   if (!info) return undefined;
   // queues can be written by anyone: only a well-formed task message has a record to read
   const message = info.item;
-  if (!isTaskMessage(message) || !validName(message.i, 128) || !validName(message.t, 256)) return { queue: queue.name, ...info };
-  const record = await app.enqueuedTask(message.i, { queue: queue.name, task: message.t }).record();
+  // a task's item id is its task id
+  if (!isTaskMessage(message) || !validName(info.id, 128) || !validName(message.t, 256)) return { queue: queue.name, ...info };
+  const record = await app.enqueuedTask(info.id, { queue: queue.name, task: message.t }).record();
   const task: ItemTask = record
-    ? { name: message.t, id: message.i, status: record.state, attempt: record.attempt, ...(record.error ? { error: record.error } : {}) }
-    : { name: message.t, id: message.i, status: 'unknown' };
+    ? { name: message.t, id: info.id, status: record.state, attempt: record.attempt, ...(record.error ? { error: record.error } : {}) }
+    : { name: message.t, id: info.id, status: 'unknown' };
   return { queue: queue.name, ...info, task };
 }
 

@@ -1,14 +1,15 @@
 /**
- * What the parts of one Visq app share: its store, its task records, its task queues
- * and its registry of tasks. Internal; users see Visq, Task, EnqueuedTask and Worker.
+ * What the parts of one Visq app share: its store and that store's task side, its task
+ * queues and its registry of tasks. Internal; users see Visq, Task, EnqueuedTask and Worker.
  */
 import type { QueueStore } from '../data/backend.js';
 import { queueBase } from '../data/keys.js';
 import { MAX_ATTEMPTS } from '../data/options.js';
 import { DataQueue } from '../data/queue.js';
+import { ClosedError } from '../errors.js';
 import type { TaskMessage } from './message.js';
 import type { TaskSettings } from './options.js';
-import type { TaskRecordStore } from './records.js';
+import type { TaskSpec, TaskStore } from './task-store.js';
 
 /** A function registered as a task. */
 export type TaskFunction = (...args: never[]) => unknown;
@@ -21,27 +22,45 @@ export type TaskSchedule =
 /** A task as the registry knows it. */
 export interface RegisteredTask {
   readonly name: string;
+  /** The name as JSON, ready to go into every message. */
+  readonly nameJson: string;
   readonly fn: TaskFunction;
   readonly settings: TaskSettings;
   readonly schedule?: TaskSchedule;
 }
 
-/** Pending task records live this long (plus any delay) unless a transition renews them. */
-export const PENDING_KEEP_MS = 7 * 24 * 3600 * 1000;
-
 export class AppCore {
   readonly prefix: string;
   readonly store: QueueStore;
-  readonly records: TaskRecordStore;
+  readonly tasks: TaskStore;
   readonly keepFinishedMs: number;
   readonly registry = new Map<string, RegisteredTask>();
   readonly #queues = new Map<string, DataQueue<TaskMessage>>();
+  /** The task specs of each queue, rebuilt when a task is registered. */
+  readonly #specs = new Map<string, readonly TaskSpec[]>();
+  /** Queues whose name this app has put in the store's registry (or is putting). */
+  readonly #registered = new Map<string, Promise<void>>();
+  #closed = false;
 
-  constructor(prefix: string, store: QueueStore, records: TaskRecordStore, keepFinishedMs: number) {
+  constructor(prefix: string, store: QueueStore, tasks: TaskStore, keepFinishedMs: number) {
     this.prefix = prefix;
     this.store = store;
-    this.records = records;
+    this.tasks = tasks;
     this.keepFinishedMs = keepFinishedMs;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Throws ClosedError once the app is closed. */
+  ensureOpen(): void {
+    if (this.#closed) throw new ClosedError('The Visq app');
+  }
+
+  register(task: RegisteredTask): void {
+    this.registry.set(task.name, task);
+    this.#specs.delete(task.settings.queue);
   }
 
   /** The DataQueue of a task queue. Data-level attempts are unbounded: the task layer counts runs itself. */
@@ -59,13 +78,52 @@ export class AppCore {
     return queueBase(this.prefix, queue);
   }
 
+  /** What the store needs to know of the tasks registered on `queue`. */
+  specs(queue: string): readonly TaskSpec[] {
+    let specs = this.#specs.get(queue);
+    if (!specs) {
+      specs = [...this.registry.values()]
+        .filter((task) => task.settings.queue === queue)
+        .map(({ name, settings }) => ({
+          name,
+          attempts: settings.attempts,
+          visTimeoutMs: Math.ceil(settings.visTimeout * 1000),
+          useDead: settings.useDead,
+          finishedKeepMs: this.finishedKeepMs(settings),
+        }));
+      this.#specs.set(queue, specs);
+    }
+    return specs;
+  }
+
   /** How long to keep a task's record once it is final. */
   finishedKeepMs(settings: TaskSettings): number {
     return Math.max(this.keepFinishedMs, Math.ceil(settings.saveResults * 1000));
   }
 
+  /**
+   * Puts `queue` in the store's registry of queues (for `visq stats` and the dashboard),
+   * once per app, before its first task is enqueued: a failure leaves nothing written.
+   */
+  registerQueue(queue: string): Promise<void> {
+    let registering = this.#registered.get(queue);
+    if (!registering) {
+      registering = this.store.registerQueue(this.prefix, queue);
+      this.#registered.set(queue, registering);
+      // a failed registration is tried again by the next enqueue
+      registering.catch(() => this.#registered.delete(queue));
+    }
+    return registering;
+  }
+
+  /** Refuses new work from here on (enqueues, waits, workers); what runs keeps its store. */
+  markClosed(): void {
+    this.#closed = true;
+  }
+
   async close(): Promise<void> {
+    this.#closed = true;
     for (const queue of this.#queues.values()) await queue.close();
-    await this.records.close();
+    await this.tasks.close();
   }
 }

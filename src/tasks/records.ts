@@ -1,10 +1,8 @@
 /**
- * The task layer's own small records, beside the task queues: one status record per
- * task, saved results, schedule due times, and task events for waiters. Every record of
- * a task queue lives under that queue's hash tag. Two implementations: Redis (Lua
- * scripts in src/stores/redis/scripts/tasks) and in-process (for the MemoryStore).
+ * What the task layer keeps of each task beside its queue item: a status record (and a
+ * saved result), read by `EnqueuedTask`, and the task events that wake waiters. Stores
+ * keep them (see task-store.ts); this module holds their public shape.
  */
-import { VisqTypeError } from '../errors.js';
 
 /** A state a task can be in; `unknown` when no record exists (never enqueued, or expired). */
 export type TaskStatus = 'queued' | 'delayed' | 'started' | 'done' | 'failed' | 'cancelled' | 'unknown';
@@ -12,7 +10,7 @@ export type TaskStatus = 'queued' | 'delayed' | 'started' | 'done' | 'failed' | 
 /** The states a record can hold. */
 export type RecordState = Exclude<TaskStatus, 'unknown'>;
 
-/** The final states: nothing moves a task out of them. */
+/** The final states: nothing moves a task out of them (but a redrive of its dead letter). */
 export const FINAL_STATES: ReadonlySet<TaskStatus> = new Set(['done', 'failed', 'cancelled']);
 
 /** A status record as stored. */
@@ -20,71 +18,17 @@ export interface TaskRecord {
   readonly state: RecordState;
   /** Runs started so far. */
   readonly attempt: number;
+  /** The task's registered name. */
   readonly task: string;
-  /**
-   * The DataQueue item id the task's first run came from ('' until it first starts: the
-   * record is written in the same round trip as the item, before the item's id is known).
-   */
+  /** The id of the task's queue item: the task id itself (tasks enqueued with `execute`). */
   readonly item: string;
-  /** Store time (ms) of the last change. */
+  /** Store time (ms since the epoch) of the last change. */
   readonly at: number;
   /** The last failure's message, if any. */
   readonly error?: string;
+  /** Whether a result is saved (see `EnqueuedTask.result`). */
   readonly hasResult: boolean;
 }
-
-/** A change asked of the state machine (see src/stores/redis/scripts/tasks/task_transitions.lua). */
-export interface Transition {
-  readonly taskId: string;
-  readonly task: string;
-  readonly to: Exclude<RecordState, never>;
-  /** The attempt the change is about (1 = first run); ignored for `started` (the record counts) and `cancelled`. */
-  readonly attempt: number;
-  /** How long to keep the record after this change, ms. */
-  readonly keepMs: number;
-  readonly error?: string;
-  /** Result JSON to save with `done`. */
-  readonly result?: string;
-  readonly resultMs?: number;
-  /** `started`: the runs the task allows in all. */
-  readonly attempts?: number;
-  /** `started`: whether this is the first delivery of the queue item (a redriven dead letter is one). */
-  readonly firstDelivery?: boolean;
-  /** `started`: how long to keep the record if the start finds the runs spent. */
-  readonly spentKeepMs?: number;
-  /** done, failed, or queued/delayed after a failure: how long the run took, ms. */
-  readonly runMs?: number;
-  /** `started`: the lease of the delivery being started (a repeated start is recognised by it). */
-  readonly lease?: string;
-  /** `started`: the id of the queue item being started, recorded if the record has none yet. */
-  readonly item?: string;
-}
-
-/** Outcome of a transition. */
-export interface TransitionResult {
-  readonly applied: boolean;
-  /** The state after the call ('' when there is no record). */
-  readonly state: RecordState | '';
-  readonly attempt: number;
-}
-
-/** A new task's first record. */
-export interface NewTask {
-  readonly taskId: string;
-  readonly task: string;
-}
-
-/** Outcome of a schedule claim. */
-export interface ScheduleClaim {
-  readonly claimed: boolean;
-  /** The stored due time after the call, ms; -1 when none is stored. */
-  readonly due: number;
-  /** Store time of the call, ms. */
-  readonly now: number;
-}
-
-/** The schedule operations: see src/stores/redis/scripts/tasks/schedule_claim.lua. */
-export type ScheduleMode = 'read' | 'init' | 'fire' | 'move';
 
 /**
  * A task event of a queue: a task changed state, or the event feed reconnected (events
@@ -96,70 +40,3 @@ export type TaskEvent =
 
 /** Called with each task event of a queue. */
 export type TaskEventListener = (event: TaskEvent) => void;
-
-/** The records of the task queues of one app, keyed by the queue's key base `{prefix:queue}`. */
-export interface TaskRecordStore {
-  /** Writes the first record of tasks that have none (see task_create.lua). */
-  create(base: string, state: 'queued' | 'delayed', keepMs: number, tasks: readonly NewTask[]): Promise<number>;
-  /** Deletes the records of tasks whose enqueue failed after their records were written. */
-  discard(base: string, taskIds: readonly string[]): Promise<void>;
-  /** Applies the changes of tasks of one queue in one step, each if the state machine allows it. */
-  transitionMany(base: string, changes: readonly Transition[]): Promise<TransitionResult[]>;
-  read(base: string, taskId: string): Promise<TaskRecord | undefined>;
-  /** The saved result JSON, if it is still kept. */
-  result(base: string, taskId: string): Promise<string | undefined>;
-  schedule(base: string, name: string, mode: ScheduleMode, seenDue: number, nextDue: number): Promise<ScheduleClaim>;
-  /**
-   * The task metrics hash of a queue (see task_transitions.lua): field name -> count,
-   * e.g. "send|started", "send|le|100", "send|ms".
-   */
-  taskMetrics(base: string): Promise<Record<string, number>>;
-  /** Listens to the task events of one queue; resolves once listening, to a stop function. */
-  listen(base: string, listener: TaskEventListener): Promise<() => Promise<void>>;
-  /** Releases connections the record store opened. */
-  close(): Promise<void>;
-}
-
-/**
- * A store that keeps task records beside its queues: every store visq ships. The task
- * layer reaches a store's records only through this, so a new store brings its own.
- */
-export interface TaskRecordsProvider {
-  /** A new record store for one app; the app closes it. */
-  taskRecords(): TaskRecordStore;
-}
-
-/** The task records of `store`, or a TypeError naming `name` when the store keeps none. */
-export function taskRecordsOf(name: string, store: object): TaskRecordStore {
-  if (typeof (store as Partial<TaskRecordsProvider>).taskRecords !== 'function') {
-    throw new VisqTypeError(`Expected \`${name}\` to be a store that can keep task records`);
-  }
-  return (store as TaskRecordsProvider).taskRecords();
-}
-
-export function taskKey(base: string, taskId: string): string {
-  return `${base}:task:${taskId}`;
-}
-
-export function resultKey(base: string, taskId: string): string {
-  return `${base}:result:${taskId}`;
-}
-
-export function schedulesKey(base: string): string {
-  return `${base}:schedules`;
-}
-
-export function taskMetricsKey(base: string): string {
-  return `${base}:task-metrics`;
-}
-
-/** The pub/sub channel of a queue's task events. */
-export function eventsChannel(base: string): string {
-  return `${base}:task-events`;
-}
-
-/** One change through {@link TaskRecordStore.transitionMany}. */
-export async function transition(records: TaskRecordStore, base: string, change: Transition): Promise<TransitionResult> {
-  const [result] = await records.transitionMany(base, [change]);
-  return result as TransitionResult;
-}

@@ -7,7 +7,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { VisqRangeError } from '../errors.js';
 import type { TaskSchedule } from './core.js';
-import type { TaskRecordStore } from './records.js';
+import type { TaskStore } from './task-store.js';
 
 /** The first due time strictly after `now` (ms). */
 export function nextDue(schedule: TaskSchedule, now: number): number {
@@ -44,7 +44,7 @@ function isTimeZone(tz: string): boolean {
 
 /** One claim round: fires the due time if it has come. Returns ms until the next round. */
 export async function claimRound(
-  records: TaskRecordStore,
+  records: TaskStore,
   base: string,
   name: string,
   schedule: TaskSchedule,

@@ -3,69 +3,40 @@
  * run on the task's queue and returns an EnqueuedTask to wait on.
  */
 import { v4 as uuidv4 } from 'uuid';
-import { encodeItem } from '../data/codec.js';
 import { MAX_BATCH } from '../data/options.js';
 import * as check from '../validate.js';
-import { PENDING_KEEP_MS, type AppCore, type RegisteredTask } from './core.js';
+import type { AppCore, RegisteredTask } from './core.js';
 import { EnqueuedTask } from './enqueued.js';
-import { assertArgs, type TaskMessage } from './message.js';
+import { encodeMessage } from './message.js';
 import { executeOptions, type ExecuteOptions, type TaskSettings } from './options.js';
+import type { NewTask } from './task-store.js';
 
 /**
- * Enqueues one run of `registered` per element of `argsList`, 1000 per atomic write.
- * Every argument list is checked before anything is written.
+ * Enqueues one run of `registered` per element of `argsList`, 1000 per atomic write, and
+ * returns their ids. Every argument list is checked (and encoded, once) before anything
+ * is written. `where(i)` names element i in errors.
  */
-export async function enqueue<R>(
+export async function enqueue(
   core: AppCore,
   registered: RegisteredTask,
-  argsList: readonly (readonly unknown[])[],
+  argsList: readonly unknown[],
+  where: (i: number) => string,
   { delay, priority }: { delay: number; priority: number },
-): Promise<EnqueuedTask<R>[]> {
-  const { name, settings } = registered;
-  const messages: TaskMessage[] = argsList.map((args) => ({
-    t: name,
-    i: uuidv4(),
-    a: assertArgs(args),
-    ...(priority === 0 ? {} : { r: priority }),
-  }));
-  const queue = core.queue(settings.queue);
-  // every item is checked before anything is written: each chunk's records go out
-  // together with its put, and a bad element must not leave a record (or an earlier chunk)
-  messages.forEach((m, i) => encodeItem(m, `argsList[${i}]`, queue.settings.maxItemBytes));
-  const base = core.base(settings.queue);
-  const state = delay > 0 ? 'delayed' : 'queued';
-  const keepMs = PENDING_KEEP_MS + Math.ceil(delay * 1000);
-  const enqueued: EnqueuedTask<R>[] = [];
-  for (let start = 0; start < messages.length; start += MAX_BATCH) {
-    const chunk = messages.slice(start, start + MAX_BATCH);
-    // One round trip for both: the records are sent first, so a worker normally finds
-    // them; their item ids are written by each task's first start (a put's ids are only
-    // known from its reply). A worker that starts a task before its record lands writes
-    // the record itself, and task_create never overwrites one.
-    const [recorded, put] = await Promise.allSettled([
-      core.records.create(base, state, keepMs, chunk.map((m) => ({ taskId: m.i, task: name }))),
-      queue.putData(chunk, { delay, priority }),
-    ]);
-    if (put.status === 'rejected') {
-      // nothing to run: the records would say 'queued' for a week
-      if (recorded.status === 'fulfilled') {
-        await core.records.discard(base, chunk.map((m) => m.i)).catch(() => undefined);
-      }
-      throw put.reason;
-    }
-    if (recorded.status === 'rejected') {
-      // the tasks are enqueued and will run (their first start writes the record):
-      // rejecting now would make a caller retry and run them twice
-      const error: unknown = recorded.reason;
-      process.emitWarning(
-        `visq enqueued ${chunk.length} task(s) on ${settings.queue} but could not write their status records ` +
-          `(status() reads 'unknown' until they start): ${error instanceof Error ? error.message : String(error)}`,
-        { code: 'VISQ_TASK_RECORD' },
-      );
-    }
-    for (const m of chunk) enqueued.push(new EnqueuedTask<R>(core, m.i, name, settings.queue));
+): Promise<string[]> {
+  core.ensureOpen();
+  const { name, nameJson, settings } = registered;
+  const maxBytes = core.queue(settings.queue).settings.maxItemBytes;
+  const tasks: NewTask[] = [];
+  for (let i = 0; i < argsList.length; i += 1) {
+    tasks.push({ taskId: uuidv4(), payload: encodeMessage(nameJson, argsList[i], where(i), maxBytes) });
   }
-  return enqueued;
+  await core.registerQueue(settings.queue);
+  const base = core.base(settings.queue);
+  const delayMs = check.toMs(delay);
+  for (let start = 0; start < tasks.length; start += MAX_BATCH) {
+    await core.tasks.enqueue(base, { task: name, tasks: tasks.slice(start, start + MAX_BATCH), delayMs, priority });
+  }
+  return tasks.map((t) => t.taskId);
 }
 
 /**
@@ -96,17 +67,18 @@ export class Task<A extends readonly unknown[], R> {
   }
 
   /**
-   * Enqueues one run with `args` (a JSON-encodable tuple). With `delay` it starts no
-   * earlier than that many seconds from now.
+   * Enqueues one run with `args` (a JSON-encodable tuple), in one round trip. With `delay`
+   * (seconds) it starts no earlier than that; `priority` (-1000..1000) orders it.
    */
   async execute(args: A, opts?: ExecuteOptions): Promise<EnqueuedTask<R>> {
-    const [enqueued] = await enqueue<R>(this.#core, this.#registered, [assertArgs(args)], executeOptions(opts));
-    return enqueued as EnqueuedTask<R>;
+    const [id] = await enqueue(this.#core, this.#registered, [args], () => 'args', executeOptions(opts));
+    return new EnqueuedTask<R>(this.#core, id as string, this.name, this.queue);
   }
 
-  /** Enqueues one run per element of `argsList`, in order, 1000 per atomic write. */
+  /** Enqueues one run per element of `argsList`, in order, 1000 per atomic write (one round trip each). */
   async executeMany(argsList: readonly A[], opts?: ExecuteOptions): Promise<EnqueuedTask<R>[]> {
     if (!Array.isArray(argsList)) throw check.typeError('argsList', 'an array of argument arrays', argsList);
-    return enqueue<R>(this.#core, this.#registered, argsList, executeOptions(opts));
+    const ids = await enqueue(this.#core, this.#registered, argsList, (i) => `argsList[${i}]`, executeOptions(opts));
+    return ids.map((id) => new EnqueuedTask<R>(this.#core, id, this.name, this.queue));
   }
 }

@@ -1,46 +1,65 @@
 /**
- * Worker: serves task queues. Per queue a fetch loop reads batches under a lease
- * (blocking, never polling, when the queue is empty); up to `concurrency` tasks run at
- * once; a lease keeper refreshes what the worker holds; schedules of periodic and cron
- * tasks are claimed here. `close()` stops fetching, hands back what has not started at
- * once, and waits for running tasks up to `shutdownTimeout`.
+ * Worker: serves task queues in batches. Per queue a fetch loop claims up to the room it
+ * has in one store call that also starts the tasks it can run at once (blocking, never
+ * polling, when the queue is empty); up to `concurrency` tasks run at once; runs that end
+ * are settled in batches (settler.ts), and a fetched task waiting for a slot is started
+ * in the same batch calls; one lease keeper refreshes everything the worker holds;
+ * schedules of periodic and cron tasks are claimed here. `close()` stops fetching, hands
+ * back what has not started at once, and waits for running tasks up to `shutdownTimeout`.
  */
 import { EventEmitter, setMaxListeners } from 'node:events';
+import { v4 as uuidv4 } from 'uuid';
 import { MAX_BATCH } from '../data/options.js';
-import type { Delivery } from '../data/options.js';
 import { VisqError } from '../errors.js';
-import { settleWithin, sleep } from '../sleep.js';
+import { after, settleWithin, sleep } from '../sleep.js';
 import type { AppCore, RegisteredTask } from '../tasks/core.js';
 import { isTaskMessage, type TaskMessage } from '../tasks/message.js';
 import { claimRound } from '../tasks/schedule.js';
 import { enqueue } from '../tasks/task.js';
-import { StoreBatcher } from './batcher.js';
+import type { ClaimedTask, ClaimRequest, ClaimResult, SettleOp, SettleOutcome } from '../tasks/task-store.js';
+import { Deadlines } from './deadlines.js';
 import type { WorkerEvents } from './events.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import { workerSettings, type WorkerOptions, type WorkerSettings } from './options.js';
-import { runDelivery, type RunHooks } from './run-task.js';
+import { givenUp, RunContext, runTask } from './run-task.js';
+import { Settler } from './settler.js';
 import { shardQueues } from './shard.js';
 
-/** Fetched deliveries are read with this blocking wait, in seconds, per call. */
-const FETCH_WAIT_SECONDS = 10;
+/** Longest blocking wait of one claim on an empty queue, ms. */
+const FETCH_WAIT_MS = 10_000;
 /** Back-off bounds after a store failure, ms. */
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
-/** How long a bookkeeping write is retried before the worker reports it lost, ms. */
-const PERSIST_BUDGET_MS = 60_000;
+/** A task no worker here knows is handed back for this long, ms, for a worker that knows it. */
+const UNKNOWN_TASK_DELAY_MS = 5000;
+/** What a spent task's record says happened to its last run. */
+const DIED = 'the worker running the last attempt stopped before it finished';
 
-interface Held {
-  readonly queue: string;
-  /** Lease length to refresh with, seconds. */
-  readonly visTimeout: number;
+/** A task queue this worker serves. */
+interface Served {
+  readonly name: string;
+  readonly base: string;
+  readonly settler: Settler;
 }
 
-interface Fetched {
-  readonly queue: string;
-  readonly delivery: Delivery<unknown>;
+/** A delivery fetched ahead, waiting for a slot and a start. */
+interface Held {
+  readonly served: Served;
+  readonly claimed: ClaimedTask;
+  readonly registered: RegisteredTask;
+  readonly message: TaskMessage;
 }
 
 function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
+}
+
+function decode(payload: string): unknown {
+  try {
+    return JSON.parse(payload) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A running worker; create it with `app.worker(options)`. */
@@ -53,16 +72,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly closed: Promise<void>;
 
   readonly #core: AppCore;
-  readonly #batcher: StoreBatcher;
-  readonly #leaseSeconds: number;
-  readonly #buffer: Fetched[] = [];
-  readonly #active = new Set<Promise<void>>();
-  readonly #held = new Map<string, Held>();
+  /** The lease of fetched tasks not started yet, and of at-most-once runs, ms. */
+  readonly #leaseMs: number;
+  readonly #served: Served[];
+  readonly #buffer: Held[] = [];
+  readonly #keeper: LeaseKeeper;
+  readonly #deadlines = new Deadlines();
+  /** Runs in progress, with their contexts (to give them up). */
+  readonly #runs = new Map<Promise<void>, RunContext>();
+  /** Settles of ended runs under way: their leases are held until then. */
+  readonly #settling = new Set<Promise<void>>();
+  readonly #fetchLoops: Promise<void>[] = [];
   readonly #stopFetching = new AbortController();
   readonly #giveUp = new AbortController();
-  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #cancelTimers: (() => void)[] = [];
+  /** Slots taken: runs in progress and starts under way. */
+  #busy = 0;
+  /** Room and slots reserved by claims under way. */
   #reserved = 0;
-  /** Deliveries taken toward `lifetime.tasks`: taken from the buffer, less those discarded unrun. */
+  #reservedStarts = 0;
+  /** Runs taken toward `lifetime.tasks`: started, less those discarded unrun. */
   #taken = 0;
   #finishedRuns = 0;
   #closing: Promise<void> | undefined;
@@ -74,7 +103,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
   constructor(core: AppCore, options?: WorkerOptions) {
     super();
     this.#core = core;
-    this.#batcher = new StoreBatcher(core);
     this.settings = Object.freeze(workerSettings(options));
     const served = this.settings.queues ?? [...new Set([...core.registry.values()].map((t) => t.settings.queue))];
     if (served.length === 0) {
@@ -86,25 +114,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const leases = [...core.registry.values()]
       .filter((t) => this.queues.includes(t.settings.queue) && t.settings.visTimeout > 0)
       .map((t) => t.settings.visTimeout);
-    this.#leaseSeconds = this.settings.lease ?? (leases.length > 0 ? Math.min(...leases) : 30);
+    this.#leaseMs = Math.ceil((this.settings.lease ?? (leases.length > 0 ? Math.min(...leases) : 30)) * 1000);
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
-    // every running task and fetch listens to these: up to `concurrency` at once
+    // every blocking claim listens to these
     setMaxListeners(0, this.#stopFetching.signal, this.#giveUp.signal);
-    for (const queue of this.queues) void this.#fetchLoop(queue);
+    const report = (error: unknown): void => this.#report(error);
+    this.#keeper = new LeaseKeeper(core.tasks, report, (leases) => this.#lost(leases));
+    this.#served = this.queues.map((name) => {
+      const base = core.base(name);
+      return { name, base, settler: new Settler(core.tasks, base, () => core.specs(name), report) };
+    });
+    for (const served of this.#served) this.#fetchLoops.push(this.#fetchLoop(served));
     for (const task of core.registry.values()) {
       if (task.schedule && this.queues.includes(task.settings.queue)) void this.#scheduleLoop(task);
     }
-    this.#startLeaseKeeper();
-    if (this.settings.lifetimeMs > 0) {
-      this.#timers.push(setTimeout(() => void this.close(), this.settings.lifetimeMs));
-    }
+    if (this.settings.lifetimeMs > 0) this.#cancelTimers.push(after(this.settings.lifetimeMs, () => void this.close()));
   }
 
   /** Tasks running now. */
   get running(): number {
-    return this.#active.size;
+    return this.#runs.size;
   }
 
   /** Runs finished (done or failed) since the worker started; deliveries discarded unrun are not counted. */
@@ -116,7 +147,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * Stops gracefully: no more fetching; fetched tasks that have not started go back to
    * their queue at once (without using an attempt); running tasks get up to
    * `shutdownTimeout` seconds, after which they are given up (their run counts as
-   * failed and the task is retried if it has attempts left). Idempotent.
+   * failed and the task is retried if it has attempts left); then every outcome is
+   * settled. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
@@ -125,15 +157,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   async #shutdown(): Promise<void> {
     this.#stopFetching.abort();
-    for (const timer of this.#timers) clearTimeout(timer);
+    for (const cancel of this.#cancelTimers) cancel();
     this.#wakeFetchers();
-    await this.#handBack(this.#buffer.splice(0));
-    if (this.#active.size > 0) {
-      await settleWithin(Promise.allSettled(this.#active), this.settings.shutdownTimeout * 1000);
+    // a claim under way finishes first: what it claimed goes back with the rest
+    await Promise.all(this.#fetchLoops);
+    this.#handBack(this.#buffer.splice(0));
+    if (this.#runs.size > 0) {
+      await settleWithin(Promise.allSettled(this.#runs.keys()), this.settings.shutdownTimeout * 1000);
       this.#giveUp.abort();
-      await Promise.allSettled(this.#active);
+      for (const context of this.#runs.values()) context.stop(givenUp());
+      await Promise.allSettled(this.#runs.keys());
     }
-    this.#held.clear();
+    await Promise.allSettled(this.#settling);
+    await Promise.all(this.#served.map((served) => served.settler.drained()));
+    this.#keeper.stop();
+    this.#deadlines.clear();
     this.emit('closed');
     this.#resolveClosed();
   }
@@ -148,50 +186,60 @@ export class Worker extends EventEmitter<WorkerEvents> {
     else process.emitWarning(failure);
   }
 
-  async #fetchLoop(queueName: string): Promise<void> {
-    const queue = this.#core.queue(queueName);
+  /** Claims tasks of one queue whenever there is room, blocking on an empty queue. */
+  async #fetchLoop(served: Served): Promise<void> {
     const capacity = Math.max(this.settings.prefetch, this.settings.concurrency);
     // a loop blocked on an empty queue holds at most its share of the room, so that the
     // loops of the other queues can keep fetching meanwhile
     const share = Math.max(1, Math.floor(capacity / this.queues.length));
     let backoff = 0;
-    let blocking = false;
+    let empty: ClaimResult | undefined;
     while (this.#fetching) {
-      const free = capacity - this.#buffer.length - this.#active.size - this.#reserved;
-      const room = Math.min(MAX_BATCH, blocking ? Math.min(free, share) : free);
+      const free = capacity - this.#buffer.length - this.#busy - this.#settling.size - this.#reserved;
+      const room = Math.min(MAX_BATCH, empty ? Math.min(free, share) : free);
       if (room <= 0) {
         await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
         continue;
       }
+      const start = Math.max(0, Math.min(room, this.settings.concurrency - this.#busy - this.#reservedStarts));
       this.#reserved += room;
+      this.#reservedStarts += start;
+      const request: ClaimRequest = {
+        count: room,
+        start,
+        leaseMs: this.#leaseMs,
+        token: uuidv4(),
+        specs: this.#core.specs(served.name),
+      };
       try {
-        const deliveries = await queue.getDeliveries(room, {
-          visTimeout: this.#leaseSeconds,
-          ...(blocking ? { wait: FETCH_WAIT_SECONDS, signal: this.#stopFetching.signal } : {}),
-        });
+        const result = empty
+          ? await this.#core.tasks.waitThenClaim(served.base, empty.cursor, this.#blockMs(empty), request, this.#stopFetching.signal)
+          : await this.#core.tasks.claim(served.base, request);
         backoff = 0;
+        if (!result) break;
         // try without blocking first; block only once the queue was seen empty
-        blocking = deliveries.length === 0;
-        const fetched = deliveries.map((delivery) => ({ queue: queueName, delivery }));
-        if (!this.#fetching) {
-          await this.#handBack(fetched);
-          break;
-        }
-        for (const f of fetched) {
-          this.#held.set(f.delivery.lease, { queue: queueName, visTimeout: this.#leaseSeconds });
-          this.#buffer.push(f);
-        }
+        empty = result.tasks.length === 0 ? result : undefined;
+        this.#reserved -= room;
+        this.#reservedStarts -= start;
+        if (this.#fetching) this.#take(served, result.tasks);
+        else this.#handBack(result.tasks.flatMap((claimed) => this.#held(served, claimed) ?? []));
       } catch (error) {
+        this.#reserved -= room;
+        this.#reservedStarts -= start;
         if (!this.#fetching) break;
         this.#report(error);
         backoff = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, backoff * 2));
         await sleep(backoff, this.#stopFetching.signal);
       } finally {
-        this.#reserved -= room;
         this.#wakeFetchers();
       }
       this.#pump();
     }
+  }
+
+  /** How long a claim on an empty queue blocks: until the next delayed item or lease deadline at the latest. */
+  #blockMs(empty: ClaimResult): number {
+    return empty.nextDueMs >= 0 ? Math.min(FETCH_WAIT_MS, empty.nextDueMs + 1) : FETCH_WAIT_MS;
   }
 
   #wakeFetchers(): void {
@@ -200,151 +248,242 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (const wake of waiters) wake();
   }
 
+  /** Takes what a claim returned: runs what it started, holds the rest, settles what cannot run. */
+  #take(served: Served, claimed: readonly ClaimedTask[]): void {
+    for (const task of claimed) {
+      const held = this.#held(served, task);
+      if (!held) continue;
+      if (task.kind === 'started') {
+        this.#busy += 1;
+        this.#taken += 1;
+        this.#run(held, task.attempt);
+      } else if (task.kind === 'spent') {
+        this.#failSpent(held, task.attempt);
+      } else {
+        this.#buffer.push(held);
+        this.#keeper.hold(task.lease, served.base, this.#leaseMs);
+      }
+    }
+    if (this.#lifetimeReached()) void this.close();
+  }
+
+  /**
+   * The delivery as a task this worker can run, or undefined when it is not: an item
+   * that is not a task message goes to the dead letters, a task not registered here is
+   * handed back for a worker that knows it (a start this claim made is taken back).
+   */
+  #held(served: Served, claimed: ClaimedTask): Held | undefined {
+    const message = decode(claimed.payload);
+    if (!isTaskMessage(message)) {
+      this.#report(new VisqError(`Queue ${served.name} holds an item that is not a task; it goes to dead letters`, 'ERR_VISQ_TASK'));
+      this.#settleQuietly(served, { kind: 'fail', lease: claimed.lease, taskId: claimed.id, task: '', attempt: 0, error: 'not a task', runMs: -1, forceDead: true });
+      return undefined;
+    }
+    const registered = this.#core.registry.get(message.t);
+    if (!registered || registered.settings.queue !== served.name) {
+      this.#report(new VisqError(`No task named ${JSON.stringify(message.t)} is registered in this worker; handed back`, 'ERR_VISQ_TASK'));
+      this.#settleQuietly(served, {
+        kind: 'handBack',
+        lease: claimed.lease,
+        taskId: claimed.id,
+        unstart: claimed.kind === 'started',
+        delayMs: UNKNOWN_TASK_DELAY_MS,
+      });
+      return undefined;
+    }
+    return { served, claimed, registered, message };
+  }
+
   #lifetimeReached(): boolean {
     return this.settings.lifetimeTasks > 0 && this.#taken >= this.settings.lifetimeTasks;
   }
 
+  /** Starts fetched tasks while there are free slots: each start rides the next settle call. */
   #pump(): void {
     while (
       this.#buffer.length > 0 &&
-      this.#active.size < this.settings.concurrency &&
+      this.#busy < this.settings.concurrency &&
       !this.#giveUp.signal.aborted &&
       !this.#lifetimeReached()
     ) {
-      const next = this.#buffer.shift() as Fetched;
-      this.#held.delete(next.delivery.lease);
+      const held = this.#buffer.shift() as Held;
+      this.#busy += 1;
       this.#taken += 1;
-      const run = this.#run(next)
-        .then((ran) => {
-          if (ran) this.#finishedRuns += 1;
-          // a delivery discarded unrun does not count toward the lifetime
-          else this.#taken -= 1;
-        })
-        .finally(() => {
-          this.#active.delete(run);
-          this.#wakeFetchers();
-          this.#pump();
-        });
-      this.#active.add(run);
-      // with `lifetime.tasks`, stop taking work once enough runs are under way: close()
-      // hands back what was fetched ahead and waits for the runs
+      const { served, claimed, registered } = held;
+      const op: SettleOp = {
+        kind: 'start',
+        lease: claimed.lease,
+        taskId: claimed.id,
+        task: registered.name,
+        firstDelivery: claimed.delivery === 1,
+      };
+      served.settler.submit(op).then(
+        (outcome) => this.#started(held, outcome),
+        (error: unknown) => {
+          // the start was never recorded: the delivery comes back after its lease
+          this.#report(error);
+          this.#keeper.release(claimed.lease);
+          this.#free(false);
+        },
+      );
       if (this.#lifetimeReached()) void this.close();
     }
   }
 
-  /** Takes one delivery through its run; resolves whether a run happened. */
-  async #run({ queue: queueName, delivery }: Fetched): Promise<boolean> {
-    const queue = this.#core.queue(queueName);
+  #started(held: Held, outcome: SettleOutcome): void {
+    if (outcome.applied && outcome.state === 'started') return this.#run(held, outcome.attempt);
+    this.#keeper.release(held.claimed.lease);
+    if (outcome.applied && outcome.state === 'failed') {
+      // its last run died with another worker: the start failed it for good
+      this.#emitDead(held, outcome.attempt, outcome.deadLettered === true);
+      this.#finishedRuns += 1;
+      return this.#free(true);
+    }
+    // cancelled, or finished by an earlier holder: discarded without a run
+    this.#free(false);
+  }
+
+  /** A slot is free again; `ran` tells whether it counts toward `lifetime.tasks`. */
+  #free(ran: boolean): void {
+    this.#busy -= 1;
+    if (!ran) this.#taken -= 1;
+    this.#wakeFetchers();
+    this.#pump();
+  }
+
+  #run(held: Held, attempt: number): void {
+    const { served, claimed, registered, message } = held;
+    const { settings } = registered;
+    this.#keeper.hold(claimed.lease, served.base, settings.visTimeout > 0 ? Math.ceil(settings.visTimeout * 1000) : this.#leaseMs);
+    const context = new RunContext(claimed.id, registered.name, served.name, attempt, settings.attempts);
+    if (this.listenerCount('started') > 0) this.emit('started', this.#info(held, attempt));
+    const run = runTask(registered.fn as (...args: unknown[]) => unknown, message.a, context, settings.timeout || this.settings.timeout, this.#deadlines).then(
+      (outcome) => {
+        this.#runs.delete(run);
+        // the slot is free before the outcome is settled: the next task need not wait for it
+        this.#free(true);
+        const settling = this.#settle(held, attempt, outcome).finally(() => {
+          this.#settling.delete(settling);
+          this.#wakeFetchers();
+        });
+        this.#settling.add(settling);
+      },
+    );
+    this.#runs.set(run, context);
+  }
+
+  /** Records how a run ended (done, retry, failed) and releases its lease once the store has it. */
+  async #settle(held: Held, attempt: number, outcome: Awaited<ReturnType<typeof runTask>>): Promise<void> {
+    const { served, claimed, registered } = held;
+    const { settings } = registered;
+    const base = { lease: claimed.lease, taskId: claimed.id, task: registered.name, attempt, runMs: outcome.runMs };
+    let error = outcome.ok ? undefined : outcome.error;
+    let op: SettleOp | undefined;
+    if (outcome.ok) {
+      let result: string | undefined;
+      if (settings.saveResults > 0 && outcome.result !== undefined) {
+        try {
+          result = JSON.stringify(outcome.result);
+        } catch (cause) {
+          error = new VisqError(`Task ${registered.name} returned a value JSON cannot encode`, 'ERR_VISQ_TASK', { cause });
+        }
+      }
+      if (!error) op = { kind: 'done', ...base, ...(result === undefined ? {} : { result, resultMs: Math.ceil(settings.saveResults * 1000) }) };
+    }
+    const willRetry = attempt < settings.attempts;
+    if (error) {
+      op = willRetry
+        ? { kind: 'retry', ...base, error: error.message, delayMs: Math.ceil(settings.retryDelay * 1000) }
+        : { kind: 'fail', ...base, error: error.message };
+    }
     try {
-      if (!isTaskMessage(delivery.item)) {
-        this.#report(new VisqError(`Queue ${queueName} holds an item that is not a task; it goes to dead letters`, 'ERR_VISQ_TASK'));
-        await queue.failData([delivery.lease], { useDead: true });
-        return false;
+      const settled = await served.settler.submit(op as SettleOp);
+      this.#finishedRuns += 1;
+      if (!error) {
+        if (this.listenerCount('done') > 0) {
+          this.emit('done', { ...this.#info(held, attempt), result: outcome.ok ? outcome.result : undefined, ms: outcome.runMs });
+        }
+        return;
       }
-      const registered = this.#core.registry.get(delivery.item.t);
-      if (!registered) {
-        this.#report(
-          new VisqError(`No task named ${JSON.stringify(delivery.item.t)} is registered in this worker; handed back`, 'ERR_VISQ_TASK'),
-        );
-        await queue.releaseData([delivery.lease], { countDelivery: false, delay: 5 });
-        return false;
-      }
-      return await runDelivery(
-        this.#core,
-        registered,
-        delivery as Delivery<TaskMessage>,
-        this.settings.timeout,
-        this.#hooks(),
-      );
-    } catch (error) {
-      this.#report(error);
-      return true;
+      if (this.listenerCount('failed') > 0) this.emit('failed', { ...this.#info(held, attempt), error, willRetry });
+      if (!willRetry) this.#emitDead(held, attempt, settled.applied && settled.deadLettered === true);
+    } catch (failure) {
+      // given up: the delivery comes back after its lease, as at-least-once delivery allows
+      this.#report(failure);
+    } finally {
+      this.#keeper.release(claimed.lease);
     }
   }
 
-  #hooks(): RunHooks {
+  /** Fails a task whose last run died with its worker (found by a claim). */
+  #failSpent(held: Held, attempt: number): void {
+    const { served, claimed, registered } = held;
+    const op: SettleOp = { kind: 'fail', lease: claimed.lease, taskId: claimed.id, task: registered.name, attempt, error: DIED, runMs: -1 };
+    const settling = served.settler
+      .submit(op)
+      .then(
+        (outcome) => {
+          if (!outcome.applied) return;
+          this.#finishedRuns += 1;
+          this.#emitDead(held, attempt, outcome.deadLettered === true);
+        },
+        (error: unknown) => this.#report(error),
+      )
+      .finally(() => {
+        this.#settling.delete(settling);
+        this.#wakeFetchers();
+      });
+    this.#settling.add(settling);
+  }
+
+  #emitDead(held: Held, attempt: number, deadLettered: boolean): void {
+    if (this.listenerCount('dead') > 0) this.emit('dead', { ...this.#info(held, attempt), deadLettered });
+  }
+
+  #info(held: Held, attempt: number): { taskId: string; task: string; queue: string; attempt: number; attempts: number } {
     return {
-      started: (info) => this.emit('started', info),
-      done: (info) => this.emit('done', info),
-      failed: (info) => this.emit('failed', info),
-      dead: (info) => this.emit('dead', info),
-      persist: (what, write) => this.#persist(what, write),
-      store: this.#batcher,
-      holdLease: (queue, lease, visTimeout) => {
-        if (visTimeout === undefined) this.#held.delete(lease);
-        else this.#held.set(lease, { queue, visTimeout });
-      },
-      giveUp: this.#giveUp.signal,
+      taskId: held.claimed.id,
+      task: held.registered.name,
+      queue: held.served.name,
+      attempt,
+      attempts: held.registered.settings.attempts,
     };
   }
 
-  async #persist<R>(what: string, write: () => Promise<R>): Promise<R> {
-    const started = performance.now();
-    let backoff = BACKOFF_MIN_MS;
-    for (;;) {
-      try {
-        return await write();
-      } catch (error) {
-        if (performance.now() - started > PERSIST_BUDGET_MS) {
-          throw new VisqError(`Gave up writing ${what} after ${PERSIST_BUDGET_MS / 1000} s`, 'ERR_VISQ_STORE', { cause: error });
-        }
-        this.#report(error);
-        await sleep(backoff);
-        backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
-      }
+  /** Gives fetched tasks back at once, without using an attempt (a start a claim made is taken back). */
+  #handBack(held: readonly Held[]): void {
+    for (const { served, claimed } of held) {
+      this.#keeper.release(claimed.lease);
+      this.#settleQuietly(served, {
+        kind: 'handBack',
+        lease: claimed.lease,
+        taskId: claimed.id,
+        unstart: claimed.kind === 'started',
+        delayMs: 0,
+      });
     }
   }
 
-  async #handBack(fetched: Fetched[]): Promise<void> {
-    const byQueue = new Map<string, string[]>();
-    for (const f of fetched) {
-      this.#held.delete(f.delivery.lease);
-      const leases = byQueue.get(f.queue) ?? [];
-      leases.push(f.delivery.lease);
-      byQueue.set(f.queue, leases);
-    }
-    for (const [queueName, leases] of byQueue) {
-      try {
-        await this.#core.queue(queueName).releaseData(leases, { countDelivery: false });
-      } catch (error) {
-        // they come back by themselves when their lease expires
-        this.#report(error);
-      }
-    }
+  /** A settle op whose outcome only matters to the store; a failure is reported (the lease then ends by itself). */
+  #settleQuietly(served: Served, op: SettleOp): void {
+    const settling = served.settler
+      .submit(op)
+      .then(
+        () => undefined,
+        (error: unknown) => this.#report(error),
+      )
+      .finally(() => this.#settling.delete(settling));
+    this.#settling.add(settling);
   }
 
-  #startLeaseKeeper(): void {
-    const lengths = [this.#leaseSeconds, ...[...this.#core.registry.values()].map((t) => t.settings.visTimeout)].filter(
-      (s) => s > 0,
-    );
-    const everyMs = Math.max(20, (Math.min(...lengths) * 1000) / 3);
-    const timer = setInterval(() => void this.#refreshHeld(), everyMs);
-    this.#timers.push(timer);
-    this.closed.then(() => clearInterval(timer), () => clearInterval(timer));
-  }
-
-  async #refreshHeld(): Promise<void> {
-    const groups = new Map<string, { queue: string; visTimeout: number; leases: string[] }>();
-    for (const [lease, held] of this.#held) {
-      const key = `${held.queue}\u0000${held.visTimeout}`;
-      const group = groups.get(key) ?? { queue: held.queue, visTimeout: held.visTimeout, leases: [] };
-      group.leases.push(lease);
-      groups.set(key, group);
-    }
-    for (const group of groups.values()) {
-      try {
-        const kept = await this.#core.queue(group.queue).refreshData(group.leases, { visTimeout: group.visTimeout });
-        if (kept.size === group.leases.length) continue;
-        // a fetched task whose lease was lost is another worker's now
-        for (let i = this.#buffer.length - 1; i >= 0; i -= 1) {
-          const lease = (this.#buffer[i] as Fetched).delivery.lease;
-          if (group.leases.includes(lease) && !kept.has(lease)) {
-            this.#buffer.splice(i, 1);
-            this.#held.delete(lease);
-          }
-        }
-      } catch (error) {
-        this.#report(error);
+  /** Leases the store no longer has for this worker: fetched tasks among them are another worker's now. */
+  #lost(leases: readonly string[]): void {
+    const lost = new Set(leases);
+    for (let i = this.#buffer.length - 1; i >= 0; i -= 1) {
+      const lease = (this.#buffer[i] as Held).claimed.lease;
+      if (lost.has(lease)) {
+        this.#buffer.splice(i, 1);
+        this.#keeper.release(lease);
       }
     }
   }
@@ -356,12 +495,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     let backoff = 0;
     while (this.#fetching) {
       try {
-        const waitMs = await claimRound(this.#core.records, base, task.name, schedule, async () => {
-          await enqueue(this.#core, task, [[]], { delay: 0, priority: 0 });
+        const waitMs = await claimRound(this.#core.tasks, base, task.name, schedule, async () => {
+          await enqueue(this.#core, task, [[]], () => 'args', { delay: 0, priority: 0 });
         });
         backoff = 0;
         await sleep(waitMs, this.#stopFetching.signal);
       } catch (error) {
+        if (!this.#fetching) break;
         this.#report(error);
         backoff = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, backoff * 2));
         await sleep(backoff, this.#stopFetching.signal);

@@ -143,8 +143,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const lines = readLedger(ledgerDir);
     const deadItems = await drain(queue.dead);
     const deadTasks = new Map<string, string>();
-    for (const message of (await drain<TaskMessage>(tasksQueue.dead)).values()) {
-      deadTasks.set(message.i, String(message.a[0]));
+    // a task's item id is its task id
+    for (const [taskId, message] of await drain<TaskMessage>(tasksQueue.dead)) {
+      deadTasks.set(taskId, String(message.a[0]));
     }
     const records = new Map<string, TaskRecord | undefined>();
     for (const taskId of producer.executed.keys()) {

@@ -69,6 +69,12 @@ export class LeaseBook {
     return byOwner;
   }
 
+  /** Whether `lease` names a live delivery: in flight, its entry's deadline still ahead. */
+  isLive(lease: string, now: number): boolean {
+    const owner = this.#inflight.get(lease)?.owner;
+    return owner !== undefined && owner.deadline > now;
+  }
+
   /** Ends the live `leases` of `owner` and returns their items; an entry left empty goes. */
   end(owner: LeaseEntry, leases: readonly string[]): StoredItem[] {
     const items = leases.map((lease) => {

@@ -90,14 +90,15 @@ export class QueueState {
     this.#signal = signal;
   }
 
-  put(request: PutRequest, now: number): string[] {
+  /** Stores items; `ids` are the caller's (task ids) when given, else new ones. */
+  put(request: PutRequest, now: number, givenIds?: readonly string[]): string[] {
     const { payloads, delayMs, priority, ttlMs } = request;
     const first = this.#reserve(payloads.length, now);
     this.#totals.puts += payloads.length;
     const ids: string[] = [];
     for (let i = 0; i < payloads.length; i += 1) {
       const seq = first + i;
-      const id = `${this.#gen}-${seq}`;
+      const id = givenIds?.[i] ?? `${this.#gen}-${seq}`;
       ids.push(id);
       this.#enqueue(newItem(seq, id, 0, priority, ttlMs, payloads[i] as string), now + delayMs, now, true);
     }
@@ -122,6 +123,11 @@ export class QueueState {
       (item, i): RawDelivery => ({ lease: leases[i] as string, id: item.id, delivery: item.deliveries + 1, payload: item.payload }),
     );
     return { deliveries, nextDueMs: -1 };
+  }
+
+  /** Whether `lease` is a live delivery of this queue (see LeaseBook.isLive). */
+  isLive(lease: string, now: number): boolean {
+    return this.#leases.isLive(lease, now);
   }
 
   /** Finishes the items of live leases; returns the leases finished. */

@@ -24,8 +24,8 @@ import type { LeaseGroup } from '../../data/lease.js';
 import { dumpQueue } from './dump.js';
 import { QueueState } from './queue-state.js';
 import { ChangeSignals } from './signals.js';
-import { MemoryTaskRecords } from './task-records.js';
-import type { TaskRecordStore, TaskRecordsProvider } from '../../tasks/records.js';
+import { MemoryTaskData, MemoryTaskStore } from './task-store.js';
+import type { TaskStore, TaskStoreProvider } from '../../tasks/task-store.js';
 
 /** What the backends of one MemoryStore share. */
 class StoreCore {
@@ -33,6 +33,7 @@ class StoreCore {
   /** Queue names per prefix, as the Redis registry set keeps them. */
   readonly registry = new Map<string, Set<string>>();
   readonly signals = new ChangeSignals();
+  readonly tasks = new MemoryTaskData();
   closed = false;
   /** The store object itself: the test clock hook is keyed by it. */
   readonly #clockKey: object;
@@ -77,7 +78,7 @@ let coreOf: (store: MemoryStore) => StoreCore;
  * data and rejects further operations with {@link ClosedError}. DataQueues never close a
  * MemoryStore: whoever created it does.
  */
-export class MemoryStore implements QueueStore, TaskRecordsProvider {
+export class MemoryStore implements QueueStore, TaskStoreProvider {
   readonly #core = new StoreCore(this);
 
   static {
@@ -89,9 +90,9 @@ export class MemoryStore implements QueueStore, TaskRecordsProvider {
     return new MemoryQueueBackend(this.#core, base);
   }
 
-  /** @internal The task records of this store, shared by every app on it. */
-  taskRecords(): TaskRecordStore {
-    return new MemoryTaskRecords(this);
+  /** @internal The task side of this store; its records are shared by every app on it. */
+  taskStore(): TaskStore {
+    return new MemoryTaskStore(this.#core);
   }
 
   async registerQueue(prefix: string, name: string): Promise<void> {
@@ -118,6 +119,7 @@ export class MemoryStore implements QueueStore, TaskRecordsProvider {
     core.signals.close();
     core.queues.clear();
     core.registry.clear();
+    core.tasks.clear();
   }
 }
 
@@ -234,6 +236,8 @@ class MemoryQueueBackend implements QueueBackend {
     this.#core.ensureOpen();
     this.#queue().clear();
     this.#dead().clear();
+    // a task queue's records go with its items, as the clear script deletes them
+    this.#core.tasks.clearQueue(this.#base);
   }
 
   async waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {

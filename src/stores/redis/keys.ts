@@ -40,3 +40,41 @@ export function scriptKeys(base: string): string[] {
   const dead = deadBase(base);
   return [...QUEUE_KEY_ROLES.map((role) => queueKey(base, role)), ...QUEUE_KEY_ROLES.map((role) => queueKey(dead, role))];
 }
+
+/**
+ * The keys of a task queue's records, after its 20 script keys: the tasks hash (records of
+ * the tasks whose item is in the queue) and the task metrics hash. See lib/tasks.lua.
+ */
+export function taskKeys(base: string): string[] {
+  return [...scriptKeys(base), tasksKey(base), taskMetricsKey(base)];
+}
+
+/** The task metrics of a queue, a hash (see app.taskMetrics). */
+export function taskMetricsKey(base: string): string {
+  return `${base}:task-metrics`;
+}
+
+/** The records of the tasks whose item is in the queue, a hash (deleted with the queue by clear). */
+export function tasksKey(base: string): string {
+  return `${base}:tasks`;
+}
+
+/** The record of a finished task, a string with a time to live. */
+export function finishedTaskKey(base: string, taskId: string): string {
+  return `${base}:task:${taskId}`;
+}
+
+/** A task's saved result, a string with a time to live. */
+export function resultKey(base: string, taskId: string): string {
+  return `${base}:result:${taskId}`;
+}
+
+/** The due times of a queue's periodic and cron tasks, a hash. */
+export function schedulesKey(base: string): string {
+  return `${base}:schedules`;
+}
+
+/** The pub/sub channel of a queue's task events. */
+export function eventsChannel(base: string): string {
+  return `${base}:task-events`;
+}

@@ -22,10 +22,10 @@ import { settleWithin } from '../../sleep.js';
 import { warnOnUnsafeEviction } from './eviction-check.js';
 import { parseRecord } from './record.js';
 import { deadBase } from '../../data/keys.js';
-import { queueKey, registryKey, scriptKeys } from './keys.js';
+import { queueKey, registryKey, scriptKeys, tasksKey } from './keys.js';
 import { inspectRedis } from './inspect.js';
-import { RedisTaskRecords } from './task-records.js';
-import type { TaskRecordStore, TaskRecordsProvider } from '../../tasks/records.js';
+import { RedisTaskStore } from './task-store.js';
+import type { TaskStore, TaskStoreProvider } from '../../tasks/task-store.js';
 import { collectLeases, groupArgs, leaseOf, type LeaseGroup } from '../../data/lease.js';
 
 const dropped = new WeakSet<RedisConnection>();
@@ -83,7 +83,7 @@ function blockMs(timeoutMs: number): number {
 }
 
 /** Wraps a caller-owned ioredis connection (Redis or Cluster) as a queue store. */
-export class RedisStore implements QueueStore, TaskRecordsProvider {
+export class RedisStore implements QueueStore, TaskStoreProvider {
   readonly connection: RedisConnection;
   readonly #idle: RedisConnection[] = [];
   readonly #busy = new Set<RedisConnection>();
@@ -101,8 +101,8 @@ export class RedisStore implements QueueStore, TaskRecordsProvider {
     return new RedisQueueBackend(this, base);
   }
 
-  taskRecords(): TaskRecordStore {
-    return new RedisTaskRecords(this.connection);
+  taskStore(): TaskStore {
+    return new RedisTaskStore(this);
   }
 
   /**
@@ -150,6 +150,45 @@ export class RedisStore implements QueueStore, TaskRecordsProvider {
       this.#woken.delete(settled);
       settle();
     }
+  }
+
+  /**
+   * Blocks until something is put to the queue at `base` after `cursor` (XREAD on its
+   * signal stream, at most `timeoutMs`), then runs `script`, in one round trip: the script
+   * waits in Redis behind the blocking XREAD and runs the moment it returns, so a put wakes
+   * the reader and the script takes its items at once. `handle` gets the script's reply
+   * (also when `signal` aborted meanwhile: the script ran, and what it took must be dealt
+   * with). Resolves `undefined` when the wait was cut off before the script could run.
+   */
+  async waitThenRun<R>(
+    base: string,
+    cursor: string,
+    timeoutMs: number,
+    script: { readonly name: ScriptName; readonly keys: readonly string[]; readonly args: readonly (string | number)[] },
+    handle: (reply: unknown) => Promise<R>,
+    signal?: AbortSignal,
+  ): Promise<R | undefined> {
+    const key = queueKey(base, 'signal');
+    const main = this.connection;
+    const args = [clockArg(main), ...script.args];
+    return this.blocking(
+      async (connection): Promise<R> => {
+        const pipeline = connection.pipeline().xread('COUNT', 1, 'BLOCK', blockMs(timeoutMs), 'STREAMS', key, cursor);
+        pipelineScript(pipeline, script.name, script.keys, args);
+        const replies = (await pipeline.exec()) ?? [];
+        // the script's reply is what counts (a failed XREAD still let it run)
+        const [error, got] = replies[1] ?? [new Error(`no reply to ${script.name}`)];
+        if (error && !isNoScript(error)) throw toStoreError(error, script.name);
+        return handle(error ? await runScript(connection, script.name, script.keys, args) : got);
+      },
+      signal,
+      // an abort wakes the XREAD as a put would (waiters allow spurious wake-ups) rather
+      // than dropping the connection, so that a script that already took items is seen.
+      // NOMKSTREAM: a queue nobody ever put to gets no key; its wait is dropped instead
+      async () => {
+        if ((await main.xadd(key, 'NOMKSTREAM', 'MAXLEN', '~', '1', '*', 'v', '1')) === null) throw new Error('no stream');
+      },
+    );
   }
 
   async registerQueue(prefix: string, name: string): Promise<void> {
@@ -293,7 +332,9 @@ class RedisQueueBackend implements QueueBackend {
   }
 
   async clear(): Promise<void> {
-    await this.#run('clear', []);
+    // a task queue's records go with its items (a dead-letter queue has none of its own)
+    const keys = this.#parentKeys ? this.#keys : [...this.#keys, tasksKey(this.#base)];
+    await runScript(this.#store.connection, 'clear', keys, [clockArg(this.#store.connection)]);
   }
 
   async waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
@@ -309,20 +350,13 @@ class RedisQueueBackend implements QueueBackend {
       // a dead-letter queue's read is two scripts (the parent's maintenance first)
       return waitThenReadInTwoSteps(this, cursor, timeoutMs, request, signal);
     }
-    const key = queueKey(this.#base, 'signal');
-    const main = this.#store.connection;
-    const args = [clockArg(main), ...readArgs(request)];
-    const reply = await this.#store.blocking(
-      async (connection): Promise<ReadResult> => {
-        // the read waits in Redis behind the blocking XREAD and runs the moment it
-        // returns: a put wakes the reader and leases its items in one round trip
-        const pipeline = connection.pipeline().xread('COUNT', 1, 'BLOCK', blockMs(timeoutMs), 'STREAMS', key, cursor);
-        pipelineScript(pipeline, 'get', this.#keys, args);
-        const replies = (await pipeline.exec()) ?? [];
-        // the read's reply is what counts (a failed XREAD still let it run)
-        const [error, got] = replies[1] ?? [new Error('no reply to the read')];
-        if (error && !isNoScript(error)) throw toStoreError(error, 'get');
-        const result = readResult(error ? await runScript(connection, 'get', this.#keys, args) : got);
+    const reply = await this.#store.waitThenRun(
+      this.#base,
+      cursor,
+      timeoutMs,
+      { name: 'get', keys: this.#keys, args: readArgs(request) },
+      async (got): Promise<ReadResult> => {
+        const result = readResult(got);
         if (!signal?.aborted || result.deliveries.length === 0 || request.visTimeoutMs <= 0) return result;
         // aborted after the read ran: its leased items go back, no attempt used and not
         // counted as delivered (items read at most once have left the queue: the caller
@@ -332,12 +366,6 @@ class RedisQueueBackend implements QueueBackend {
         return { ...result, deliveries: [] };
       },
       signal,
-      // an abort wakes the XREAD as a put would (waiters allow spurious wake-ups) rather
-      // than dropping the connection, so that a read that already leased items is seen.
-      // NOMKSTREAM: a queue nobody ever put to gets no key; its wait is dropped instead
-      async () => {
-        if ((await main.xadd(key, 'NOMKSTREAM', 'MAXLEN', '~', '1', '*', 'v', '1')) === null) throw new Error('no stream');
-      },
     );
     if (reply === undefined || (signal?.aborted && reply.deliveries.length === 0)) return undefined;
     return reply;

@@ -98,7 +98,8 @@ export function assembleScript(source: string, readLibrary: (name: string) => st
   for (let match = INCLUDE.exec(text); match; match = INCLUDE.exec(text)) {
     const name = match[1] as string;
     const directive = match[0];
-    const around = `${user}\n${text.replace(directive, '')}`;
+    // what the rest of the script uses, the libraries it includes after this one too
+    const around = `${user}\n${withWholeIncludes(text.replace(directive, ''), readLibrary)}`;
     const library = assembleScript(pruneLibrary(readLibrary(name), name, around, readLibrary), readLibrary, around);
     text = text.replace(directive, () => library);
   }

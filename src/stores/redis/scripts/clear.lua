@@ -1,7 +1,8 @@
 --[[
   clear: deletes every key of the queue and of its dead-letter queue.
 
-  KEYS    the 20 queue keys (see lib/queue.lua)
+  KEYS    the 20 queue keys (see lib/queue.lua), and for a task queue its tasks hash
+          (see lib/tasks.lua): the records of its tasks go with their items
   ARGV[1] clock (unused; every script takes it)
   Returns the number of keys deleted.
   Side effects: the next put starts a new id epoch (meta.gen), so leases issued before

@@ -12,35 +12,9 @@
   this queue never issued changes nothing.
 ]]
 --@include queue
+--@include ops
 
-local now = now_ms(ARGV[1])
-local groups = read_groups(3)
 local report = ARGV[2] == 'leases'
-local finished = 0
-
-if not report and redis.call('EXISTS', Q.owners) == 0 then
-  -- the common case: no refreshed leases, every lease belongs to its own batch entry
-  for _, g in ipairs(groups) do
-    if entry_is_live(Q, g.entry, now) then
-      local n = redis.call('HDEL', Q.inflight, unpack(g.leases))
-      release_from_entry(Q, g.entry, n)
-      finished = finished + n
-    end
-  end
-  if finished > 0 then redis.call('HINCRBY', Q.meta, 'dones', finished) end
-  return finished
-end
-
-local by_owner, order = live_by_owner(Q, groups, now)
-local done_leases = {}
-for _, owner in ipairs(order) do
-  local leases = by_owner[owner]
-  redis.call('HDEL', Q.inflight, unpack(leases))
-  redis.call('HDEL', Q.owners, unpack(leases))
-  release_from_entry(Q, owner, #leases)
-  finished = finished + #leases
-  for _, lease in ipairs(leases) do done_leases[#done_leases + 1] = lease end
-end
-if finished > 0 then redis.call('HINCRBY', Q.meta, 'dones', finished) end
+local finished, done_leases = finish_leases(read_groups(3), now_ms(ARGV[1]), report)
 if report then return done_leases end
 return finished

@@ -22,60 +22,11 @@
   lease's deadline passed.
 ]]
 --@include queue
+--@include ops
 
 local now = now_ms(ARGV[1])
-local count, vis_ms = tonumber(ARGV[2]), tonumber(ARGV[3])
--- one read of meta serves the maintenance check, the next entry number and the delivery
--- count (maintenance changes neither of those two), so that a leased read writes meta once
-local meta = redis.call('HMGET', Q.meta, 'due', 'entry', 'gen', 'deliveries')
-local due = tonumber(meta[1] or '0')
-if now >= due then
-  timers().maintain(Q, D, now)
-  due = tonumber(redis.call('HGET', Q.meta, 'due') or '0')
-end
-local recs = take(Q, count, true, now)
-
-if #recs == 0 then
-  -- counted only for a queue that exists (has had a put), so a read creates no key
-  if meta[3] then redis.call('HINCRBY', Q.meta, 'empty_reads', 1) end
-  local wait_ms = -1
-  for _, key in ipairs({ Q.delayed, Q.leases }) do
-    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    if first[2] then
-      local ms = math.max(0, tonumber(first[2]) - now)
-      if wait_ms < 0 or ms < wait_ms then wait_ms = ms end
-    end
-  end
-  local last = redis.call('XREVRANGE', Q.signal, '+', '-', 'COUNT', 1)
-  return { wait_ms, last[1] and last[1][1] or '0-0' }
-end
-
-local out = { -1, '', '' }
-if vis_ms <= 0 then
-  redis.call('HINCRBY', Q.meta, 'deliveries', #recs)
-  for i, rec in ipairs(recs) do out[i + 3] = rec end
-  return out
-end
-
-local entry = int_str(next_entry_after(meta[2], now))
-local deadline = now + vis_ms
-local fields, ids = {}, {}
-for i, rec in ipairs(recs) do
-  local id = id_of(rec)
-  ids[i] = id
-  fields[2 * i - 1] = id .. ':' .. entry
-  fields[2 * i] = rec
-  out[i + 3] = rec
-end
-out[3] = entry
-redis.call('HSET', Q.inflight, unpack(fields))
-redis.call('HSET', Q.entries, entry, ARGV[4] .. '|' .. ARGV[5] .. '|b|' .. table.concat(ids, ','),
-  entry .. ':n', #recs)
-redis.call('ZADD', Q.leases, deadline, entry)
-local deliveries = int_str(tonumber(meta[4] or '0') + #recs)
-if deadline < due then
-  redis.call('HSET', Q.meta, 'entry', entry, 'deliveries', deliveries, 'due', int_str(deadline))
-else
-  redis.call('HSET', Q.meta, 'entry', entry, 'deliveries', deliveries)
-end
+local recs, entry, _, wait_ms, cursor = read_batch(tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], now)
+if #recs == 0 then return { wait_ms, cursor } end
+local out = { -1, '', entry }
+for i, rec in ipairs(recs) do out[i + 3] = rec end
 return out

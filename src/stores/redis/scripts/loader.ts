@@ -25,8 +25,11 @@ export type ScriptName =
   | 'redrive'
   | 'clear'
   | 'maintain'
-  | 'tasks/task_create'
-  | 'tasks/task_transitions'
+  | 'tasks/enqueue'
+  | 'tasks/claim'
+  | 'tasks/settle'
+  | 'tasks/cancel'
+  | 'tasks/read'
   | 'tasks/schedule_claim';
 
 interface Script {

@@ -14,34 +14,8 @@
   Invariant: new seqs are the largest in the queue, so ready stays sorted by seq.
 ]]
 --@include queue
+--@include ops
 
-local now = now_ms(ARGV[1])
-local delay, priority, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local count = #ARGV - 4
-local gen, first = reserve_seq(Q, count, now, 'puts')
-
-local ids = {}
-if delay == 0 and priority == 0 and ttl == 0 then
-  -- the fast path: plain items go straight to the end of the ready list
-  local recs = {}
-  for i = 1, count do
-    local id = gen .. '-' .. int_str(first + i - 1)
-    ids[i] = id
-    recs[i] = seq_str(first + i - 1) .. '|' .. id .. '|0|0|0|' .. ARGV[4 + i]
-  end
-  redis.call('RPUSH', Q.ready, unpack(recs))
-else
-  local recs = {}
-  for i = 1, count do
-    local id = gen .. '-' .. int_str(first + i - 1)
-    ids[i] = id
-    recs[i] = {
-      seq = seq_str(first + i - 1), id = id, deliveries = 0, priority = priority, ttl = ttl,
-      payload = ARGV[4 + i], fresh = true,
-    }
-  end
-  local earliest = timers().enqueue(Q, recs, now + delay, now, true)
-  if earliest then lower_due(Q, earliest) end
-end
-signal(Q)
-return ids
+local payloads = {}
+for i = 5, #ARGV do payloads[i - 4] = ARGV[i] end
+return put_items(payloads, nil, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), now_ms(ARGV[1]))

@@ -13,35 +13,7 @@
   extended past its item's current delivery.
 ]]
 --@include queue
+--@include ops
 
 local now = now_ms(ARGV[1])
-local deadline = now + tonumber(ARGV[2])
-local by_owner, order = live_by_owner(Q, read_groups(3), now)
-local refreshed = {}
-
-for _, owner in ipairs(order) do
-  local leases = by_owner[owner]
-  local live = tonumber(redis.call('HGET', Q.entries, owner .. ':n'))
-  if live == #leases then
-    redis.call('ZADD', Q.leases, deadline, owner)
-  else
-    local attempts, use_dead = parse_entry(redis.call('HGET', Q.entries, owner))
-    local entry = int_str(next_entry_after(redis.call('HGET', Q.meta, 'entry'), now))
-    redis.call('HSET', Q.meta, 'entry', entry)
-    redis.call('HSET', Q.entries,
-      entry, int_str(attempts) .. '|' .. (use_dead and '1' or '0') .. '|r|' .. table.concat(leases, ','),
-      entry .. ':n', #leases)
-    redis.call('ZADD', Q.leases, deadline, entry)
-    local owner_args = {}
-    for _, lease in ipairs(leases) do
-      owner_args[#owner_args + 1] = lease
-      owner_args[#owner_args + 1] = entry
-    end
-    redis.call('HSET', Q.owners, unpack(owner_args))
-    release_from_entry(Q, owner, #leases)
-  end
-  for _, lease in ipairs(leases) do refreshed[#refreshed + 1] = lease end
-end
--- a refresh can shorten a lease: the new deadline may be the earliest timer
-if #refreshed > 0 then lower_due(Q, deadline) end
-return refreshed
+return refresh_leases(read_groups(3), now + tonumber(ARGV[2]), now)

@@ -22,38 +22,6 @@
   Invariant: stale or unknown leases change nothing.
 ]]
 --@include queue
+--@include ops
 
-local now = now_ms(ARGV[1])
-local visible_at = now + tonumber(ARGV[2])
-maintain_if_due(Q, D, now)
-local mode = ARGV[3]
-local count_delivery = mode ~= 'keep' and mode ~= 'unread'
-local by_owner, order, records = live_by_owner(Q, read_groups(5), now)
-local out, dead_batch, requeued, earliest = {}, {}, false, nil
-
-for _, owner in ipairs(order) do
-  local leases = by_owner[owner]
-  local attempts, use_dead = parse_entry(redis.call('HGET', Q.entries, owner))
-  if mode == 'fail' then
-    -- one more failed delivery than the record has spends the attempts whatever they are
-    attempts = 0
-    use_dead = ARGV[4] == '1'
-  end
-  for _, lease in ipairs(leases) do
-    local outcome, timer = timers().settle_undone(Q, D, records[lease], attempts, use_dead, now,
-      visible_at, now, count_delivery, dead_batch)
-    if outcome == 'requeued' then requeued = true end
-    if timer then earliest = math.min(earliest or timer, timer) end
-    out[#out + 1] = lease
-    out[#out + 1] = outcome
-  end
-  redis.call('HDEL', Q.inflight, unpack(leases))
-  redis.call('HDEL', Q.owners, unpack(leases))
-  release_from_entry(Q, owner, #leases)
-end
-timers().count(Q, 'dead_lettered', #dead_batch)
-if mode == 'unread' and #out > 0 then redis.call('HINCRBY', Q.meta, 'deliveries', -#out / 2) end
-timers().append_dead(D, dead_batch, now)
-if earliest then lower_due(Q, earliest) end
-if requeued then signal(Q) end
-return out
+return release_leases(read_groups(5), ARGV[3], tonumber(ARGV[2]), ARGV[4] == '1', now_ms(ARGV[1]))

@@ -21,7 +21,8 @@
     +6 inflight  hash: lease -> record, one field per live delivery
     +7 owners    hash: lease -> entry, only for leases moved to a refresh entry
     +8 leases    zset: entry -> deadline (ms); one entry per read batch or refresh
-    +9 entries   hash: <entry> -> "attempts|useDead|kind|list", <entry>:n -> live count
+    +9 entries   hash: <entry> -> "attempts|useDead|kind|list", <entry>:n -> live count;
+                 for a task claim's entry also <entry>:c -> claim token, c:<token> -> entry
    +10 signal    stream (MAXLEN ~1): every put appends, waking blocked readers
 
   Record: "seq|id|deliveries|priority|ttlMs|payload", seq zero-padded to 16 digits so
@@ -136,7 +137,13 @@ end
 
 local function drop_entry(q, entry)
   redis.call('ZREM', q.leases, entry)
-  redis.call('HDEL', q.entries, entry, entry .. ':n')
+  -- a task claim's entry is also found by its claim token (see tasks/claim.lua)
+  local token = redis.call('HGET', q.entries, entry .. ':c')
+  if token then
+    redis.call('HDEL', q.entries, entry, entry .. ':n', entry .. ':c', 'c:' .. token)
+  else
+    redis.call('HDEL', q.entries, entry, entry .. ':n')
+  end
 end
 
 -- Lowers an entry's live count; an entry with no live lease left is removed.

@@ -1,0 +1,197 @@
+--[[
+  The data-queue operations as functions of the queue Q (with its dead-letter queue D):
+  read a batch, finish, refresh and release leases. The data scripts (get, done, refresh,
+  release) are thin wrappers around them; the task scripts compose them with the changes
+  of their records, so that a task step is one atomic script too. Pasted where a script
+  says `--@include ops`, after `--@include queue`, whose locals it uses.
+]]
+
+-- Stores items in Q with the payloads given, in order, and returns their ids: `ids` when
+-- given (the task layer's task ids), else new ones "<gen>-<seq>" (see put.lua).
+local function put_items(payloads, ids, delay, priority, ttl, now)
+  local n = #payloads
+  local gen, first = reserve_seq(Q, n, now, 'puts')
+  local out = {}
+  for i = 1, n do out[i] = ids and ids[i] or gen .. '-' .. int_str(first + i - 1) end
+  if delay == 0 and priority == 0 and ttl == 0 then
+    -- the fast path: plain items go straight to the end of the ready list
+    local recs = {}
+    for i = 1, n do recs[i] = seq_str(first + i - 1) .. '|' .. out[i] .. '|0|0|0|' .. payloads[i] end
+    redis.call('RPUSH', Q.ready, unpack(recs))
+  else
+    local recs = {}
+    for i = 1, n do
+      recs[i] = {
+        seq = seq_str(first + i - 1), id = out[i], deliveries = 0, priority = priority, ttl = ttl,
+        payload = payloads[i], fresh = true,
+      }
+    end
+    local earliest = timers().enqueue(Q, recs, now + delay, now, true)
+    if earliest then lower_due(Q, earliest) end
+  end
+  signal(Q)
+  return out
+end
+
+-- Delivers up to `count` visible records of Q, highest priority first, then oldest (see
+-- get.lua). With vis_ms > 0 each item gets a lease "<id>:<entry>" under one new entry
+-- whose deadline is now + vis_ms; `attempts` and `use_dead` (strings, as get.lua's ARGV)
+-- are what happens once an item's attempts are spent. Returns the records, the entry ('',
+-- and no leases, at vis_ms 0) and the item ids; with nothing visible, no records and the
+-- wait hints: ms until the next delayed item or lease deadline comes due (-1: none) and
+-- the signal stream's last id.
+local function read_batch(count, vis_ms, attempts, use_dead, now)
+  -- one read of meta serves the maintenance check, the next entry number and the delivery
+  -- count (maintenance changes neither of those two), so that a leased read writes meta once
+  local meta = redis.call('HMGET', Q.meta, 'due', 'entry', 'gen', 'deliveries')
+  local due = tonumber(meta[1] or '0')
+  if now >= due then
+    timers().maintain(Q, D, now)
+    due = tonumber(redis.call('HGET', Q.meta, 'due') or '0')
+  end
+  local recs = take(Q, count, true, now)
+
+  if #recs == 0 then
+    -- counted only for a queue that exists (has had a put), so a read creates no key
+    if meta[3] then redis.call('HINCRBY', Q.meta, 'empty_reads', 1) end
+    local wait_ms = -1
+    for _, key in ipairs({ Q.delayed, Q.leases }) do
+      local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      if first[2] then
+        local ms = math.max(0, tonumber(first[2]) - now)
+        if wait_ms < 0 or ms < wait_ms then wait_ms = ms end
+      end
+    end
+    local last = redis.call('XREVRANGE', Q.signal, '+', '-', 'COUNT', 1)
+    return recs, '', {}, wait_ms, last[1] and last[1][1] or '0-0'
+  end
+
+  if vis_ms <= 0 then
+    redis.call('HINCRBY', Q.meta, 'deliveries', #recs)
+    return recs, '', {}
+  end
+
+  local entry = int_str(next_entry_after(meta[2], now))
+  local deadline = now + vis_ms
+  local fields, ids = {}, {}
+  for i, rec in ipairs(recs) do
+    local id = id_of(rec)
+    ids[i] = id
+    fields[2 * i - 1] = id .. ':' .. entry
+    fields[2 * i] = rec
+  end
+  redis.call('HSET', Q.inflight, unpack(fields))
+  redis.call('HSET', Q.entries, entry, attempts .. '|' .. use_dead .. '|b|' .. table.concat(ids, ','),
+    entry .. ':n', #recs)
+  redis.call('ZADD', Q.leases, deadline, entry)
+  local deliveries = int_str(tonumber(meta[4] or '0') + #recs)
+  if deadline < due then
+    redis.call('HSET', Q.meta, 'entry', entry, 'deliveries', deliveries, 'due', int_str(deadline))
+  else
+    redis.call('HSET', Q.meta, 'entry', entry, 'deliveries', deliveries)
+  end
+  return recs, entry, ids
+end
+
+-- Finishes the items whose current delivery is one of the leases of `groups` (see
+-- read_groups): they are deleted for good and counted in meta.dones. Returns how many,
+-- and with `report` the leases finished. Stale leases change nothing.
+local function finish_leases(groups, now, report)
+  local finished, done_leases = 0, {}
+  if not report and redis.call('EXISTS', Q.owners) == 0 then
+    -- the common case: no refreshed leases, every lease belongs to its own batch entry
+    for _, g in ipairs(groups) do
+      if entry_is_live(Q, g.entry, now) then
+        local n = redis.call('HDEL', Q.inflight, unpack(g.leases))
+        release_from_entry(Q, g.entry, n)
+        finished = finished + n
+      end
+    end
+  else
+    local by_owner, order = live_by_owner(Q, groups, now)
+    for _, owner in ipairs(order) do
+      local leases = by_owner[owner]
+      redis.call('HDEL', Q.inflight, unpack(leases))
+      redis.call('HDEL', Q.owners, unpack(leases))
+      release_from_entry(Q, owner, #leases)
+      finished = finished + #leases
+      for _, lease in ipairs(leases) do done_leases[#done_leases + 1] = lease end
+    end
+  end
+  if finished > 0 then redis.call('HINCRBY', Q.meta, 'dones', finished) end
+  return finished, done_leases
+end
+
+-- Extends the live leases among `groups` to `deadline`. When every live lease of an entry
+-- is extended, the entry's deadline moves; otherwise the extended leases move to a new
+-- refresh entry (owners records it) that keeps the attempts and dead-letter setting of
+-- the entry they came from. Returns the leases extended.
+local function refresh_leases(groups, deadline, now)
+  local by_owner, order = live_by_owner(Q, groups, now)
+  local refreshed = {}
+  for _, owner in ipairs(order) do
+    local leases = by_owner[owner]
+    local live = tonumber(redis.call('HGET', Q.entries, owner .. ':n'))
+    if live == #leases then
+      redis.call('ZADD', Q.leases, deadline, owner)
+    else
+      local attempts, use_dead = parse_entry(redis.call('HGET', Q.entries, owner))
+      local entry = int_str(next_entry_after(redis.call('HGET', Q.meta, 'entry'), now))
+      redis.call('HSET', Q.meta, 'entry', entry)
+      redis.call('HSET', Q.entries,
+        entry, int_str(attempts) .. '|' .. (use_dead and '1' or '0') .. '|r|' .. table.concat(leases, ','),
+        entry .. ':n', #leases)
+      redis.call('ZADD', Q.leases, deadline, entry)
+      local owner_args = {}
+      for _, lease in ipairs(leases) do
+        owner_args[#owner_args + 1] = lease
+        owner_args[#owner_args + 1] = entry
+      end
+      redis.call('HSET', Q.owners, unpack(owner_args))
+      release_from_entry(Q, owner, #leases)
+    end
+    for _, lease in ipairs(leases) do refreshed[#refreshed + 1] = lease end
+  end
+  -- a refresh can shorten a lease: the new deadline may be the earliest timer
+  if #refreshed > 0 then lower_due(Q, deadline) end
+  return refreshed
+end
+
+-- Ends the live deliveries among `groups` without done (see release.lua for the modes:
+-- 'count', 'keep', 'unread', 'fail'). `dead` is, for 'fail', whether to dead-letter.
+-- Returns { lease_1, outcome_1, ... } for the live leases, outcome 'requeued', 'dead' or
+-- 'dropped'. Maintenance runs first, so deliveries that ended earlier are settled before these.
+local function release_leases(groups, mode, delay_ms, dead, now)
+  local visible_at = now + delay_ms
+  maintain_if_due(Q, D, now)
+  local count_delivery = mode ~= 'keep' and mode ~= 'unread'
+  local by_owner, order, records = live_by_owner(Q, groups, now)
+  local out, dead_batch, requeued, earliest = {}, {}, false, nil
+
+  for _, owner in ipairs(order) do
+    local leases = by_owner[owner]
+    local attempts, use_dead = parse_entry(redis.call('HGET', Q.entries, owner))
+    if mode == 'fail' then
+      -- one more failed delivery than the record has spends the attempts whatever they are
+      attempts = 0
+      use_dead = dead
+    end
+    for _, lease in ipairs(leases) do
+      local outcome, timer = timers().settle_undone(Q, D, records[lease], attempts, use_dead, now,
+        visible_at, now, count_delivery, dead_batch)
+      if outcome == 'requeued' then requeued = true end
+      if timer then earliest = math.min(earliest or timer, timer) end
+      out[#out + 1] = lease
+      out[#out + 1] = outcome
+    end
+    redis.call('HDEL', Q.inflight, unpack(leases))
+    redis.call('HDEL', Q.owners, unpack(leases))
+    release_from_entry(Q, owner, #leases)
+  end
+  timers().count(Q, 'dead_lettered', #dead_batch)
+  if mode == 'unread' and #out > 0 then redis.call('HINCRBY', Q.meta, 'deliveries', -#out / 2) end
+  timers().append_dead(D, dead_batch, now)
+  if earliest then lower_due(Q, earliest) end
+  if requeued then signal(Q) end
+  return out
+end

@@ -1,0 +1,124 @@
+/**
+ * Gathers the settle ops of a worker's runs (starts, dones with results, retries,
+ * failures, hand-backs) and sends them as one store call per batch and queue: a group
+ * commit. A call goes out as soon as fewer than MAX_IN_FLIGHT calls of the queue are
+ * under way, with every op that arrived meanwhile, so a busy worker sends big batches and
+ * an idle one waits for nothing. Several calls in flight let the worker handle one reply
+ * while the store runs the next call.
+ *
+ * A call the store fails is sent again, op by op as they were, with back-off, until
+ * RETRY_BUDGET_MS has passed; then its ops reject, and their deliveries come back after
+ * their leases as at-least-once delivery allows.
+ */
+import { VisqError } from '../errors.js';
+import { sleep } from '../sleep.js';
+import type { SettleOp, SettleOutcome, TaskSpec, TaskStore } from '../tasks/task-store.js';
+
+/** Settle calls of one queue under way at once. */
+export const MAX_IN_FLIGHT = 2;
+/** Ops one call carries at most. */
+export const MAX_OPS_PER_CALL = 500;
+/** How long a failing call is retried before its ops are given up, ms. */
+const RETRY_BUDGET_MS = 60_000;
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5000;
+
+interface Pending {
+  readonly op: SettleOp;
+  readonly resolve: (outcome: SettleOutcome) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** The settle batches of one task queue. */
+export class Settler {
+  readonly #tasks: TaskStore;
+  readonly #base: string;
+  readonly #specs: () => readonly TaskSpec[];
+  readonly #report: (error: unknown) => void;
+  #pending: Pending[] = [];
+  #inFlight = 0;
+  #scheduled = false;
+  /** Resolves when nothing is pending or in flight. */
+  #idle: Promise<void> | undefined;
+  #resolveIdle: (() => void) | undefined;
+
+  constructor(tasks: TaskStore, base: string, specs: () => readonly TaskSpec[], report: (error: unknown) => void) {
+    this.#tasks = tasks;
+    this.#base = base;
+    this.#specs = specs;
+    this.#report = report;
+  }
+
+  /** Queues `op` for the next call; resolves with its outcome once the store applied it. */
+  submit(op: SettleOp): Promise<SettleOutcome> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ op, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Resolves once every op submitted so far has been sent and answered (or given up). */
+  drained(): Promise<void> {
+    if (this.#pending.length === 0 && this.#inFlight === 0) return Promise.resolve();
+    this.#idle ??= new Promise((resolve) => {
+      this.#resolveIdle = resolve;
+    });
+    return this.#idle;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight >= MAX_IN_FLIGHT || this.#pending.length === 0) return;
+    this.#scheduled = true;
+    // the next turn, so that ops of runs that end together go out together
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#send();
+    });
+  }
+
+  #send(): void {
+    while (this.#inFlight < MAX_IN_FLIGHT && this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, MAX_OPS_PER_CALL);
+      this.#inFlight += 1;
+      void this.#call(batch).finally(() => {
+        this.#inFlight -= 1;
+        if (this.#pending.length > 0) this.#schedule();
+        else if (this.#inFlight === 0) this.#settleIdle();
+      });
+    }
+  }
+
+  async #call(batch: Pending[]): Promise<void> {
+    const started = performance.now();
+    let backoff = BACKOFF_MIN_MS;
+    for (;;) {
+      try {
+        const outcomes = await this.#tasks.settle(
+          this.#base,
+          batch.map((p) => p.op),
+          this.#specs(),
+        );
+        batch.forEach((p, i) => p.resolve(outcomes[i] as SettleOutcome));
+        return;
+      } catch (error) {
+        if (performance.now() - started > RETRY_BUDGET_MS) {
+          const gaveUp = new VisqError(`Gave up settling ${batch.length} task run(s) after ${RETRY_BUDGET_MS / 1000} s`, 'ERR_VISQ_STORE', {
+            cause: error,
+          });
+          for (const p of batch) p.reject(gaveUp);
+          return;
+        }
+        this.#report(error);
+        await sleep(backoff);
+        backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
+      }
+    }
+  }
+
+  #settleIdle(): void {
+    const resolve = this.#resolveIdle;
+    this.#idle = undefined;
+    this.#resolveIdle = undefined;
+    resolve?.();
+  }
+}
