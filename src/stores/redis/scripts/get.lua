@@ -11,8 +11,9 @@
     "<id>:<entry>"; with visibility timeout 0, entry is '' and there are no leases.
     (The caller builds the lease strings: returning them too would double the reply.)
     wait_ms / signal_id are only filled when nothing was delivered: ms until the next
-    delayed item or lease deadline comes due (-1: none), and the last signal stream id
-    for a blocking XREAD that must not miss a put made after this call.
+    delayed item or lease deadline comes due (-1: none; 0 when the read stopped in a
+    burst of expired records, see take), and the last signal stream id for a blocking
+    XREAD that must not miss a put made after this call.
   Side effects: counts meta.deliveries (or meta.empty_reads); maintenance when meta.due
   has come (due delayed items become visible,
   expired leases are requeued / dead-lettered / dropped, ttl-expired items go); with a
@@ -33,12 +34,14 @@ if now >= due then
   timers().maintain(Q, D, now)
   due = tonumber(redis.call('HGET', Q.meta, 'due') or '0')
 end
-local recs = take(Q, count, true, now)
+local recs, stopped = take(Q, count, true, now)
 
 if #recs == 0 then
   -- counted only for a queue that exists (has had a put), so a read creates no key
   if meta[3] then redis.call('HINCRBY', Q.meta, 'empty_reads', 1) end
-  local wait_ms = -1
+  -- a read that stopped in a burst of expired records may have left visible ones: the
+  -- next read, due at once, goes on from there
+  local wait_ms = stopped and 0 or -1
   for _, key in ipairs({ Q.delayed, Q.leases }) do
     local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     if first[2] then

@@ -29,7 +29,7 @@ if delay == 0 and priority == 0 and ttl == 0 then
     ids[i] = id
     recs[i] = seq_str(first + i - 1) .. '|' .. id .. '|0|0|0|' .. ARGV[4 + i]
   end
-  redis.call('RPUSH', Q.ready, unpack(recs))
+  chunked('RPUSH', Q.ready, recs, 1)
 else
   local recs = {}
   for i = 1, count do
