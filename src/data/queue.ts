@@ -248,11 +248,12 @@ export class DataQueue<T = unknown> {
    * Ends live deliveries as final failures, whatever attempts are left: each item goes
    * to the dead-letter queue (when `useDead`, default the queue's setting) or is dropped.
    * Returns the leases ended; stale or unknown leases are left out and change nothing.
+   * @throws RangeError for `useDead: true` on a dead-letter queue, which never dead-letters.
    */
   async failData(leases: Iterable<string> | Map<string, T>, opts?: FailOptions): Promise<Set<string>> {
     this.#ensureOpen();
     const groups = collectLeases('leases', leases);
-    const useDead = failOptions(opts, this.settings);
+    const useDead = failOptions(opts, this.settings, this.#isDeadLetterQueue);
     return new Set((await this.#backend.release(groups, { kind: 'fail', useDead })).keys());
   }
 

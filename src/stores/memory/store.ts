@@ -234,6 +234,8 @@ class MemoryQueueBackend implements QueueBackend {
     this.#core.ensureOpen();
     this.#queue().clear();
     this.#dead().clear();
+    // as on Redis: what a dead-letter queue of the dead-letter queue holds goes too
+    if (this.#parentBase === undefined) this.#core.queues.get(deadBase(deadBase(this.#base)))?.clear();
   }
 
   async waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {

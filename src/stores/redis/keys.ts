@@ -40,3 +40,13 @@ export function scriptKeys(base: string): string[] {
   const dead = deadBase(base);
   return [...QUEUE_KEY_ROLES.map((role) => queueKey(base, role)), ...QUEUE_KEY_ROLES.map((role) => queueKey(dead, role))];
 }
+
+/**
+ * The keys clear() deletes for the queue at `base`: its 20 script keys, then the 10 of a
+ * dead-letter queue of its dead-letter queue, which no queue has (a dead-letter queue
+ * never dead-letters) but which older versions could write; clear leaves none behind.
+ */
+export function clearKeys(base: string): string[] {
+  const nested = deadBase(deadBase(base));
+  return [...scriptKeys(base), ...QUEUE_KEY_ROLES.map((role) => queueKey(nested, role))];
+}

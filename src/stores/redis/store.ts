@@ -22,7 +22,7 @@ import { settleWithin } from '../../sleep.js';
 import { warnOnUnsafeEviction } from './eviction-check.js';
 import { parseRecord } from './record.js';
 import { deadBase } from '../../data/keys.js';
-import { queueKey, registryKey, scriptKeys } from './keys.js';
+import { clearKeys, queueKey, registryKey, scriptKeys } from './keys.js';
 import { inspectRedis } from './inspect.js';
 import { RedisTaskRecords } from './task-records.js';
 import type { TaskRecordStore, TaskRecordsProvider } from '../../tasks/records.js';
@@ -293,7 +293,10 @@ class RedisQueueBackend implements QueueBackend {
   }
 
   async clear(): Promise<void> {
-    await this.#run('clear', []);
+    const connection = this.#store.connection;
+    // a dead-letter queue's own keys include its (never used) dead letters already
+    const keys = this.#parentKeys ? this.#keys : clearKeys(this.#base);
+    await runScript(connection, 'clear', keys, [clockArg(connection)]);
   }
 
   async waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
