@@ -82,6 +82,21 @@ describe('getData with wait', () => {
     expect(again.map((d) => [d.item, d.delivery])).toEqual([['retry', 2]]);
   }, IN_TIME);
 
+  it('wakes a dead-letter reader when a lease of its queue expires into it', async () => {
+    const queue = open<string>('q', { visTimeout: 0.15, useDead: true });
+    await queue.putData(['poison']);
+    await queue.getData(1);
+    expect([...(await queue.dead.getData(1, { wait: LONG_WAIT })).values()]).toEqual(['poison']);
+  }, IN_TIME);
+
+  it('wakes a dead-letter reader at the earliest lease deadline of its queue, whoever holds the lease', async () => {
+    const queue = open<string>('q', { visTimeout: 30, useDead: true });
+    await queue.putData(['held', 'poison']);
+    await queue.getData(1);
+    await openElsewhere<string>('q', { useDead: true }).getData(1, { visTimeout: 0.15 });
+    expect([...(await queue.dead.getData(1, { wait: LONG_WAIT })).values()]).toEqual(['poison']);
+  }, IN_TIME);
+
   it('leases what it returns when the read has a visibility timeout', async () => {
     const queue = open<string>('q', { visTimeout: 30 });
     const waiter = queue.getData(1, { wait: LONG_WAIT });

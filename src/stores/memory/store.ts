@@ -6,6 +6,7 @@
  */
 import { ClosedError } from '../../errors.js';
 import {
+  earlierDue,
   waitThenReadInTwoSteps,
   type PutRequest,
   type QueueBackend,
@@ -157,10 +158,13 @@ class MemoryQueueBackend implements QueueBackend {
     this.#parentBase = parentBase;
   }
 
-  /** A dead-letter queue first brings its parent up to date, as the Redis backend does. */
-  #catchUpParent(now: number): void {
-    if (this.#parentBase === undefined) return;
-    this.#core.queue(this.#parentBase).catchUp(now, this.#core.queue(this.#base));
+  /**
+   * A dead-letter queue first brings its parent up to date, as the Redis backend does;
+   * returns the ms until the parent's next lease deadline (-1: none, or no parent).
+   */
+  #catchUpParent(now: number): number {
+    if (this.#parentBase === undefined) return -1;
+    return this.#core.queue(this.#parentBase).catchUp(now, this.#core.queue(this.#base));
   }
 
   #queue(): QueueState {
@@ -178,10 +182,10 @@ class MemoryQueueBackend implements QueueBackend {
 
   async read(request: ReadRequest): Promise<ReadResult> {
     const now = this.#core.now();
-    this.#catchUpParent(now);
+    const parentDueMs = this.#catchUpParent(now);
     const { deliveries, nextDueMs } = this.#queue().read(request, now, this.#dead());
     const cursor = deliveries.length > 0 ? '' : this.#core.signals.cursor(this.#base);
-    return { deliveries, nextDueMs, cursor };
+    return { deliveries, nextDueMs: deliveries.length > 0 ? nextDueMs : earlierDue(nextDueMs, parentDueMs), cursor };
   }
 
   async done(groups: readonly LeaseGroup[]): Promise<number> {

@@ -5,6 +5,7 @@
  */
 import { isNoScript, pipelineScript, runScript, toStoreError, type RedisConnection, type ScriptName } from './scripts/loader.js';
 import {
+  earlierDue,
   waitThenReadInTwoSteps,
   type PutRequest,
   type QueueBackend,
@@ -206,11 +207,12 @@ class RedisQueueBackend implements QueueBackend {
    * A dead-letter queue first brings its parent up to date, so that items whose last
    * delivery ended are here whether or not anyone uses the parent. A separate step, not
    * atomic with the read that follows; it only ever moves items forward in time.
+   * Resolves the ms until the parent's next lease deadline (-1: none, or no parent).
    */
-  async #catchUpParent(): Promise<void> {
-    if (!this.#parentKeys) return;
+  async #catchUpParent(): Promise<number> {
+    if (!this.#parentKeys) return -1;
     const connection = this.#store.connection;
-    await runScript(connection, 'maintain', this.#parentKeys, [clockArg(connection)]);
+    return (await runScript(connection, 'maintain', this.#parentKeys, [clockArg(connection)])) as number;
   }
 
   async put(request: PutRequest): Promise<string[]> {
@@ -219,8 +221,10 @@ class RedisQueueBackend implements QueueBackend {
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {
-    await this.#catchUpParent();
-    return readResult(await this.#run('get', readArgs(request)));
+    const parentDueMs = await this.#catchUpParent();
+    const result = readResult(await this.#run('get', readArgs(request)));
+    // a dead-letter reader wakes when a lease of the parent can have expired into it
+    return { ...result, nextDueMs: earlierDue(result.nextDueMs, parentDueMs) };
   }
 
   async done(groups: readonly LeaseGroup[]): Promise<number> {
