@@ -97,6 +97,27 @@ describe('getData with wait', () => {
     expect([...(await queue.dead.getData(1, { wait: LONG_WAIT })).values()]).toEqual(['poison']);
   }, IN_TIME);
 
+  it('wakes when a refresh shortens a lease, and reads the item once the new deadline passed', async () => {
+    const queue = open<string>('q', { visTimeout: 30, attempts: 2 });
+    await queue.putData(['x']);
+    const held = await queue.getData(1);
+    const waiter = openElsewhere<string>('q', { visTimeout: 30, attempts: 2 }).getDeliveries(1, { wait: LONG_WAIT });
+    await untilBlocked(1);
+    expect((await queue.refreshData(held, { visTimeout: 0.15 })).size).toBe(1);
+    expect((await waiter).map((d) => [d.item, d.delivery])).toEqual([['x', 2]]);
+  }, IN_TIME);
+
+  it('wakes a dead-letter reader when a refresh shortens a lease of its queue', async () => {
+    const queue = open<string>('q', { visTimeout: 30, useDead: true });
+    await queue.putData(['x', 'y']);
+    const held = await queue.getData(2);
+    const waiter = queue.dead.getData(1, { wait: LONG_WAIT });
+    await untilBlocked(1);
+    // one lease of the two moves to an entry of its own with the shorter deadline
+    expect((await queue.refreshData([...held.keys()].slice(1), { visTimeout: 0.15 })).size).toBe(1);
+    expect([...(await waiter).values()]).toEqual(['y']);
+  }, IN_TIME);
+
   it('leases what it returns when the read has a visibility timeout', async () => {
     const queue = open<string>('q', { visTimeout: 30 });
     const waiter = queue.getData(1, { wait: LONG_WAIT });

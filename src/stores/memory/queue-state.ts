@@ -136,13 +136,26 @@ export class QueueState {
     return finished;
   }
 
-  /** Extends live leases to now + visTimeoutMs. */
-  refresh(groups: readonly LeaseGroup[], visTimeoutMs: number, now: number): string[] {
+  /**
+   * Extends live leases to now + visTimeoutMs. As refresh.lua does, a refresh that
+   * shortens a lease wakes the blocked readers (of `dead` too when the lease dead-letters):
+   * they wait for the deadlines they saw, and must see the new one.
+   */
+  refresh(groups: readonly LeaseGroup[], visTimeoutMs: number, now: number, dead: QueueState): string[] {
     const refreshed: string[] = [];
+    const deadline = now + visTimeoutMs;
+    let shortened = false;
+    let shortenedDead = false;
     for (const [owner, leases] of this.#leases.liveByOwner(groups, now)) {
-      this.#leases.extend(owner, leases, now, now + visTimeoutMs);
+      if (deadline < owner.deadline) {
+        shortened = true;
+        shortenedDead ||= owner.useDead;
+      }
+      this.#leases.extend(owner, leases, now, deadline);
       refreshed.push(...leases);
     }
+    if (shortened) this.#signal();
+    if (shortenedDead) dead.#signal();
     return refreshed;
   }
 

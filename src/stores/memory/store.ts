@@ -199,7 +199,7 @@ class MemoryQueueBackend implements QueueBackend {
 
   async refresh(groups: readonly LeaseGroup[], visTimeoutMs: number): Promise<string[]> {
     const now = this.#core.now();
-    return this.#queue().refresh(groups, visTimeoutMs, now);
+    return this.#queue().refresh(groups, visTimeoutMs, now, this.#dead());
   }
 
   async release(groups: readonly LeaseGroup[], mode: ReleaseMode): Promise<Map<string, ReleaseOutcome>> {

@@ -8,7 +8,10 @@
   Returns the leases extended.
   Side effects: when every live lease of an entry is refreshed, the entry's deadline
   moves; otherwise the refreshed leases move to a new refresh entry (owners records it)
-  that keeps the attempts and dead-letter setting of the entry they came from.
+  that keeps the attempts and dead-letter setting of the entry they came from. A
+  refresh that shortens a lease appends to the signal stream, and to the dead-letter
+  queue's when the lease's entry dead-letters: blocked readers computed their wait from
+  the deadlines they saw, so they read again and wait for the new one.
   Invariant: stale or unknown leases are left out and change nothing; a lease is never
   extended past its item's current delivery.
 ]]
@@ -18,10 +21,16 @@ local now = now_ms(ARGV[1])
 local deadline = now + tonumber(ARGV[2])
 local by_owner, order = live_by_owner(Q, read_groups(3), now)
 local refreshed = {}
+local shortened, shortened_dead = false, false
 
 for _, owner in ipairs(order) do
   local leases = by_owner[owner]
   local live = tonumber(redis.call('HGET', Q.entries, owner .. ':n'))
+  if deadline < tonumber(redis.call('ZSCORE', Q.leases, owner)) then
+    shortened = true
+    local _, use_dead = parse_entry(redis.call('HGET', Q.entries, owner))
+    shortened_dead = shortened_dead or use_dead
+  end
   if live == #leases then
     redis.call('ZADD', Q.leases, deadline, owner)
   else
@@ -44,4 +53,6 @@ for _, owner in ipairs(order) do
 end
 -- a refresh can shorten a lease: the new deadline may be the earliest timer
 if #refreshed > 0 then lower_due(Q, deadline) end
+if shortened then signal(Q) end
+if shortened_dead then signal(D) end
 return refreshed
