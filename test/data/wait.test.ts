@@ -231,6 +231,47 @@ describe('getData with wait', () => {
     await untilBlocked(0);
   }, IN_TIME);
 
+  describe('when the connection of a blocked read is killed', () => {
+    // on Redis and the cluster only: the MemoryStore has no connection to lose
+    const onServer = it.skipIf(ctx.kind === 'memory');
+
+    for (const reader of ['a queue', 'a dead-letter queue'] as const) {
+      onServer(`returns when its wait is over, without waiting it all again (${reader})`, async () => {
+        const queue = open<string>();
+        const wait = 2;
+        const started = performance.now();
+        const waiter = (reader === 'a queue' ? queue : queue.dead).getData(1, { wait });
+        await untilBlocked(1);
+        await sleep(wait * 750);
+        expect(await ctx.killBlocked()).toBe(1);
+        expect(await waiter).toEqual(new Map());
+        // a wait sent again in full would end at 1.75 × wait at the earliest
+        expect(performance.now() - started).toBeLessThan(wait * 1.5 * 1000);
+      }, IN_TIME);
+    }
+
+    onServer('blocks again for the time left, and a put still wakes it', async () => {
+      const queue = open<string>('q', { visTimeout: 30 });
+      const waiter = queue.getData(1, { wait: LONG_WAIT });
+      await untilBlocked(1);
+      expect(await ctx.killBlocked()).toBe(1);
+      await untilBlocked(1);
+      const [id] = await openElsewhere<string>().putData(['after the kill']);
+      expect(await waiter).toEqual(new Map([[expect.stringContaining(`${id}:`), 'after the kill']]));
+      expect(await queue.stats()).toMatchObject({ inflight: 1, deliveries: 1 });
+    }, IN_TIME);
+
+    onServer('does the same for a dead-letter reader', async () => {
+      const queue = open<string>('q', { useDead: true });
+      const waiter = queue.dead.getData(1, { wait: LONG_WAIT });
+      await untilBlocked(1);
+      expect(await ctx.killBlocked()).toBe(1);
+      await untilBlocked(1);
+      await openElsewhere<string>().dead.putData(['dead letter']);
+      expect([...(await waiter).values()]).toEqual(['dead letter']);
+    }, IN_TIME);
+  });
+
   it('serves many waiters on one queue from a burst of puts', async () => {
     const waiters = 8;
     const queue = open<number>();

@@ -3,6 +3,7 @@
  * the queue's 20 keys. Blocking waits use duplicate connections that this store opens
  * lazily, pools, and closes in `close()`; the caller's connection is never closed.
  */
+import type { Cluster, Redis } from 'ioredis';
 import { isNoScript, pipelineScript, runScript, toStoreError, type RedisConnection, type ScriptName } from './scripts/loader.js';
 import {
   earlierDue,
@@ -78,6 +79,43 @@ function releaseArgs(groups: readonly LeaseGroup[], mode: ReleaseMode | { readon
   return [...head, ...groupArgs(groups)];
 }
 
+/**
+ * A new connection for blocking calls, like `connection` but never sending a command
+ * twice. ioredis re-sends the commands in flight when it reconnects (a Cluster after its
+ * failover delay), and a re-sent `XREAD BLOCK` waits its whole duration again, past the
+ * caller's `wait`. Without reconnection its commands fail at once when the connection
+ * is lost, and the caller's wait goes on for the time left on another one (see
+ * `blocking`'s `lost`).
+ */
+function blockingConnection(connection: RedisConnection): RedisConnection {
+  if (connection.isCluster) {
+    return (connection as Cluster).duplicate([], { retryDelayOnFailover: 0, clusterNodeRetryStrategy: () => null });
+  }
+  return (connection as Redis).duplicate({ retryStrategy: () => null });
+}
+
+/** Whether ioredis failed a command because its connection was lost with the command in flight. */
+function isConnectionLost(error: unknown): boolean {
+  return error instanceof Error && error.message === CONNECTION_LOST;
+}
+
+/** The text of ioredis's error for the commands in flight on a connection that closed. */
+const CONNECTION_LOST = 'Connection is closed.';
+
+/** How a blocking call ends besides its command returning (see {@link RedisStore.blocking}). */
+interface BlockingOptions<R> {
+  /** Ends the call early. */
+  readonly signal?: AbortSignal | undefined;
+  /** Ends the blocking command early on abort, so that what is queued behind it still runs. */
+  readonly wake?: () => Promise<unknown>;
+  /**
+   * The result when the connection, once ready, is lost with the command in flight (a
+   * network failure, a proxy, `CLIENT KILL`): a wake-up, after which the caller reads
+   * again and blocks for the time left.
+   */
+  readonly lost: () => Promise<R | undefined>;
+}
+
 /** A BLOCK argument for `timeoutMs`: whole ms, at least 1 (0 would block forever). */
 function blockMs(timeoutMs: number): number {
   return Math.max(1, Math.ceil(timeoutMs));
@@ -110,15 +148,24 @@ export class RedisStore implements QueueStore, TaskRecordsProvider {
    * Runs `fn` on a blocking connection of its own. An abort disconnects it (`fn`'s result
    * is then lost and this resolves `undefined`), or, given `wake`, calls `wake` to end
    * the blocking command early and still resolves with what `fn` returns, so that a
-   * command queued behind it is not lost; when `wake` fails it disconnects.
+   * command queued behind it is not lost; when `wake` fails it disconnects. When the
+   * connection is lost under `fn` (its commands are never sent again: see
+   * blockingConnection), it is dropped and this resolves what `lost` gives; a connection
+   * that never got ready is a StoreError instead, so that a server refusing connections
+   * fails the call rather than making it try again and again.
    */
-  async blocking<R>(
-    fn: (connection: RedisConnection) => Promise<R>,
-    signal?: AbortSignal,
-    wake?: () => Promise<unknown>,
-  ): Promise<R | undefined> {
+  async blocking<R>(fn: (connection: RedisConnection) => Promise<R>, options: BlockingOptions<R>): Promise<R | undefined> {
+    const { signal, wake, lost } = options;
     if (this.#closed) return undefined;
-    const connection = this.#idle.pop() ?? this.connection.duplicate();
+    let connection = this.#idle.pop();
+    // an idle connection lost meanwhile is of no use (it does not reconnect)
+    while (connection && connection.status === 'end') connection = this.#idle.pop();
+    connection ??= blockingConnection(this.connection);
+    let ready = connection.status === 'ready';
+    const onReady = (): void => {
+      ready = true;
+    };
+    connection.once('ready', onReady);
     this.#busy.add(connection);
     let aborted = false;
     let settle = (): void => undefined;
@@ -142,9 +189,11 @@ export class RedisStore implements QueueStore, TaskRecordsProvider {
     } catch (error) {
       if (aborted || this.#closed) return undefined;
       aborted = true;
+      if (ready && isConnectionLost(error)) return await lost();
       throw toStoreError(error, 'a blocking wait');
     } finally {
       signal?.removeEventListener('abort', onAbort);
+      connection.off('ready', onReady);
       this.#busy.delete(connection);
       if (aborted || this.#closed) dropConnection(connection);
       else this.#idle.push(connection);
@@ -307,7 +356,8 @@ class RedisQueueBackend implements QueueBackend {
     const key = queueKey(this.#base, 'signal');
     await this.#store.blocking(
       (connection) => connection.xread('COUNT', 1, 'BLOCK', blockMs(timeoutMs), 'STREAMS', key, cursor),
-      signal,
+      // a lost connection is a spurious wake-up: the caller reads again
+      { signal, lost: async () => undefined },
     );
   }
 
@@ -328,6 +378,9 @@ class RedisQueueBackend implements QueueBackend {
         const replies = (await pipeline.exec()) ?? [];
         // the read's reply is what counts (a failed XREAD still let it run)
         const [error, got] = replies[1] ?? [new Error('no reply to the read')];
+        // a lost connection goes to `lost` below: its read never ran, or its reply is lost
+        // as any reply can be (leased items come back when their lease expires)
+        if (error && isConnectionLost(error)) throw error;
         if (error && !isNoScript(error)) throw toStoreError(error, 'get');
         const result = readResult(error ? await runScript(connection, 'get', this.#keys, args) : got);
         if (!signal?.aborted || result.deliveries.length === 0 || request.visTimeoutMs <= 0) return result;
@@ -338,12 +391,17 @@ class RedisQueueBackend implements QueueBackend {
         await this.#run('release', releaseArgs(groups, { kind: 'unread' }));
         return { ...result, deliveries: [] };
       },
-      signal,
-      // an abort wakes the XREAD as a put would (waiters allow spurious wake-ups) rather
-      // than dropping the connection, so that a read that already leased items is seen.
-      // NOMKSTREAM: a queue nobody ever put to gets no key; its wait is dropped instead
-      async () => {
-        if ((await main.xadd(key, 'NOMKSTREAM', 'MAXLEN', '~', '1', '*', 'v', '1')) === null) throw new Error('no stream');
+      {
+        signal,
+        // an abort wakes the XREAD as a put would (waiters allow spurious wake-ups) rather
+        // than dropping the connection, so that a read that already leased items is seen.
+        // NOMKSTREAM: a queue nobody ever put to gets no key; its wait is dropped instead
+        wake: async () => {
+          if ((await main.xadd(key, 'NOMKSTREAM', 'MAXLEN', '~', '1', '*', 'v', '1')) === null) throw new Error('no stream');
+        },
+        // a lost connection ends the wait early: the read runs again on the caller's
+        // connection, and the caller blocks again only for the time left
+        lost: async () => (signal?.aborted ? undefined : this.read(request)),
       },
     );
     if (reply === undefined || (signal?.aborted && reply.deliveries.length === 0)) return undefined;
