@@ -43,7 +43,8 @@ const WOKEN_GRACE_MS = 2000;
 function dropConnection(connection: RedisConnection): void {
   if (dropped.has(connection)) return;
   dropped.add(connection);
-  connection.disconnect();
+  // a connection lost for good (blocking connections do not reconnect) is closed already
+  if (connection.status !== 'end') connection.disconnect();
 }
 
 /** The get script's arguments after the clock. */
