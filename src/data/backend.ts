@@ -34,7 +34,11 @@ export interface RawDelivery {
 /** The result of one read; `nextDueMs`/`cursor` are set when nothing was delivered. */
 export interface ReadResult {
   readonly deliveries: RawDelivery[];
-  /** Ms until a delayed item or a lease deadline comes due; -1 when none is pending. */
+  /**
+   * Ms until a delayed item or a lease deadline comes due; -1 when none is pending. For a
+   * dead-letter queue, the next lease deadline of its queue counts too: a lease that
+   * expires there can dead-letter an item without a put to signal it.
+   */
   readonly nextDueMs: number;
   /** Change cursor to block on: a wait from it ends at the first put after the read. */
   readonly cursor: string;
@@ -129,7 +133,8 @@ export interface QueueBackend {
   /**
    * A backend for the dead-letter queue of this one. Its reads (read, peek, stats,
    * redrive, inspect) first bring this queue up to date with time, so that items whose
-   * last delivery ended are there whether or not anyone uses this queue.
+   * last delivery ended are there whether or not anyone uses this queue; an empty read
+   * is due again at this queue's next lease deadline at the latest.
    */
   dead(): QueueBackend;
 }
@@ -146,6 +151,12 @@ export interface QueueStore {
   queueNames(prefix: string): Promise<string[]>;
   /** Releases the store's own resources (blocking connections); never the caller's. */
   close(): Promise<void>;
+}
+
+/** The earlier of two due times in ms from now, either -1 for none. */
+export function earlierDue(a: number, b: number): number {
+  if (a < 0) return b;
+  return b < 0 ? a : Math.min(a, b);
 }
 
 /**

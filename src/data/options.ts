@@ -4,6 +4,7 @@
  */
 import { VisqRangeError } from '../errors.js';
 import * as check from '../validate.js';
+import { describe } from '../validate.js';
 
 /** Options of `new DataQueue(store, name, options)`. */
 export interface DataQueueOptions {
@@ -71,7 +72,10 @@ export interface ReleaseOptions {
 
 /** Options of {@link DataQueue.failData}. */
 export interface FailOptions {
-  /** Dead-letter the items (`true`) or drop them (`false`). Default: the queue's `useDead`. */
+  /**
+   * Dead-letter the items (`true`) or drop them (`false`). Default: the queue's `useDead`.
+   * A dead-letter queue never dead-letters: there only `false` is accepted.
+   */
   useDead?: boolean;
 }
 
@@ -230,7 +234,19 @@ export function redriveCount(value: unknown): number | undefined {
   return check.integerIn('count', value, 0, Number.MAX_SAFE_INTEGER);
 }
 
-export function failOptions(value: unknown, settings: QueueSettings): boolean {
+/**
+ * Whether failData dead-letters. A dead-letter queue has no dead-letter queue of its own
+ * (it never dead-letters): `useDead: true` there is refused rather than writing a hidden
+ * queue nothing reads or clears.
+ */
+export function failOptions(value: unknown, settings: QueueSettings, deadLetterQueue: boolean): boolean {
   const opts = check.options('opts', value, ['useDead']);
-  return opts.useDead === undefined ? settings.useDead : check.boolean('opts.useDead', opts.useDead);
+  if (opts.useDead === undefined) return settings.useDead;
+  const useDead = check.boolean('opts.useDead', opts.useDead);
+  if (useDead && deadLetterQueue) {
+    throw new VisqRangeError(
+      `Expected \`opts.useDead\` to be false or left out on a dead-letter queue, which never dead-letters (its failed items are dropped), got ${describe(useDead)}`,
+    );
+  }
+  return useDead;
 }

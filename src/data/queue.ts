@@ -14,6 +14,7 @@ export type { StoreLike };
 import { decodeItem, encodeItem } from './codec.js';
 import { queueBase } from './keys.js';
 import { queueStats } from './stats.js';
+import { RegistryEntry } from './registry.js';
 import { collectLeases, parseLease } from './lease.js';
 import {
   countArg,
@@ -74,8 +75,8 @@ export class DataQueue<T = unknown> {
   readonly #closing = new AbortController();
   #dead: DataQueue<T> | undefined;
   #closed = false;
-  /** Whether this handle has put the queue's name in the registry. */
-  #registered = false;
+  /** The queue's entry in the registry of queue names (a dead-letter queue has none). */
+  readonly #registry: RegistryEntry | undefined;
   readonly #isDeadLetterQueue: boolean = false;
 
   /**
@@ -98,6 +99,7 @@ export class DataQueue<T = unknown> {
       this.#store = adopted.store;
       this.#ownsStore = false;
       this.#backend = adopted.backend;
+      this.#registry = undefined;
       this.#isDeadLetterQueue = true;
       return;
     }
@@ -109,6 +111,7 @@ export class DataQueue<T = unknown> {
     this.#store = resolved.store;
     this.#ownsStore = resolved.owned;
     this.#backend = this.#store.open(queueBase(this.prefix, this.name));
+    this.#registry = new RegistryEntry(this.#store, this.prefix, this.name);
   }
 
   /**
@@ -127,7 +130,8 @@ export class DataQueue<T = unknown> {
    * Stores items and returns their ids in input order. Up to 1000 items are written in
    * one atomic step; longer arrays in steps of 1000. Every item is checked first: one that
    * JSON cannot give back unchanged rejects the whole call with a TypeError before
-   * anything is written.
+   * anything is written. Once the items are stored the call does not fail: listing the
+   * queue for tools afterwards is best effort (a process warning on failure).
    */
   async putData(items: readonly T[], opts?: PutOptions): Promise<string[]> {
     this.#ensureOpen();
@@ -143,11 +147,8 @@ export class DataQueue<T = unknown> {
       const chunk = payloads.slice(start, start + MAX_BATCH);
       ids.push(...(await this.#backend.put({ payloads: chunk, delayMs, priority, ttlMs })));
     }
-    if (!this.#registered && !this.#isDeadLetterQueue && ids.length > 0) {
-      // once per handle: tools list queues from the registry instead of scanning keys
-      await this.#store.registerQueue(this.prefix, this.name);
-      this.#registered = true;
-    }
+    // tools list queues from the registry instead of scanning keys; never fails the put
+    if (ids.length > 0) await this.#registry?.list();
     return ids;
   }
 
@@ -248,11 +249,12 @@ export class DataQueue<T = unknown> {
    * Ends live deliveries as final failures, whatever attempts are left: each item goes
    * to the dead-letter queue (when `useDead`, default the queue's setting) or is dropped.
    * Returns the leases ended; stale or unknown leases are left out and change nothing.
+   * @throws RangeError for `useDead: true` on a dead-letter queue, which never dead-letters.
    */
   async failData(leases: Iterable<string> | Map<string, T>, opts?: FailOptions): Promise<Set<string>> {
     this.#ensureOpen();
     const groups = collectLeases('leases', leases);
-    const useDead = failOptions(opts, this.settings);
+    const useDead = failOptions(opts, this.settings, this.#isDeadLetterQueue);
     return new Set((await this.#backend.release(groups, { kind: 'fail', useDead })).keys());
   }
 
@@ -348,9 +350,7 @@ export class DataQueue<T = unknown> {
     this.#ensureOpen();
     await this.#backend.clear();
     // a dead-letter queue is listed through its parent, never on its own
-    if (this.#isDeadLetterQueue) return;
-    await this.#store.forgetQueue(this.prefix, this.name);
-    this.#registered = false;
+    await this.#registry?.unlist();
   }
 
   /**

@@ -6,6 +6,7 @@ import type { QueueStore } from '../data/backend.js';
 import { queueBase } from '../data/keys.js';
 import { MAX_ATTEMPTS } from '../data/options.js';
 import { DataQueue } from '../data/queue.js';
+import { RegistryEntry } from '../data/registry.js';
 import { ClosedError } from '../errors.js';
 import type { TaskMessage } from './message.js';
 import type { TaskSettings } from './options.js';
@@ -38,8 +39,8 @@ export class AppCore {
   readonly #queues = new Map<string, DataQueue<TaskMessage>>();
   /** The task specs of each queue, rebuilt when a task is registered. */
   readonly #specs = new Map<string, readonly TaskSpec[]>();
-  /** Queues whose name this app has put in the store's registry (or is putting). */
-  readonly #registered = new Map<string, Promise<void>>();
+  /** The registry entries of the task queues this app enqueued to. */
+  readonly #listed = new Map<string, RegistryEntry>();
   #closed = false;
 
   constructor(prefix: string, store: QueueStore, tasks: TaskStore, keepFinishedMs: number) {
@@ -102,18 +103,17 @@ export class AppCore {
   }
 
   /**
-   * Puts `queue` in the store's registry of queues (for `visq stats` and the dashboard),
-   * once per app, before its first task is enqueued: a failure leaves nothing written.
+   * Lists `queue` in the store's registry of queues (for `visq stats` and the dashboard)
+   * after its first enqueue in this app; as for a DataQueue put, a failure never fails
+   * the enqueue that came first (see data/registry.ts).
    */
-  registerQueue(queue: string): Promise<void> {
-    let registering = this.#registered.get(queue);
-    if (!registering) {
-      registering = this.store.registerQueue(this.prefix, queue);
-      this.#registered.set(queue, registering);
-      // a failed registration is tried again by the next enqueue
-      registering.catch(() => this.#registered.delete(queue));
+  async listQueue(queue: string): Promise<void> {
+    let entry = this.#listed.get(queue);
+    if (!entry) {
+      entry = new RegistryEntry(this.store, this.prefix, queue);
+      this.#listed.set(queue, entry);
     }
-    return registering;
+    await entry.list();
   }
 
   /** Refuses new work from here on (enqueues, waits, workers); what runs keeps its store. */

@@ -30,12 +30,13 @@ export async function enqueue(
   for (let i = 0; i < argsList.length; i += 1) {
     tasks.push({ taskId: uuidv4(), payload: encodeMessage(nameJson, argsList[i], where(i), maxBytes) });
   }
-  await core.registerQueue(settings.queue);
   const base = core.base(settings.queue);
   const delayMs = check.toMs(delay);
   for (let start = 0; start < tasks.length; start += MAX_BATCH) {
     await core.tasks.enqueue(base, { task: name, tasks: tasks.slice(start, start + MAX_BATCH), delayMs, priority });
   }
+  // tools list queues from the registry instead of scanning keys; never fails the enqueue
+  if (tasks.length > 0) await core.listQueue(settings.queue);
   return tasks.map((t) => t.taskId);
 }
 

@@ -199,6 +199,56 @@ describe.runIf(selectedKind() === 'redis')('visq as a least-privilege ACL user',
     }
   });
 
+  describe('without the registry key', () => {
+    const LIMITED = 'visq-no-registry';
+
+    beforeAll(async () => {
+      const rules = aclRules(PREFIX).filter((rule) => rule !== `~{${PREFIX}}:queues`);
+      await admin.acl('SETUSER', LIMITED, 'reset', `>${PASSWORD}`, ...rules);
+    });
+
+    /** Runs `fn` with a queue of the user that cannot write the registry; resolves the warnings emitted. */
+    async function asLimitedUser(fn: (queue: DataQueue<string>) => Promise<void>): Promise<Error[]> {
+      const redis = new Redis({ host: '127.0.0.1', port: server.port, username: LIMITED, password: PASSWORD });
+      const queue = new DataQueue<string>(redis, 'unlisted', { prefix: PREFIX });
+      const warnings: Error[] = [];
+      const onWarning = (warning: Error): void => void warnings.push(warning);
+      process.on('warning', onWarning);
+      try {
+        await fn(queue);
+        // process warnings are emitted on the next tick
+        await new Promise((resolve) => setImmediate(resolve));
+        return warnings;
+      } finally {
+        process.off('warning', onWarning);
+        await queue.clear().catch(() => undefined);
+        await queue.close();
+        redis.disconnect();
+      }
+    }
+
+    it('stores a put once and acknowledges it, warning once that the queue could not be listed', async () => {
+      const warnings = await asLimitedUser(async (queue) => {
+        const ids = await queue.putData(['a', 'b']);
+        expect(ids).toHaveLength(2);
+        await queue.putData(['c']);
+        expect(await queue.stats()).toMatchObject({ ready: 3, puts: 3 });
+        expect([...(await queue.peekData(10)).values()]).toEqual(['a', 'b', 'c']);
+      });
+      expect(warnings.map((w) => [w.name, (w as Error & { code?: string }).code])).toEqual([['VisqWarning', 'VISQ_QUEUE_REGISTRY']]);
+      expect(warnings[0]?.message).toMatch(/"unlisted".*NOPERM/);
+      expect(await admin.smembers(`{${PREFIX}}:queues`)).not.toContain('unlisted');
+    });
+
+    it('clears the queue and acknowledges it', async () => {
+      await asLimitedUser(async (queue) => {
+        await queue.putData(['a']);
+        await queue.clear();
+        expect(await admin.keys(`{${PREFIX}:unlisted}*`)).toEqual([]);
+      });
+    });
+  });
+
   describe('over TLS', () => {
     const dir = mkdtempSync(join(tmpdir(), 'visq-tls-'));
     const certificate = selfSigned(dir);

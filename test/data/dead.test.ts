@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DataQueue } from '../../src/index.js';
+import { DataQueue, VisqRangeError } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
 import { useQueues } from '../harness/queues.js';
+import { fullStats } from '../harness/stats.js';
+import { queueBase } from '../../src/data/keys.js';
+import { resolveStore } from '../../src/data/store.js';
 
 const ctx = useStore();
 const open = useQueues(ctx);
@@ -150,12 +153,39 @@ describe('dead', () => {
     expect(await queue.dead.stats()).toMatchObject({ ready: 1 });
   });
 
+  it('never dead-letters: refuses failData with useDead: true, naming the option, and changes nothing', async () => {
+    const queue = open<string>('q', { visTimeout: 10, useDead: true });
+    await queue.dead.putData(['poison']);
+    const held = await queue.dead.getData(1, { visTimeout: 30 });
+    const before = await ctx.snapshot();
+    const failure = await queue.dead.failData(held, { useDead: true }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(VisqRangeError);
+    expect((failure as Error).message).toMatch(/^Expected `opts\.useDead` to be false .*dead-letter queue.*, got true \(boolean\)$/);
+    expect(await ctx.snapshot()).toEqual(before);
+    // what it does instead: drop the item, as with useDead false (the default there)
+    expect(await queue.dead.failData(held)).toEqual(new Set(held.keys()));
+    expect(fullStats(await queue.dead.stats())).toMatchObject({ ready: 0, inflight: 0, dead: 0, dropped: 1 });
+  });
+
   it('is emptied by clear() of its queue', async () => {
     ctx.freeze(Date.now());
     const queue = open<string>('q', { visTimeout: 10, useDead: true });
     await exhaust(queue, ['x']);
     await queue.clear();
     expect(await queue.dead.stats()).toMatchObject({ ready: 0 });
+    expect(await ctx.snapshot()).toEqual({});
+  });
+
+  it('leaves no key behind after clear(), even of a dead-letter queue of its own that an older version wrote', async () => {
+    const queue = open<string>('q', { visTimeout: 10, useDead: true });
+    await queue.putData(['x']);
+    await queue.dead.putData(['y']);
+    // what `dq.dead.failData(leases, { useDead: true })` wrote before it was refused
+    const { store, owned } = resolveStore('store', ctx.store);
+    await store.open(queueBase(ctx.prefix, 'q')).dead().dead().put({ payloads: ['"z"'], delayMs: 0, priority: 0, ttlMs: 0 });
+    if (owned) await store.close();
+    expect(Object.keys(await ctx.snapshot()).length).toBeGreaterThan(0);
+    await queue.clear();
     expect(await ctx.snapshot()).toEqual({});
   });
 });

@@ -82,6 +82,42 @@ describe('getData with wait', () => {
     expect(again.map((d) => [d.item, d.delivery])).toEqual([['retry', 2]]);
   }, IN_TIME);
 
+  it('wakes a dead-letter reader when a lease of its queue expires into it', async () => {
+    const queue = open<string>('q', { visTimeout: 0.15, useDead: true });
+    await queue.putData(['poison']);
+    await queue.getData(1);
+    expect([...(await queue.dead.getData(1, { wait: LONG_WAIT })).values()]).toEqual(['poison']);
+  }, IN_TIME);
+
+  it('wakes a dead-letter reader at the earliest lease deadline of its queue, whoever holds the lease', async () => {
+    const queue = open<string>('q', { visTimeout: 30, useDead: true });
+    await queue.putData(['held', 'poison']);
+    await queue.getData(1);
+    await openElsewhere<string>('q', { useDead: true }).getData(1, { visTimeout: 0.15 });
+    expect([...(await queue.dead.getData(1, { wait: LONG_WAIT })).values()]).toEqual(['poison']);
+  }, IN_TIME);
+
+  it('wakes when a refresh shortens a lease, and reads the item once the new deadline passed', async () => {
+    const queue = open<string>('q', { visTimeout: 30, attempts: 2 });
+    await queue.putData(['x']);
+    const held = await queue.getData(1);
+    const waiter = openElsewhere<string>('q', { visTimeout: 30, attempts: 2 }).getDeliveries(1, { wait: LONG_WAIT });
+    await untilBlocked(1);
+    expect((await queue.refreshData(held, { visTimeout: 0.15 })).size).toBe(1);
+    expect((await waiter).map((d) => [d.item, d.delivery])).toEqual([['x', 2]]);
+  }, IN_TIME);
+
+  it('wakes a dead-letter reader when a refresh shortens a lease of its queue', async () => {
+    const queue = open<string>('q', { visTimeout: 30, useDead: true });
+    await queue.putData(['x', 'y']);
+    const held = await queue.getData(2);
+    const waiter = queue.dead.getData(1, { wait: LONG_WAIT });
+    await untilBlocked(1);
+    // one lease of the two moves to an entry of its own with the shorter deadline
+    expect((await queue.refreshData([...held.keys()].slice(1), { visTimeout: 0.15 })).size).toBe(1);
+    expect([...(await waiter).values()]).toEqual(['y']);
+  }, IN_TIME);
+
   it('leases what it returns when the read has a visibility timeout', async () => {
     const queue = open<string>('q', { visTimeout: 30 });
     const waiter = queue.getData(1, { wait: LONG_WAIT });
@@ -194,6 +230,47 @@ describe('getData with wait', () => {
     expect(await waiter).toEqual(new Map());
     await untilBlocked(0);
   }, IN_TIME);
+
+  describe('when the connection of a blocked read is killed', () => {
+    // on Redis and the cluster only: the MemoryStore has no connection to lose
+    const onServer = it.skipIf(ctx.kind === 'memory');
+
+    for (const reader of ['a queue', 'a dead-letter queue'] as const) {
+      onServer(`returns when its wait is over, without waiting it all again (${reader})`, async () => {
+        const queue = open<string>();
+        const wait = 2;
+        const started = performance.now();
+        const waiter = (reader === 'a queue' ? queue : queue.dead).getData(1, { wait });
+        await untilBlocked(1);
+        await sleep(wait * 750);
+        expect(await ctx.killBlocked()).toBe(1);
+        expect(await waiter).toEqual(new Map());
+        // a wait sent again in full would end at 1.75 × wait at the earliest
+        expect(performance.now() - started).toBeLessThan(wait * 1.5 * 1000);
+      }, IN_TIME);
+    }
+
+    onServer('blocks again for the time left, and a put still wakes it', async () => {
+      const queue = open<string>('q', { visTimeout: 30 });
+      const waiter = queue.getData(1, { wait: LONG_WAIT });
+      await untilBlocked(1);
+      expect(await ctx.killBlocked()).toBe(1);
+      await untilBlocked(1);
+      const [id] = await openElsewhere<string>().putData(['after the kill']);
+      expect(await waiter).toEqual(new Map([[expect.stringContaining(`${id}:`), 'after the kill']]));
+      expect(await queue.stats()).toMatchObject({ inflight: 1, deliveries: 1 });
+    }, IN_TIME);
+
+    onServer('does the same for a dead-letter reader', async () => {
+      const queue = open<string>('q', { useDead: true });
+      const waiter = queue.dead.getData(1, { wait: LONG_WAIT });
+      await untilBlocked(1);
+      expect(await ctx.killBlocked()).toBe(1);
+      await untilBlocked(1);
+      await openElsewhere<string>().dead.putData(['dead letter']);
+      expect([...(await waiter).values()]).toEqual(['dead letter']);
+    }, IN_TIME);
+  });
 
   it('serves many waiters on one queue from a burst of puts', async () => {
     const waiters = 8;

@@ -53,6 +53,12 @@ export interface StoreContext {
    * clients summed over the masters on the cluster, pending waits in memory.
    */
   blockedWaits(): Promise<number>;
+  /**
+   * Kills the connections of this file's blocked waits from another connection (`CLIENT
+   * KILL`), as a network failure or a proxy would; resolves how many it killed. Redis
+   * and cluster only: throws in memory, which has no connections.
+   */
+  killBlocked(): Promise<number>;
 }
 
 let counter = 0;
@@ -81,7 +87,24 @@ interface FileStore {
   snapshot(marker: string): Promise<Record<string, unknown>>;
   elsewhere(): StoreLike;
   blockedWaits(): Promise<number>;
+  killBlocked(): Promise<number>;
   stop(): Promise<void>;
+}
+
+/** The ids of the blocked clients in a `CLIENT LIST` reply whose line passes `mine`. */
+function blockedIds(list: string, mine: (line: string) => boolean = () => true): string[] {
+  return list
+    .split('\n')
+    .filter((line) => /\bflags=\w*b/.test(line) && mine(line))
+    .map((line) => /^id=(\d+)/.exec(line)?.[1] ?? '')
+    .filter((id) => id !== '');
+}
+
+/** Kills the clients `ids` on `node`; resolves how many it killed. */
+async function killClients(node: Redis, ids: readonly string[]): Promise<number> {
+  let killed = 0;
+  for (const id of ids) killed += Number(await node.client('KILL', 'ID', id));
+  return killed;
 }
 
 async function startRedisFile(extraArgs: readonly string[]): Promise<FileStore> {
@@ -96,6 +119,8 @@ async function startRedisFile(extraArgs: readonly string[]): Promise<FileStore> 
     async blockedWaits() {
       return Number(/^blocked_clients:(\d+)/m.exec(await redis.info('clients'))?.[1] ?? 0);
     },
+    // the server is the file's own: every blocked client on it is one of the file's waits
+    killBlocked: async () => killClients(redis, blockedIds((await redis.client('LIST')) as string)),
     stop: () => server.stop(),
   };
 }
@@ -122,6 +147,7 @@ async function startClusterFile(): Promise<FileStore> {
     return client;
   };
   const redis = connect();
+  const mine = (line: string): boolean => line.includes(` name=${name} `);
   return {
     store: redis,
     redis: () => redis,
@@ -130,13 +156,15 @@ async function startClusterFile(): Promise<FileStore> {
     elsewhere: connect,
     async blockedWaits() {
       let blocked = 0;
-      for (const master of await readyMasters(redis)) {
-        const list = (await master.client('LIST')) as string;
-        for (const line of list.split('\n')) {
-          if (line.includes(` name=${name} `) && /\bflags=\w*b/.test(line)) blocked += 1;
-        }
-      }
+      for (const master of await readyMasters(redis)) blocked += blockedIds((await master.client('LIST')) as string, mine).length;
       return blocked;
+    },
+    async killBlocked() {
+      let killed = 0;
+      for (const master of await readyMasters(redis)) {
+        killed += await killClients(master, blockedIds((await master.client('LIST')) as string, mine));
+      }
+      return killed;
     },
     async stop() {
       for (const client of clients) client.disconnect();
@@ -154,6 +182,7 @@ function startMemoryFile(): FileStore {
     snapshot: async (marker) => dumpMemoryStore(store, marker),
     elsewhere: () => store,
     blockedWaits: async () => pendingWaits(store),
+    killBlocked: () => unavailable('ctx.killBlocked', 'memory'),
     stop: () => store.close(),
   };
 }
@@ -204,6 +233,9 @@ export function useStore(extraArgs: readonly string[] = []): StoreContext {
     },
     blockedWaits() {
       return current().blockedWaits();
+    },
+    killBlocked() {
+      return current().killBlocked();
     },
   };
 }

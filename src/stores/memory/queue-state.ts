@@ -7,15 +7,16 @@
  * stats, redrive), so the state matches Redis's after every step; unlike the scripts it
  * is not bounded per call, as nothing here blocks other clients.
  */
-import type {
-  PutRequest,
-  RawDelivery,
-  RawItem,
-  RawItemInfo,
-  RawStats,
-  ReadRequest,
-  ReleaseMode,
-  ReleaseOutcome,
+import {
+  earlierDue,
+  type PutRequest,
+  type RawDelivery,
+  type RawItem,
+  type RawItemInfo,
+  type RawStats,
+  type ReadRequest,
+  type ReleaseMode,
+  type ReleaseOutcome,
 } from '../../data/backend.js';
 import type { LeaseGroup } from '../../data/lease.js';
 import { Heap } from './heap.js';
@@ -141,13 +142,26 @@ export class QueueState {
     return finished;
   }
 
-  /** Extends live leases to now + visTimeoutMs. */
-  refresh(groups: readonly LeaseGroup[], visTimeoutMs: number, now: number): string[] {
+  /**
+   * Extends live leases to now + visTimeoutMs. As refresh.lua does, a refresh that
+   * shortens a lease wakes the blocked readers (of `dead` too when the lease dead-letters):
+   * they wait for the deadlines they saw, and must see the new one.
+   */
+  refresh(groups: readonly LeaseGroup[], visTimeoutMs: number, now: number, dead: QueueState): string[] {
     const refreshed: string[] = [];
+    const deadline = now + visTimeoutMs;
+    let shortened = false;
+    let shortenedDead = false;
     for (const [owner, leases] of this.#leases.liveByOwner(groups, now)) {
-      this.#leases.extend(owner, leases, now, now + visTimeoutMs);
+      if (deadline < owner.deadline) {
+        shortened = true;
+        shortenedDead ||= owner.useDead;
+      }
+      this.#leases.extend(owner, leases, now, deadline);
       refreshed.push(...leases);
     }
+    if (shortened) this.#signal();
+    if (shortenedDead) dead.#signal();
     return refreshed;
   }
 
@@ -304,9 +318,14 @@ export class QueueState {
     return taken;
   }
 
-  /** Brings the queue up to date with time (what maintain.lua does for a dead-letter queue's parent). */
-  catchUp(now: number, dead: QueueState): void {
+  /**
+   * Brings the queue up to date with time (what maintain.lua does for a dead-letter
+   * queue's parent); returns the ms until its next lease deadline, -1 when none.
+   */
+  catchUp(now: number, dead: QueueState): number {
     this.#maintain(dead, now);
+    const deadline = this.#leases.nextDeadline();
+    return deadline === undefined ? -1 : Math.max(0, deadline - now);
   }
 
   /** Brings the queue up to date with time, in the scripts' order: promotions and requeues get their ttl windows before the ttl sweep. */
@@ -395,9 +414,7 @@ export class QueueState {
   #nextDueMs(now: number): number {
     let due = -1;
     for (const at of [this.#delayed.peek()?.visibleAt, this.#leases.nextDeadline()]) {
-      if (at === undefined) continue;
-      const ms = Math.max(0, at - now);
-      if (due < 0 || ms < due) due = ms;
+      if (at !== undefined) due = earlierDue(due, Math.max(0, at - now));
     }
     return due;
   }

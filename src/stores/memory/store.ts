@@ -6,6 +6,7 @@
  */
 import { ClosedError } from '../../errors.js';
 import {
+  earlierDue,
   waitThenReadInTwoSteps,
   type PutRequest,
   type QueueBackend,
@@ -159,10 +160,13 @@ class MemoryQueueBackend implements QueueBackend {
     this.#parentBase = parentBase;
   }
 
-  /** A dead-letter queue first brings its parent up to date, as the Redis backend does. */
-  #catchUpParent(now: number): void {
-    if (this.#parentBase === undefined) return;
-    this.#core.queue(this.#parentBase).catchUp(now, this.#core.queue(this.#base));
+  /**
+   * A dead-letter queue first brings its parent up to date, as the Redis backend does;
+   * returns the ms until the parent's next lease deadline (-1: none, or no parent).
+   */
+  #catchUpParent(now: number): number {
+    if (this.#parentBase === undefined) return -1;
+    return this.#core.queue(this.#parentBase).catchUp(now, this.#core.queue(this.#base));
   }
 
   #queue(): QueueState {
@@ -180,10 +184,10 @@ class MemoryQueueBackend implements QueueBackend {
 
   async read(request: ReadRequest): Promise<ReadResult> {
     const now = this.#core.now();
-    this.#catchUpParent(now);
+    const parentDueMs = this.#catchUpParent(now);
     const { deliveries, nextDueMs } = this.#queue().read(request, now, this.#dead());
     const cursor = deliveries.length > 0 ? '' : this.#core.signals.cursor(this.#base);
-    return { deliveries, nextDueMs, cursor };
+    return { deliveries, nextDueMs: deliveries.length > 0 ? nextDueMs : earlierDue(nextDueMs, parentDueMs), cursor };
   }
 
   async done(groups: readonly LeaseGroup[]): Promise<number> {
@@ -197,7 +201,7 @@ class MemoryQueueBackend implements QueueBackend {
 
   async refresh(groups: readonly LeaseGroup[], visTimeoutMs: number): Promise<string[]> {
     const now = this.#core.now();
-    return this.#queue().refresh(groups, visTimeoutMs, now);
+    return this.#queue().refresh(groups, visTimeoutMs, now, this.#dead());
   }
 
   async release(groups: readonly LeaseGroup[], mode: ReleaseMode): Promise<Map<string, ReleaseOutcome>> {
@@ -236,8 +240,10 @@ class MemoryQueueBackend implements QueueBackend {
     this.#core.ensureOpen();
     this.#queue().clear();
     this.#dead().clear();
+    // as on Redis: what a dead-letter queue of the dead-letter queue holds goes too
+    if (this.#parentBase === undefined) this.#core.queues.get(deadBase(deadBase(this.#base)))?.clear();
     // a task queue's records go with its items, as the clear script deletes them
-    this.#core.tasks.clearQueue(this.#base);
+    if (this.#parentBase === undefined) this.#core.tasks.clearQueue(this.#base);
   }
 
   async waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {

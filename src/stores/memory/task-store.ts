@@ -196,7 +196,7 @@ export class MemoryTaskStore implements TaskStore {
 
   async refresh(base: string, leases: readonly string[], leaseMs: number): Promise<Set<string>> {
     const now = this.#core.now();
-    return new Set(this.#core.queue(base).refresh(collectLeases('leases', leases), leaseMs, now));
+    return new Set(this.#core.queue(base).refresh(collectLeases('leases', leases), leaseMs, now, this.#core.queue(deadBase(base))));
   }
 
   async read(base: string, taskId: string): Promise<TaskRecord | undefined> {
@@ -285,7 +285,7 @@ export class MemoryTaskStore implements TaskStore {
     record.at = now;
     record.lease = lease;
     // a running task is held for its own visibility timeout (at most once: the worker's lease)
-    if (spec.visTimeoutMs > 0) this.#core.queue(base).refresh(groupsOf(lease), spec.visTimeoutMs, now);
+    if (spec.visTimeoutMs > 0) this.#core.queue(base).refresh(groupsOf(lease), spec.visTimeoutMs, now, this.#core.queue(deadBase(base)));
     log.changed(taskId, 'started', record.task, false, -1);
     return record.attempt;
   }

@@ -42,6 +42,17 @@ export function scriptKeys(base: string): string[] {
 }
 
 /**
+ * The keys clear() deletes for the queue at `base`: its 20 script keys, then the 10 of a
+ * dead-letter queue of its dead-letter queue, which no queue has (a dead-letter queue
+ * never dead-letters) but which older versions could write; clear leaves none behind;
+ * and a task queue's tasks hash: the records of its tasks go with their items.
+ */
+export function clearKeys(base: string): string[] {
+  const nested = deadBase(deadBase(base));
+  return [...scriptKeys(base), ...QUEUE_KEY_ROLES.map((role) => queueKey(nested, role)), tasksKey(base)];
+}
+
+/**
  * The keys of a task queue's records, after its 20 script keys: the tasks hash (records of
  * the tasks whose item is in the queue) and the task metrics hash. See lib/tasks.lua.
  */

@@ -3,8 +3,10 @@
  * the queue's 20 keys. Blocking waits use duplicate connections that this store opens
  * lazily, pools, and closes in `close()`; the caller's connection is never closed.
  */
+import type { Cluster, Redis } from 'ioredis';
 import { isNoScript, pipelineScript, runScript, toStoreError, type RedisConnection, type ScriptName } from './scripts/loader.js';
 import {
+  earlierDue,
   waitThenReadInTwoSteps,
   type PutRequest,
   type QueueBackend,
@@ -22,7 +24,7 @@ import { settleWithin } from '../../sleep.js';
 import { warnOnUnsafeEviction } from './eviction-check.js';
 import { parseRecord } from './record.js';
 import { deadBase } from '../../data/keys.js';
-import { queueKey, registryKey, scriptKeys, tasksKey } from './keys.js';
+import { clearKeys, queueKey, registryKey, scriptKeys } from './keys.js';
 import { inspectRedis } from './inspect.js';
 import { RedisTaskStore } from './task-store.js';
 import type { TaskStore, TaskStoreProvider } from '../../tasks/task-store.js';
@@ -41,7 +43,8 @@ const WOKEN_GRACE_MS = 2000;
 function dropConnection(connection: RedisConnection): void {
   if (dropped.has(connection)) return;
   dropped.add(connection);
-  connection.disconnect();
+  // a connection lost for good (blocking connections do not reconnect) is closed already
+  if (connection.status !== 'end') connection.disconnect();
 }
 
 /** The get script's arguments after the clock. */
@@ -77,6 +80,43 @@ function releaseArgs(groups: readonly LeaseGroup[], mode: ReleaseMode | { readon
   return [...head, ...groupArgs(groups)];
 }
 
+/**
+ * A new connection for blocking calls, like `connection` but never sending a command
+ * twice. ioredis re-sends the commands in flight when it reconnects (a Cluster after its
+ * failover delay), and a re-sent `XREAD BLOCK` waits its whole duration again, past the
+ * caller's `wait`. Without reconnection its commands fail at once when the connection
+ * is lost, and the caller's wait goes on for the time left on another one (see
+ * `blocking`'s `lost`).
+ */
+function blockingConnection(connection: RedisConnection): RedisConnection {
+  if (connection.isCluster) {
+    return (connection as Cluster).duplicate([], { retryDelayOnFailover: 0, clusterNodeRetryStrategy: () => null });
+  }
+  return (connection as Redis).duplicate({ retryStrategy: () => null });
+}
+
+/** Whether ioredis failed a command because its connection was lost with the command in flight. */
+function isConnectionLost(error: unknown): boolean {
+  return error instanceof Error && error.message === CONNECTION_LOST;
+}
+
+/** The text of ioredis's error for the commands in flight on a connection that closed. */
+const CONNECTION_LOST = 'Connection is closed.';
+
+/** How a blocking call ends besides its command returning (see {@link RedisStore.blocking}). */
+interface BlockingOptions<R> {
+  /** Ends the call early. */
+  readonly signal?: AbortSignal | undefined;
+  /** Ends the blocking command early on abort, so that what is queued behind it still runs. */
+  readonly wake?: () => Promise<unknown>;
+  /**
+   * The result when the connection, once ready, is lost with the command in flight (a
+   * network failure, a proxy, `CLIENT KILL`): a wake-up, after which the caller reads
+   * again and blocks for the time left.
+   */
+  readonly lost: () => Promise<R | undefined>;
+}
+
 /** A BLOCK argument for `timeoutMs`: whole ms, at least 1 (0 would block forever). */
 function blockMs(timeoutMs: number): number {
   return Math.max(1, Math.ceil(timeoutMs));
@@ -109,15 +149,24 @@ export class RedisStore implements QueueStore, TaskStoreProvider {
    * Runs `fn` on a blocking connection of its own. An abort disconnects it (`fn`'s result
    * is then lost and this resolves `undefined`), or, given `wake`, calls `wake` to end
    * the blocking command early and still resolves with what `fn` returns, so that a
-   * command queued behind it is not lost; when `wake` fails it disconnects.
+   * command queued behind it is not lost; when `wake` fails it disconnects. When the
+   * connection is lost under `fn` (its commands are never sent again: see
+   * blockingConnection), it is dropped and this resolves what `lost` gives; a connection
+   * that never got ready is a StoreError instead, so that a server refusing connections
+   * fails the call rather than making it try again and again.
    */
-  async blocking<R>(
-    fn: (connection: RedisConnection) => Promise<R>,
-    signal?: AbortSignal,
-    wake?: () => Promise<unknown>,
-  ): Promise<R | undefined> {
+  async blocking<R>(fn: (connection: RedisConnection) => Promise<R>, options: BlockingOptions<R>): Promise<R | undefined> {
+    const { signal, wake, lost } = options;
     if (this.#closed) return undefined;
-    const connection = this.#idle.pop() ?? this.connection.duplicate();
+    let connection = this.#idle.pop();
+    // an idle connection lost meanwhile is of no use (it does not reconnect)
+    while (connection && connection.status === 'end') connection = this.#idle.pop();
+    connection ??= blockingConnection(this.connection);
+    let ready = connection.status === 'ready';
+    const onReady = (): void => {
+      ready = true;
+    };
+    connection.once('ready', onReady);
     this.#busy.add(connection);
     let aborted = false;
     let settle = (): void => undefined;
@@ -141,9 +190,11 @@ export class RedisStore implements QueueStore, TaskStoreProvider {
     } catch (error) {
       if (aborted || this.#closed) return undefined;
       aborted = true;
+      if (ready && isConnectionLost(error)) return await lost();
       throw toStoreError(error, 'a blocking wait');
     } finally {
       signal?.removeEventListener('abort', onAbort);
+      connection.off('ready', onReady);
       this.#busy.delete(connection);
       if (aborted || this.#closed) dropConnection(connection);
       else this.#idle.push(connection);
@@ -159,6 +210,8 @@ export class RedisStore implements QueueStore, TaskStoreProvider {
    * the reader and the script takes its items at once. `handle` gets the script's reply
    * (also when `signal` aborted meanwhile: the script ran, and what it took must be dealt
    * with). Resolves `undefined` when the wait was cut off before the script could run.
+   * When the blocking connection is lost, `lost` takes over (it runs the script again on
+   * the caller's connection, so the caller then blocks again only for the time left).
    */
   async waitThenRun<R>(
     base: string,
@@ -166,7 +219,8 @@ export class RedisStore implements QueueStore, TaskStoreProvider {
     timeoutMs: number,
     script: { readonly name: ScriptName; readonly keys: readonly string[]; readonly args: readonly (string | number)[] },
     handle: (reply: unknown) => Promise<R>,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    lost: () => Promise<R | undefined>,
   ): Promise<R | undefined> {
     const key = queueKey(base, 'signal');
     const main = this.connection;
@@ -178,15 +232,21 @@ export class RedisStore implements QueueStore, TaskStoreProvider {
         const replies = (await pipeline.exec()) ?? [];
         // the script's reply is what counts (a failed XREAD still let it run)
         const [error, got] = replies[1] ?? [new Error(`no reply to ${script.name}`)];
+        // a lost connection goes to `lost`: its script never ran, or its reply is lost as
+        // any reply can be (what it leased comes back when the lease expires)
+        if (error && isConnectionLost(error)) throw error;
         if (error && !isNoScript(error)) throw toStoreError(error, script.name);
         return handle(error ? await runScript(connection, script.name, script.keys, args) : got);
       },
-      signal,
-      // an abort wakes the XREAD as a put would (waiters allow spurious wake-ups) rather
-      // than dropping the connection, so that a script that already took items is seen.
-      // NOMKSTREAM: a queue nobody ever put to gets no key; its wait is dropped instead
-      async () => {
-        if ((await main.xadd(key, 'NOMKSTREAM', 'MAXLEN', '~', '1', '*', 'v', '1')) === null) throw new Error('no stream');
+      {
+        signal,
+        // an abort wakes the XREAD as a put would (waiters allow spurious wake-ups) rather
+        // than dropping the connection, so that a script that already took items is seen.
+        // NOMKSTREAM: a queue nobody ever put to gets no key; its wait is dropped instead
+        wake: async () => {
+          if ((await main.xadd(key, 'NOMKSTREAM', 'MAXLEN', '~', '1', '*', 'v', '1')) === null) throw new Error('no stream');
+        },
+        lost,
       },
     );
   }
@@ -245,11 +305,12 @@ class RedisQueueBackend implements QueueBackend {
    * A dead-letter queue first brings its parent up to date, so that items whose last
    * delivery ended are here whether or not anyone uses the parent. A separate step, not
    * atomic with the read that follows; it only ever moves items forward in time.
+   * Resolves the ms until the parent's next lease deadline (-1: none, or no parent).
    */
-  async #catchUpParent(): Promise<void> {
-    if (!this.#parentKeys) return;
+  async #catchUpParent(): Promise<number> {
+    if (!this.#parentKeys) return -1;
     const connection = this.#store.connection;
-    await runScript(connection, 'maintain', this.#parentKeys, [clockArg(connection)]);
+    return (await runScript(connection, 'maintain', this.#parentKeys, [clockArg(connection)])) as number;
   }
 
   async put(request: PutRequest): Promise<string[]> {
@@ -258,8 +319,10 @@ class RedisQueueBackend implements QueueBackend {
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {
-    await this.#catchUpParent();
-    return readResult(await this.#run('get', readArgs(request)));
+    const parentDueMs = await this.#catchUpParent();
+    const result = readResult(await this.#run('get', readArgs(request)));
+    // a dead-letter reader wakes when a lease of the parent can have expired into it
+    return { ...result, nextDueMs: earlierDue(result.nextDueMs, parentDueMs) };
   }
 
   async done(groups: readonly LeaseGroup[]): Promise<number> {
@@ -332,16 +395,19 @@ class RedisQueueBackend implements QueueBackend {
   }
 
   async clear(): Promise<void> {
-    // a task queue's records go with its items (a dead-letter queue has none of its own)
-    const keys = this.#parentKeys ? this.#keys : [...this.#keys, tasksKey(this.#base)];
-    await runScript(this.#store.connection, 'clear', keys, [clockArg(this.#store.connection)]);
+    const connection = this.#store.connection;
+    // a dead-letter queue's own keys include its (never used) dead letters already; a
+    // task queue's records go with its items (see clearKeys)
+    const keys = this.#parentKeys ? this.#keys : clearKeys(this.#base);
+    await runScript(connection, 'clear', keys, [clockArg(connection)]);
   }
 
   async waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const key = queueKey(this.#base, 'signal');
     await this.#store.blocking(
       (connection) => connection.xread('COUNT', 1, 'BLOCK', blockMs(timeoutMs), 'STREAMS', key, cursor),
-      signal,
+      // a lost connection is a spurious wake-up: the caller reads again
+      { signal, lost: async () => undefined },
     );
   }
 
@@ -366,6 +432,9 @@ class RedisQueueBackend implements QueueBackend {
         return { ...result, deliveries: [] };
       },
       signal,
+      // a lost connection ends the wait early: the read runs again on the caller's
+      // connection, and the caller blocks again only for the time left
+      async () => (signal?.aborted ? undefined : this.read(request)),
     );
     if (reply === undefined || (signal?.aborted && reply.deliveries.length === 0)) return undefined;
     return reply;

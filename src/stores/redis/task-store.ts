@@ -171,6 +171,8 @@ export class RedisTaskStore implements TaskStore {
         return { ...claimed, tasks: [] };
       },
       signal,
+      // a lost connection ends the wait early: the claim runs on the caller's connection
+      async () => (signal.aborted ? undefined : this.claim(base, request)),
     );
     if (result === undefined || (signal.aborted && result.tasks.length === 0)) return undefined;
     return result;

@@ -337,7 +337,7 @@ describe('MemoryStore against the Redis backend', () => {
     fc.record({ op: fc.constant('done' as const), picks }),
     fc.record({ op: fc.constant('refresh' as const), picks, visTimeout: positive }),
     fc.record({ op: fc.constant('release' as const), picks, delay: seconds, countDelivery: fc.boolean() }),
-    fc.record({ op: fc.constant('fail' as const), picks, useDead: fc.boolean() }),
+    fc.record({ op: fc.constant('fail' as const), picks, useDead: fc.boolean(), dead: fc.boolean() }),
     fc.record({ op: fc.constant('peek' as const), count: fc.integer({ min: 1, max: 5 }), dead: fc.boolean() }),
     fc.record({ op: fc.constant('stats' as const), dead: fc.boolean() }),
     fc.record({ op: fc.constant('redrive' as const), count: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) }),
@@ -378,7 +378,9 @@ describe('MemoryStore against the Redis backend', () => {
       case 'get': {
         const queue = c.dead ? first.dead : c.reader === 0 ? first : second;
         const got = await queue.getDeliveries(c.count, { visTimeout: c.visTimeout });
-        if (!c.dead && c.visTimeout > 0) side.leases.push(...got.map((d) => d.lease));
+        // leases of the dead-letter queue too: done, refresh and release on the queue
+        // leave them out (another queue's), fail on the dead-letter queue takes them
+        if (c.visTimeout > 0) side.leases.push(...got.map((d) => d.lease));
         return got.map((d) => ({ ...d, lease: sameShape(d.lease), id: sameShape(d.id) }));
       }
       case 'done':
@@ -389,8 +391,11 @@ describe('MemoryStore against the Redis backend', () => {
         const { requeued, exhausted } = await second.releaseData(leasesOf(side, c.picks), { delay: c.delay, countDelivery: c.countDelivery });
         return [shapes(requeued), shapes(exhausted)];
       }
-      case 'fail':
-        return shapes(await first.failData(leasesOf(side, c.picks), { useDead: c.useDead }));
+      case 'fail': {
+        // a dead-letter queue refuses useDead: true; both stores must refuse alike
+        const failed = (c.dead ? first.dead : first).failData(leasesOf(side, c.picks), { useDead: c.useDead });
+        return failed.then(shapes, (error: Error) => `${error.name}: ${error.message}`);
+      }
       case 'peek':
         return [...(await (c.dead ? first.dead : first).peekData(c.count))].map(([id, item]) => [sameShape(id), item]);
       case 'stats':

@@ -11,8 +11,9 @@
     "<id>:<entry>"; with visibility timeout 0, entry is '' and there are no leases.
     (The caller builds the lease strings: returning them too would double the reply.)
     wait_ms / signal_id are only filled when nothing was delivered: ms until the next
-    delayed item or lease deadline comes due (-1: none), and the last signal stream id
-    for a blocking XREAD that must not miss a put made after this call.
+    delayed item or lease deadline comes due (-1: none; 0 when the read stopped in a
+    burst of expired records, see take), and the last signal stream id for a blocking
+    XREAD that must not miss a put made after this call.
   Side effects: counts meta.deliveries (or meta.empty_reads); maintenance when meta.due
   has come (due delayed items become visible,
   expired leases are requeued / dead-lettered / dropped, ttl-expired items go); with a

@@ -5,11 +5,15 @@
 
   KEYS    the 20 queue keys of the parent (see lib/queue.lua)
   ARGV[1] clock (test hook, "0" in production; see lib/clock.lua)
-  Returns 0.
+  Returns ms until the queue's next lease deadline, -1 when nothing is in flight: a
+    blocking read of the dead-letter queue wakes then, as a lease that expires may
+    dead-letter its item without anything else waking it.
   Side effects: due delayed items become visible, expired leases are requeued /
   dead-lettered / dropped, ttl-expired items go (see maintain in lib/queue.lua).
 ]]
 --@include queue
 
-maintain_if_due(Q, D, now_ms(ARGV[1]))
-return 0
+local now = now_ms(ARGV[1])
+maintain_if_due(Q, D, now)
+local first = redis.call('ZRANGE', Q.leases, 0, 0, 'WITHSCORES')
+return first[2] and math.max(0, tonumber(first[2]) - now) or -1

@@ -17,7 +17,7 @@ local function put_items(payloads, ids, delay, priority, ttl, now)
     -- the fast path: plain items go straight to the end of the ready list
     local recs = {}
     for i = 1, n do recs[i] = seq_str(first + i - 1) .. '|' .. out[i] .. '|0|0|0|' .. payloads[i] end
-    redis.call('RPUSH', Q.ready, unpack(recs))
+    chunked('RPUSH', Q.ready, recs, 1)
   else
     local recs = {}
     for i = 1, n do
@@ -38,8 +38,8 @@ end
 -- whose deadline is now + vis_ms; `attempts` and `use_dead` (strings, as get.lua's ARGV)
 -- are what happens once an item's attempts are spent. Returns the records, the entry ('',
 -- and no leases, at vis_ms 0) and the item ids; with nothing visible, no records and the
--- wait hints: ms until the next delayed item or lease deadline comes due (-1: none) and
--- the signal stream's last id.
+-- wait hints: ms until the next delayed item or lease deadline comes due (-1: none; 0 when
+-- the read stopped in a burst of expired records, see take) and the signal stream's last id.
 local function read_batch(count, vis_ms, attempts, use_dead, now)
   -- one read of meta serves the maintenance check, the next entry number and the delivery
   -- count (maintenance changes neither of those two), so that a leased read writes meta once
@@ -49,12 +49,14 @@ local function read_batch(count, vis_ms, attempts, use_dead, now)
     timers().maintain(Q, D, now)
     due = tonumber(redis.call('HGET', Q.meta, 'due') or '0')
   end
-  local recs = take(Q, count, true, now)
+  local recs, stopped = take(Q, count, true, now)
 
   if #recs == 0 then
     -- counted only for a queue that exists (has had a put), so a read creates no key
     if meta[3] then redis.call('HINCRBY', Q.meta, 'empty_reads', 1) end
-    local wait_ms = -1
+    -- a read that stopped in a burst of expired records may have left visible ones: the
+    -- next read, due at once, goes on from there
+    local wait_ms = stopped and 0 or -1
     for _, key in ipairs({ Q.delayed, Q.leases }) do
       local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
       if first[2] then
@@ -125,13 +127,22 @@ end
 -- Extends the live leases among `groups` to `deadline`. When every live lease of an entry
 -- is extended, the entry's deadline moves; otherwise the extended leases move to a new
 -- refresh entry (owners records it) that keeps the attempts and dead-letter setting of
--- the entry they came from. Returns the leases extended.
+-- the entry they came from. A refresh that shortens a lease appends to the signal stream,
+-- and to the dead-letter queue's when the lease's entry dead-letters: blocked readers
+-- computed their wait from the deadlines they saw, so they read again and wait for the
+-- new one. Returns the leases extended.
 local function refresh_leases(groups, deadline, now)
   local by_owner, order = live_by_owner(Q, groups, now)
   local refreshed = {}
+  local shortened, shortened_dead = false, false
   for _, owner in ipairs(order) do
     local leases = by_owner[owner]
     local live = tonumber(redis.call('HGET', Q.entries, owner .. ':n'))
+    if deadline < tonumber(redis.call('ZSCORE', Q.leases, owner)) then
+      shortened = true
+      local _, use_dead = parse_entry(redis.call('HGET', Q.entries, owner))
+      shortened_dead = shortened_dead or use_dead
+    end
     if live == #leases then
       redis.call('ZADD', Q.leases, deadline, owner)
     else
@@ -154,6 +165,8 @@ local function refresh_leases(groups, deadline, now)
   end
   -- a refresh can shorten a lease: the new deadline may be the earliest timer
   if #refreshed > 0 then lower_due(Q, deadline) end
+  if shortened then signal(Q) end
+  if shortened_dead then signal(D) end
   return refreshed
 end
 

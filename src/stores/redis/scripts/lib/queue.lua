@@ -43,6 +43,14 @@
 
 local SEQ_WIDTH = 16
 local NEVER = 9000000000000000 -- a due time later than any clock (fits a double exactly)
+-- Bounded work per call (the next call continues): about MAX_ITEMS items per step of
+-- maintenance (expired leases, promoted delays, ttl drops), and expired records skipped
+-- by a read. Generous, so that only a pathological burst of due items can exceed it;
+-- small enough to keep a script short.
+local MAX_ITEMS = 20000
+-- Items per variadic call, well inside Lua's unpack limit (about 8,000 values): a call
+-- with more fails, and Redis does not roll back what the script wrote before it.
+local CHUNK = 1000
 
 local function queue_keys(base)
   return {
@@ -67,6 +75,18 @@ end
 -- The id of a record; its seq has fixed width, so the id starts at SEQ_WIDTH + 2.
 local function id_of(rec)
   return string.sub(rec, SEQ_WIDTH + 2, string.find(rec, '|', SEQ_WIDTH + 2, true) - 1)
+end
+
+-- Calls `command key <args>` in calls of at most CHUNK items (`per` arguments per item),
+-- so that a batch of any size fits; returns the sum of the integer replies. Every
+-- variadic call whose argument count is not bounded by one read batch goes through it.
+local function chunked(command, key, args, per)
+  local step, total = CHUNK * per, 0
+  for i = 1, #args, step do
+    local reply = redis.call(command, key, unpack(args, i, math.min(i + step - 1, #args)))
+    if type(reply) == 'number' then total = total + reply end
+  end
+  return total
 end
 
 -- Approximate trimming: an exact MAXLEN 1 costs ~2.7 µs more per call (it marks the old
@@ -156,7 +176,11 @@ end
 -- The next `count` visible records of q in delivery order (priority desc, seq asc),
 -- merging the ready list with the sorted set; removes them when `remove` is true.
 -- Only sorted-set records can have a ttl; when more expirations were due than one
--- maintenance step drops, `now` makes take skip (and, removing, drop) the expired ones.
+-- maintenance step drops, `now` makes take skip (and, removing, drop) the expired ones,
+-- reading on through the sorted set past them, so that a visible record behind them
+-- still comes before lower priorities. It skips about MAX_ITEMS at most, and returns
+-- true as a second value when it stopped there (what it returns is still in order, but
+-- may be fewer than `count` records although more are visible).
 local function take(q, count, remove, now)
   if redis.call('EXISTS', q.sorted) == 0 then
     if remove then
@@ -168,8 +192,19 @@ local function take(q, count, remove, now)
   local zs = redis.call('ZRANGE', q.sorted, 0, count - 1, 'WITHSCORES')
   local ls = redis.call('LRANGE', q.ready, 0, count - 1)
   local out, from_zset, expired = {}, {}, {}
-  local zi, li = 1, 1
+  local zi, li, zfrom, zpage, stopped = 1, 1, 0, count, false
   while #out < count do
+    if ttl_backlog and zi > #zs and #zs == 2 * zpage then
+      -- this page of the sorted set is used up, partly by skipped expired records: the
+      -- next record that can be read may be further on, ahead of the ready list
+      if #expired >= MAX_ITEMS then
+        stopped = true
+        break
+      end
+      zfrom, zpage = zfrom + zpage, CHUNK
+      zs = redis.call('ZRANGE', q.sorted, zfrom, zfrom + zpage - 1, 'WITHSCORES')
+      zi = 1
+    end
     local zrec, lrec = zs[zi], ls[li]
     if not zrec and not lrec then break end
     local zfirst = zrec and not lrec
@@ -194,14 +229,12 @@ local function take(q, count, remove, now)
     end
   end
   if remove then
-    if #from_zset > 0 then
-      redis.call('ZREM', q.sorted, unpack(from_zset))
-      redis.call('ZREM', q.ttl, unpack(from_zset))
-    end
+    chunked('ZREM', q.sorted, from_zset, 1)
+    chunked('ZREM', q.ttl, from_zset, 1)
     if #expired > 0 then redis.call('HINCRBY', q.meta, 'expired', #expired) end
     if li > 1 then redis.call('LTRIM', q.ready, li - 1, -1) end
   end
-  return out
+  return out, stopped
 end
 
 local function visible_count(q)

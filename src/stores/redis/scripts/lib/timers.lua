@@ -3,14 +3,8 @@
   become visible, expired leases are requeued / dead-lettered / dropped, ttl-expired
   items go), requeueing, dead letters. Pasted by lib/queue.lua inside a function that
   only the calls needing it run, so the hot paths do not pay for defining all this.
-  It sees the locals of lib/queue.lua (Q, D, int_str, seq_str, lower_due, ...).
+  It sees the locals of lib/queue.lua (Q, D, MAX_ITEMS, chunked, int_str, lower_due, ...).
 ]]
-
--- Bounded maintenance per call (the next call continues): about MAX_ITEMS items per
--- step (expired leases, promoted delays, ttl drops). Generous, so that only a
--- pathological burst of due items can exceed it; small enough to keep a script short.
-local MAX_ITEMS = 20000
-local CHUNK = 1000 -- arguments per variadic call, well inside Lua's unpack limit
 
 local function parse_record(rec)
   local p1 = string.find(rec, '|', 1, true)
@@ -46,7 +40,7 @@ local function enqueue(q, recs, visible_at, now, apply_ttl)
       args[#args + 1] = visible_at
       args[#args + 1] = build_record(r.seq, r.id, r.deliveries, r.priority, r.ttl, r.payload)
     end
-    redis.call('ZADD', q.delayed, unpack(args))
+    chunked('ZADD', q.delayed, args, 2)
     return visible_at
   end
   local earliest = nil
@@ -66,9 +60,10 @@ local function enqueue(q, recs, visible_at, now, apply_ttl)
       end
     end
   end
-  if #list_args > 0 then redis.call('RPUSH', q.ready, unpack(list_args)) end
-  if #zset_args > 0 then redis.call('ZADD', q.sorted, unpack(zset_args)) end
-  if #ttl_args > 0 then redis.call('ZADD', q.ttl, unpack(ttl_args)) end
+  -- dead letters and redrive bring batches of any size (mass lease expiry, failData)
+  chunked('RPUSH', q.ready, list_args, 1)
+  chunked('ZADD', q.sorted, zset_args, 2)
+  chunked('ZADD', q.ttl, ttl_args, 2)
   return earliest
 end
 
@@ -172,14 +167,6 @@ local function expire_leases(q, dq, now)
   end
 end
 
--- Calls `command key <args>` in chunks of CHUNK items (`per` arguments per item).
-local function chunked(command, key, args, per)
-  local step = CHUNK * per
-  for i = 1, #args, step do
-    redis.call(command, key, unpack(args, i, math.min(i + step - 1, #args)))
-  end
-end
-
 local function promote_due(q, now)
   local due = redis.call('ZRANGEBYSCORE', q.delayed, '-inf', now, 'WITHSCORES', 'LIMIT', 0, MAX_ITEMS)
   if #due == 0 then return end
@@ -205,10 +192,7 @@ end
 local function drop_expired_ttl(q, now)
   local gone = redis.call('ZRANGEBYSCORE', q.ttl, '-inf', now, 'LIMIT', 0, MAX_ITEMS)
   if #gone == 0 then return end
-  local removed = 0
-  for i = 1, #gone, CHUNK do
-    removed = removed + redis.call('ZREM', q.sorted, unpack(gone, i, math.min(i + CHUNK - 1, #gone)))
-  end
+  local removed = chunked('ZREM', q.sorted, gone, 1)
   chunked('ZREM', q.ttl, gone, 1)
   if removed > 0 then redis.call('HINCRBY', q.meta, 'expired', removed) end
 end
