@@ -22,6 +22,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./consumer/', import.meta.url));
 const REPOSITORY = 'https://github.com/visq/visq';
 const bin = (name: string): string => join(ROOT, 'node_modules', '.bin', name);
+/** For the steps that run tsc or a linter: seconds each on an idle machine, far more on a busy one. */
+const SLOW = 120_000;
 
 /** The environment of a user's shell: none of the npm run or test runner variables of this process. */
 function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -47,6 +49,10 @@ async function succeed(command: string, args: readonly string[], cwd: string, en
   const result = await run(command, args, cwd, env);
   expect(result.code, `${command} ${args.join(' ')}\n${result.stdout}\n${result.stderr}`).toBe(0);
   return result.stdout;
+}
+
+function readJson<T>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
 }
 
 /** Every file under `dir`, as paths relative to it with `/` separators. */
@@ -76,14 +82,14 @@ beforeAll(async () => {
   cpSync(FIXTURES, consumer, { recursive: true });
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'visq-consumer', private: true, type: 'module' }));
   // @types/node for the TypeScript consumer: the version this repository uses, so the npm cache has it
-  const typesNode = (JSON.parse(readFileSync(join(ROOT, 'node_modules/@types/node/package.json'), 'utf8')) as { version: string }).version;
+  const typesNode = readJson<{ version: string }>(join(ROOT, 'node_modules/@types/node/package.json')).version;
   await succeed(
     'npm',
     ['install', tarball, `@types/node@${typesNode}`, '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'],
     consumer,
   );
   installed = join(consumer, 'node_modules', 'visq');
-}, 180_000);
+}, 3 * SLOW);
 
 afterAll(async () => {
   await redis?.stop();
@@ -109,18 +115,18 @@ describe('the tarball', () => {
   });
 
   it('ships source maps that carry their sources, so they resolve without src/', () => {
-    const map = JSON.parse(readFileSync(join(installed, 'dist/data/queue.js.map'), 'utf8')) as { sources: string[]; sourcesContent?: string[] };
+    const map = readJson<{ sources: string[]; sourcesContent?: string[] }>(join(installed, 'dist/data/queue.js.map'));
     expect(map.sources).toEqual(['../../src/data/queue.ts']);
     expect(map.sourcesContent?.[0]).toBe(readFileSync(join(ROOT, 'src/data/queue.ts'), 'utf8'));
   });
 
-  it('has a package.json complete for the registry, whose optional peers are all optional', () => {
-    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as Record<string, unknown> & {
+  it('has a package.json complete for the registry, whose peer dependencies are all optional', () => {
+    const manifest = readJson<{
       exports: Record<string, unknown>;
       bin: Record<string, string>;
       peerDependencies?: Record<string, string>;
       peerDependenciesMeta?: Record<string, { optional?: boolean }>;
-    };
+    }>(join(installed, 'package.json'));
     expect(manifest).toMatchObject({
       name: 'visq',
       license: 'MIT',
@@ -131,6 +137,7 @@ describe('the tarball', () => {
       bugs: { url: `${REPOSITORY}/issues` },
       engines: { node: expect.stringMatching(/^>=20/) },
       types: './dist/index.d.ts',
+      keywords: expect.arrayContaining(['redis', 'queue']),
     });
     expect(manifest.exports['./package.json']).toBe('./package.json');
     expect(existsSync(join(installed, manifest.bin.visq as string))).toBe(true);
@@ -159,13 +166,13 @@ describe('the tarball', () => {
     // 20.19+), which the TypeScript of arethetypeswrong does not model; the require()
     // test below runs it instead
     await succeed(bin('attw'), [tarball, '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'ascii', '--no-color'], work);
-  });
+  }, SLOW);
 });
 
 describe('a consumer of the installed package', () => {
   it('runs a put/get/done and a task from an ES module', async () => {
     const stdout = await succeed(process.execPath, ['esm.mjs'], consumer, { REDIS_URL: redis.url, VISQ_PREFIX: 'esm' });
-    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const { version } = readJson<{ version: string }>(join(ROOT, 'package.json'));
     expect(JSON.parse(stdout)).toEqual({ version, put: 2, got: [{ n: 1 }, { n: 2 }], done: 2, finished: true, result: 5 });
   });
 
@@ -174,7 +181,7 @@ describe('a consumer of the installed package', () => {
     for (const project of ['tsconfig.node16.json', 'tsconfig.bundler.json']) {
       await succeed(process.execPath, [tsc, '-p', project], consumer);
     }
-  });
+  }, SLOW);
 
   it('loads with require() on a Node with require(esm), else gets Node\'s ERR_REQUIRE_ESM', async () => {
     const { code, stdout, stderr } = await run(process.execPath, ['require.cjs'], consumer);
@@ -196,7 +203,7 @@ describe('the installed visq bin', () => {
     expect(help.code, help.stderr).toBe(0);
     expect(help.stdout).toMatch(/^Usage: visq <command>/);
     const version = await run(visq(), ['--version'], consumer);
-    expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { version: string }).version);
+    expect(version.stdout.trim()).toBe(readJson<{ version: string }>(join(installed, 'package.json')).version);
   });
 
   it('shows a queue with stats, and serves /metrics until SIGTERM', async () => {
