@@ -144,6 +144,13 @@ export interface QueueStore {
   forgetQueue(prefix: string, name: string): Promise<void>;
   /** The names of the queues registered under `prefix`, sorted. */
   queueNames(prefix: string): Promise<string[]>;
+  /**
+   * Resolves once the store has answered a round trip; rejects with a StoreError that
+   * says where the store is (never with a password) and why it cannot be reached, at the
+   * first connection failure or after `timeoutMs`. For a start-up check: a store's own
+   * retries would otherwise hide an unreachable server behind later, vaguer failures.
+   */
+  checkConnection(timeoutMs: number): Promise<void>;
   /** Releases the store's own resources (blocking connections); never the caller's. */
   close(): Promise<void>;
 }

@@ -19,6 +19,7 @@ import {
 } from '../../data/backend.js';
 import { clockArg } from '../../data/clock.js';
 import { settleWithin } from '../../sleep.js';
+import { checkRedisConnection } from './connection-check.js';
 import { warnOnUnsafeEviction } from './eviction-check.js';
 import { parseRecord } from './record.js';
 import { deadBase } from '../../data/keys.js';
@@ -103,6 +104,10 @@ export class RedisStore implements QueueStore, TaskRecordsProvider {
 
   taskRecords(): TaskRecordStore {
     return new RedisTaskRecords(this.connection);
+  }
+
+  checkConnection(timeoutMs: number): Promise<void> {
+    return checkRedisConnection(this.connection, timeoutMs);
   }
 
   /**
