@@ -105,7 +105,7 @@ export function queueArg(name: string, raw: string): string {
   return asUsage(() => check.text(name, raw, { maxLength: 256 }));
 }
 
-/** An item id, as DataQueue.inspect accepts it. */
+/** An item id (or task id), as DataQueue.inspect accepts it. */
 export function itemIdArg(name: string, raw: string): string {
   return asUsage(() => check.text(name, raw, { maxLength: 512 }));
 }

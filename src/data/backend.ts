@@ -60,6 +60,15 @@ export interface RawItemInfo {
   readonly lease?: string;
 }
 
+/**
+ * What inspect looks for: the item with an `id`, or the first item whose payload `accept`
+ * takes. `contains` is text that every wanted payload contains as it was put (its JSON),
+ * for a store that can narrow its scan on the server; `accept` decides.
+ */
+export type ItemQuery =
+  | { readonly id: string }
+  | { readonly contains: string; readonly accept: (payload: string) => boolean };
+
 /** Counts and running totals read in one atomic step (see stats.lua). */
 export interface RawStats {
   readonly ready: number;
@@ -106,11 +115,12 @@ export interface QueueBackend {
   stats(): Promise<RawStats>;
   redrive(count: number): Promise<number>;
   /**
-   * Finds one item by id in this queue (not its dead-letter queue), after bringing the
-   * queue up to date with time. A diagnostic: it scans without blocking the store, so it
-   * is not atomic and costs O(queue size).
+   * Finds one item in this queue (not its dead-letter queue) by id or by payload, after
+   * bringing the queue up to date with time: in flight first, then delayed, then ready.
+   * A diagnostic: it scans without blocking the store, so it is not atomic and costs
+   * O(queue size).
    */
-  inspect(id: string): Promise<RawItemInfo | undefined>;
+  inspect(query: ItemQuery): Promise<RawItemInfo | undefined>;
   clear(): Promise<void>;
   /**
    * Blocks until something is put after `cursor` was read, `timeoutMs` passes or `signal`

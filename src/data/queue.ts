@@ -8,7 +8,7 @@ import { setMaxListeners } from 'node:events';
 import { ClosedError, VisqTypeError } from '../errors.js';
 import * as check from '../validate.js';
 import { describe } from '../validate.js';
-import type { QueueBackend, QueueStore, RawDelivery, RawItemInfo } from './backend.js';
+import type { ItemQuery, QueueBackend, QueueStore, RawDelivery, RawItemInfo } from './backend.js';
 
 export type { StoreLike };
 import { decodeItem, encodeItem } from './codec.js';
@@ -45,6 +45,13 @@ import { resolveStore, type StoreLike } from './store.js';
  * whose lease, if it expires, never spends an item's last attempt (see `forward`).
  */
 export const readKeepingAttempts = Symbol('visq.readKeepingAttempts');
+
+/**
+ * Key of a DataQueue method for visq's own tools, not exported from the package: inspect
+ * by payload rather than by id (see observe/item.ts, which finds a task's item by its
+ * task id).
+ */
+export const inspectPayload = Symbol('visq.inspectPayload');
 
 /** Key of a DataQueue method for visq's task workers: doneData reporting the leases finished. */
 export const doneReporting = Symbol('visq.doneReporting');
@@ -319,10 +326,23 @@ export class DataQueue<T = unknown> {
    */
   async inspect(id: string): Promise<ItemInfo<T> | undefined> {
     this.#ensureOpen();
-    const itemId = check.text('id', id, { maxLength: 512 });
-    const found = await this.#backend.inspect(itemId);
+    return this.#inspect({ id: check.text('id', id, { maxLength: 512 }) });
+  }
+
+  /**
+   * @internal For visq's own tools: as inspect, but the first item (in this queue, then
+   * in its dead letters) whose payload JSON `accept` takes; every such payload contains
+   * `contains`, which lets the store narrow its scan. O(queue size).
+   */
+  async [inspectPayload](contains: string, accept: (payload: string) => boolean): Promise<ItemInfo<T> | undefined> {
+    this.#ensureOpen();
+    return this.#inspect({ contains, accept });
+  }
+
+  async #inspect(query: ItemQuery): Promise<ItemInfo<T> | undefined> {
+    const found = await this.#backend.inspect(query);
     if (found) return this.#itemInfo(found, found.state);
-    const dead = await this.#backend.dead().inspect(itemId);
+    const dead = await this.#backend.dead().inspect(query);
     return dead ? this.#itemInfo(dead, 'dead') : undefined;
   }
 

@@ -2,12 +2,17 @@
  * One item's story for `visq inspect` and the dashboard: where DataQueue.inspect found it
  * and, when the item is a task message, what the task's status record says (its state
  * and the runs started so far), since the data queue counts deliveries, not task runs.
+ *
+ * The id looked up may be an item id or a task id. A task id is found through the task's
+ * record (the item its first run came from) or, since a queued or delayed task's record
+ * does not know its item yet and a retry of an at-most-once task is a new item, by
+ * scanning the queue and its dead letters for the task message that carries the id.
  */
 import type { ItemInfo } from '../data/options.js';
-import type { DataQueue } from '../data/queue.js';
+import { inspectPayload, type DataQueue } from '../data/queue.js';
 import type { Visq } from '../app.js';
 import { isTaskMessage } from '../tasks/message.js';
-import type { TaskStatus } from '../tasks/records.js';
+import { FINAL_STATES, type TaskRecord, type TaskStatus } from '../tasks/records.js';
 
 /** What the task record says about a task queue's item. */
 export interface ItemTask {
@@ -24,23 +29,86 @@ export interface ItemTask {
 /** An inspected item: DataQueue.inspect's fields, plus the task's when it is a task message. */
 export interface ItemReport extends ItemInfo<unknown> {
   readonly queue: string;
+  /** What the id looked up was: the item's own id, or the id of the task the item carries. */
+  readonly foundBy: 'itemId' | 'taskId';
   readonly task?: ItemTask;
 }
 
-/** Inspects the item `id` of `queue`; `app` reads the task record of a task message. */
-export async function inspectItem(queue: DataQueue, app: Visq, id: string): Promise<ItemReport | undefined> {
-  const info = await queue.inspect(id);
-  if (!info) return undefined;
+/** The outcome of a lookup: the item found, or a message that says what is known instead. */
+export type ItemLookup =
+  | { readonly found: true; readonly report: ItemReport }
+  | { readonly found: false; readonly message: string };
+
+/** Longest task id and task name, as the task layer accepts them. */
+const MAX_TASK_ID = 128;
+const MAX_TASK_NAME = 256;
+
+/**
+ * Finds `id` in `queue` or its dead letters, as an item id and then as a task id; `app`
+ * reads task records. A diagnostic: O(queue size), not atomic, starts nothing.
+ */
+export async function inspectItem(queue: DataQueue, app: Visq, id: string): Promise<ItemLookup> {
+  const item = await queue.inspect(id);
+  if (item) return { found: true, report: await report(queue, app, item, 'itemId') };
+  if (id.length > MAX_TASK_ID) return { found: false, message: notFound(queue, id) };
+
+  const record = await app.enqueuedTask(id, { queue: queue.name }).record();
+  const first = record?.item ? await queue.inspect(record.item) : undefined;
+  const carrier =
+    first && carries(first.item, id)
+      ? first
+      : await queue[inspectPayload](JSON.stringify(id), (payload) => carriesPayload(payload, id));
+  if (carrier) return { found: true, report: await report(queue, app, carrier, 'taskId', record) };
+  return { found: false, message: record ? taskWithoutItem(queue, id, record) : notFound(queue, id) };
+}
+
+async function report(
+  queue: DataQueue,
+  app: Visq,
+  info: ItemInfo<unknown>,
+  foundBy: ItemReport['foundBy'],
+  known?: TaskRecord,
+): Promise<ItemReport> {
   // queues can be written by anyone: only a well-formed task message has a record to read
   const message = info.item;
-  if (!isTaskMessage(message) || !validName(message.i, 128) || !validName(message.t, 256)) return { queue: queue.name, ...info };
-  const record = await app.enqueuedTask(message.i, { queue: queue.name, task: message.t }).record();
+  if (!isTaskMessage(message) || !validName(message.i, MAX_TASK_ID) || !validName(message.t, MAX_TASK_NAME)) {
+    return { queue: queue.name, foundBy, ...info };
+  }
+  const record = known ?? (await app.enqueuedTask(message.i, { queue: queue.name, task: message.t }).record());
   const task: ItemTask = record
     ? { name: message.t, id: message.i, status: record.state, attempt: record.attempt, ...(record.error ? { error: record.error } : {}) }
     : { name: message.t, id: message.i, status: 'unknown' };
-  return { queue: queue.name, ...info, task };
+  return { queue: queue.name, foundBy, ...info, task };
+}
+
+function carries(item: unknown, taskId: string): boolean {
+  return isTaskMessage(item) && item.i === taskId;
+}
+
+/** Whether a stored payload is a task message of `taskId`; parses only the few that can be. */
+function carriesPayload(payload: string, taskId: string): boolean {
+  if (!payload.includes(JSON.stringify(taskId))) return false;
+  try {
+    return carries(JSON.parse(payload), taskId);
+  } catch {
+    return false;
+  }
 }
 
 function validName(value: string, maxLength: number): boolean {
   return value.length > 0 && value.length <= maxLength;
+}
+
+function notFound(queue: DataQueue, id: string): string {
+  return `No item or task ${JSON.stringify(id)} in the queue ${JSON.stringify(queue.name)} or its dead letters`;
+}
+
+/** A task whose record exists but no item of the queue carries it. */
+function taskWithoutItem(queue: DataQueue, id: string, record: TaskRecord): string {
+  const runs = `${record.attempt} ${record.attempt === 1 ? 'run' : 'runs'}`;
+  const about = `The task ${JSON.stringify(id)} (${record.task}) is ${record.state} after ${runs}`;
+  const where = `the queue ${JSON.stringify(queue.name)} or its dead letters`;
+  return FINAL_STATES.has(record.state)
+    ? `${about}; no item of ${where} carries it any more`
+    : `${about}, but no item of ${where} carries it (an item that moves during the scan can be missed: try again)`;
 }

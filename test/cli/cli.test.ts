@@ -259,12 +259,23 @@ describe.skipIf(ctx.kind !== 'redis')('visq CLI', () => {
       expect(typeof info.lease).toBe('string');
     });
 
+    it('finds a queued task by its task id, and says so', async () => {
+      const tasks = taskApp();
+      const et = await tasks.add.execute([1, 2]);
+      const result = await visqHere('inspect', 'default', et.id);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/^foundBy\s+taskId$/m);
+      expect(result.stdout).toMatch(/^state\s+ready$/m);
+      expect(result.stdout).toMatch(new RegExp(`^taskId\\s+${et.id}$`, 'm'));
+      expect(result.stdout).toMatch(/^taskStatus\s+queued$/m);
+    });
+
     it('exits 1 with a message when the item is not found', async () => {
       await open('jobs').putData(['a']);
       const result = await visqHere('inspect', 'jobs', 'no-such-id');
       expect(result.code).toBe(1);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toContain('No item "no-such-id" in the queue "jobs"');
+      expect(result.stderr).toContain('No item or task "no-such-id" in the queue "jobs" or its dead letters (prefix');
     });
   });
 

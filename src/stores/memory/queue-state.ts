@@ -202,11 +202,12 @@ export class QueueState {
   }
 
   /**
-   * Where the item `id` is, looked up as the Redis backend does: in flight first (even a
-   * lease whose deadline passed before maintenance noticed), then delayed, then ready.
-   * A scan, O(queue size): ids are not indexed, as on Redis, to keep the hot path lean.
+   * Where the first item that `wanted` takes is, looked up as the Redis backend does: in
+   * flight first (even a lease whose deadline passed before maintenance noticed), then
+   * delayed, then ready. A scan, O(queue size): ids are not indexed, as on Redis, to keep
+   * the hot path lean.
    */
-  inspect(id: string): RawItemInfo | undefined {
+  inspect(wanted: (item: StoredItem) => boolean): RawItemInfo | undefined {
     const about = (item: StoredItem): Pick<RawItemInfo, 'id' | 'payload' | 'priority' | 'failedDeliveries'> => ({
       id: item.id,
       payload: item.payload,
@@ -214,11 +215,11 @@ export class QueueState {
       failedDeliveries: item.deliveries,
     });
     for (const [lease, item] of this.#leases.inflight) {
-      if (item.id === id) return { ...about(item), state: 'inflight', lease, until: (item.owner as LeaseEntry).deadline };
+      if (wanted(item)) return { ...about(item), state: 'inflight', lease, until: (item.owner as LeaseEntry).deadline };
     }
-    const delayed = this.#delayed.values().find((item) => item.id === id);
+    const delayed = this.#delayed.values().find(wanted);
     if (delayed) return { ...about(delayed), state: 'delayed', until: delayed.visibleAt };
-    const ready = this.#visible.values().find((item) => item.id === id && item.place === 'visible');
+    const ready = this.#visible.values().find((item) => item.place === 'visible' && wanted(item));
     return ready ? { ...about(ready), state: 'ready' } : undefined;
   }
 

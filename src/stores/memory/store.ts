@@ -7,6 +7,7 @@
 import { ClosedError } from '../../errors.js';
 import {
   waitThenReadInTwoSteps,
+  type ItemQuery,
   type PutRequest,
   type QueueBackend,
   type QueueStore,
@@ -228,11 +229,11 @@ class MemoryQueueBackend implements QueueBackend {
     return this.#queue().redrive(count, now, this.#dead());
   }
 
-  async inspect(id: string): Promise<RawItemInfo | undefined> {
+  async inspect(query: ItemQuery): Promise<RawItemInfo | undefined> {
     const now = this.#core.now();
     this.#catchUpParent(now);
     this.#queue().catchUp(now, this.#dead());
-    return this.#queue().inspect(id);
+    return this.#queue().inspect('id' in query ? (item) => item.id === query.id : (item) => query.accept(item.payload));
   }
 
   async clear(): Promise<void> {

@@ -7,6 +7,7 @@ import { isNoScript, pipelineScript, runScript, toStoreError, type RedisConnecti
 import {
   waitThenReadInTwoSteps,
   type PutRequest,
+  type ItemQuery,
   type QueueBackend,
   type QueueStore,
   type RawItem,
@@ -286,12 +287,12 @@ class RedisQueueBackend implements QueueBackend {
     return (await this.#run('redrive', [count])) as number;
   }
 
-  async inspect(id: string): Promise<RawItemInfo | undefined> {
+  async inspect(query: ItemQuery): Promise<RawItemInfo | undefined> {
     await this.#catchUpParent();
     // the state reported should reflect the clock: a delay that ended means ready
     await this.#run('maintain', []);
     try {
-      return await inspectRedis(this.#store.connection, this.#base, id);
+      return await inspectRedis(this.#store.connection, this.#base, query);
     } catch (error) {
       throw toStoreError(error, 'inspect');
     }

@@ -53,6 +53,13 @@ describe.runIf(selectedKind() === 'redis')('checkRedisConnection', () => {
     }
   });
 
+  it('takes a NOPERM answer to PING as reachable: an ACL user may lack +ping', async () => {
+    await server.client().acl('SETUSER', 'noping', 'reset', 'on', '>pw', '-@all', '+info');
+    const redis = client(`redis://noping:pw@127.0.0.1:${server.port}`);
+    await expect(redis.ping()).rejects.toThrow(/NOPERM/);
+    await checkRedisConnection(redis, 2000);
+  });
+
   it('names the server and the reason when the connection is refused', async () => {
     const url = `redis://127.0.0.1:${await freePort()}`;
     const error = await failure(checkRedisConnection(client(url), 5000));
