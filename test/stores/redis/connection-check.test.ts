@@ -7,26 +7,19 @@
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../../../src/errors.js';
 import { checkRedisConnection, describeConnection } from '../../../src/stores/redis/connection-check.js';
-import { freePort, startRedisServer, type RedisServer } from '../../harness/redis-server.js';
-import { selectedKind } from '../../harness/store-kind.js';
+import { useStore } from '../../harness/context.js';
+import { freePort } from '../../harness/redis-server.js';
 
-describe.runIf(selectedKind() === 'redis')('checkRedisConnection', () => {
-  let server: RedisServer;
+const ctx = useStore();
+
+describe.runIf(ctx.kind === 'redis')('checkRedisConnection', () => {
   const clients: Redis[] = [];
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
 
   afterEach(() => {
     for (const client of clients.splice(0)) client.disconnect();
-  });
-
-  afterAll(async () => {
-    await server?.stop();
   });
 
   /** A client as a user makes one: default retries, no error listener of its own. */
@@ -46,7 +39,7 @@ describe.runIf(selectedKind() === 'redis')('checkRedisConnection', () => {
   }
 
   it('resolves for a reachable server, a lazy client included, and takes its listener off', async () => {
-    for (const redis of [client(server.url), client(server.url, { lazyConnect: true })]) {
+    for (const redis of [client(ctx.server.url), client(ctx.server.url, { lazyConnect: true })]) {
       await checkRedisConnection(redis, 2000);
       expect(redis.status).toBe('ready');
       expect(redis.listenerCount('error')).toBe(0);
@@ -54,8 +47,8 @@ describe.runIf(selectedKind() === 'redis')('checkRedisConnection', () => {
   });
 
   it('takes a NOPERM answer to PING as reachable: an ACL user may lack +ping', async () => {
-    await server.client().acl('SETUSER', 'noping', 'reset', 'on', '>pw', '-@all', '+info');
-    const redis = client(`redis://noping:pw@127.0.0.1:${server.port}`);
+    await ctx.server.client().acl('SETUSER', 'noping', 'reset', 'on', '>pw', '-@all', '+info');
+    const redis = client(`redis://noping:pw@127.0.0.1:${ctx.server.port}`);
     await expect(redis.ping()).rejects.toThrow(/NOPERM/);
     await checkRedisConnection(redis, 2000);
   });
@@ -67,9 +60,9 @@ describe.runIf(selectedKind() === 'redis')('checkRedisConnection', () => {
   });
 
   it('hides the password and keeps quiet the errors of the failed attempt', async () => {
-    const redis = client(`redis://nobody:s3cret@127.0.0.1:${server.port}/2`);
+    const redis = client(`redis://nobody:s3cret@127.0.0.1:${ctx.server.port}/2`);
     const error = await failure(checkRedisConnection(redis, 5000));
-    expect(error.message).toMatch(new RegExp(`^Cannot connect to Redis at redis://nobody:\\*\\*\\*@127\\.0\\.0\\.1:${server.port}/2: WRONGPASS`));
+    expect(error.message).toMatch(new RegExp(`^Cannot connect to Redis at redis://nobody:\\*\\*\\*@127\\.0\\.0\\.1:${ctx.server.port}/2: WRONGPASS`));
     expect(error.message).not.toContain('s3cret');
     // ioredis prints "Unhandled error event" for errors without a listener: the attempt's
     // later errors are still heard, until its connection closes
@@ -92,7 +85,7 @@ describe.runIf(selectedKind() === 'redis')('checkRedisConnection', () => {
   });
 
   it('fails at once for a client that was closed', async () => {
-    const redis = client(server.url);
+    const redis = client(ctx.server.url);
     await redis.quit();
     const error = await failure(checkRedisConnection(redis, 5000));
     expect(error.message).toContain('the client was closed');
