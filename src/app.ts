@@ -168,9 +168,9 @@ export class Visq {
    * Checks that the app's store can be reached: resolves once Redis (or the store) has
    * answered a round trip; rejects with a `StoreError` whose message names the server
    * (URL without password) and the reason — refused, wrong password, no answer — at the
-   * first connection failure or after `timeout` seconds (default 10). For start-up: an
-   * ioredis client keeps retrying a server it cannot reach, so without a check a worker
-   * starts and fails later, more vaguely.
+   * first connection failure or after `timeout` seconds (greater than 0, at most 3600;
+   * default 10). For start-up: an ioredis client keeps retrying a server it cannot
+   * reach, so without a check a worker starts and fails later, more vaguely.
    *
    * ```ts
    * await app.ping(); // throws "Cannot connect to Redis at redis://127.0.0.1:6390: connect ECONNREFUSED …"
@@ -179,7 +179,8 @@ export class Visq {
    */
   async ping(timeout = 10): Promise<void> {
     this.#ensureOpen();
-    const seconds = check.seconds('timeout', timeout, { exclusiveMin: true });
+    // an hour is plenty for a start-up check, and stays within one timer (2^31 ms)
+    const seconds = check.seconds('timeout', timeout, { exclusiveMin: true, max: 3600 });
     await this.#core.store.checkConnection(check.toMs(seconds));
   }
 

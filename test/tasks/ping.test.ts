@@ -21,6 +21,7 @@ describe('Visq.ping', () => {
     const app = t.app();
     await expect(app.ping(0)).rejects.toBeInstanceOf(VisqRangeError);
     await expect(app.ping(-1)).rejects.toBeInstanceOf(VisqRangeError);
+    await expect(app.ping(3601)).rejects.toBeInstanceOf(VisqRangeError);
     await app.close();
     await expect(app.ping()).rejects.toMatchObject({ code: 'ERR_VISQ_CLOSED' });
   });
