@@ -164,6 +164,26 @@ export class Visq {
     return this.#core.queue(check.text('name', name, { forbid: '}' }));
   }
 
+  /**
+   * Checks that the app's store can be reached: resolves once Redis (or the store) has
+   * answered a round trip; rejects with a `StoreError` whose message names the server
+   * (URL without password) and the reason — refused, wrong password, no answer — at the
+   * first connection failure or after `timeout` seconds (greater than 0, at most 3600;
+   * default 10). For start-up: an ioredis client keeps retrying a server it cannot
+   * reach, so without a check a worker starts and fails later, more vaguely.
+   *
+   * ```ts
+   * await app.ping(); // throws "Cannot connect to Redis at redis://127.0.0.1:6390: connect ECONNREFUSED …"
+   * app.worker();
+   * ```
+   */
+  async ping(timeout = 10): Promise<void> {
+    this.#ensureOpen();
+    // an hour is plenty for a start-up check, and stays within one timer (2^31 ms)
+    const seconds = check.seconds('timeout', timeout, { exclusiveMin: true, max: 3600 });
+    await this.#core.store.checkConnection(check.toMs(seconds));
+  }
+
   /** Starts a worker serving task queues of this app. */
   worker(options?: WorkerOptions): Worker {
     this.#ensureOpen();

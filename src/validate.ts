@@ -52,13 +52,21 @@ export function integerIn(name: string, value: unknown, min: number, max: number
   return value;
 }
 
-/** Seconds from `min` (inclusive, or exclusive when `exclusiveMin`) to {@link MAX_SECONDS}. */
-export function seconds(name: string, value: unknown, opts: { exclusiveMin?: boolean } = {}): number {
-  const expected = opts.exclusiveMin
-    ? `a number of seconds greater than 0 and at most ${MAX_SECONDS}`
-    : `a number of seconds from 0 to ${MAX_SECONDS}`;
+/**
+ * Seconds from 0 (inclusive, or exclusive when `exclusiveMin`) to `max` (default
+ * {@link MAX_SECONDS}); `about` is added to the accepted range in the message, e.g. why
+ * the maximum is what it is.
+ */
+export function seconds(
+  name: string,
+  value: unknown,
+  opts: { exclusiveMin?: boolean; max?: number; about?: string } = {},
+): number {
+  const max = opts.max ?? MAX_SECONDS;
+  const range = opts.exclusiveMin ? `a number of seconds greater than 0 and at most ${max}` : `a number of seconds from 0 to ${max}`;
+  const expected = opts.about === undefined ? range : `${range} (${opts.about})`;
   if (typeof value !== 'number') throw typeError(name, expected, value);
-  if (Number.isNaN(value) || value < 0 || value > MAX_SECONDS || (opts.exclusiveMin && value === 0)) {
+  if (Number.isNaN(value) || value < 0 || value > max || (opts.exclusiveMin && value === 0)) {
     throw rangeError(name, expected, value);
   }
   return value;

@@ -137,7 +137,7 @@ function verdict(source: string, value: number | undefined, test: (x: number) =>
 
 export function goals(rows: readonly Row[]): Goal[] {
   const out: Goal[] = [];
-  const getDone = (batch: number, issue: number, design: number): void => {
+  const getDone = (batch: number, target: number, budget: number): void => {
     const workload = `get+done, batches of ${batch},`;
     const visq = find<ThroughputRow>(rows, 'throughput', workload, 'visq');
     const streams = find<ThroughputRow>(rows, 'throughput', workload, 'streams');
@@ -146,16 +146,16 @@ export function goals(rows: readonly Row[]): Goal[] {
     const byCmd = visq && streams ? streams.cmdUsPerItem / visq.cmdUsPerItem : undefined;
     out.push({
       goal: `data get+done ×${batch}, 4 consumers ÷ Streams, items/s`,
-      target: `≥ ${issue}× (issue), ≥ ${design}× (DESIGN)`,
+      target: `≥ ${target}× (target), ≥ ${budget}× (budget)`,
       measured: byRate === undefined ? 'not measured' : `${fixed(byRate, 3)}×`,
-      verdicts: [verdict('issue', byRate, (x) => x >= issue), verdict('DESIGN', byRate, (x) => x >= design)],
+      verdicts: [verdict('target', byRate, (x) => x >= target), verdict('budget', byRate, (x) => x >= budget)],
     });
     for (const [figure, value] of [['command time', byCmd], ['process CPU', byCpu]] as const) {
       out.push({
         goal: `  the same by Redis ${figure} per item`,
-        target: `≥ ${issue}× (issue), ≥ ${design}× (DESIGN)`,
+        target: `≥ ${target}× (target), ≥ ${budget}× (budget)`,
         measured: value === undefined ? 'not measured' : `${fixed(value, 3)}×`,
-        verdicts: [verdict('issue', value, (x) => x >= issue), verdict('DESIGN', value, (x) => x >= design)],
+        verdicts: [verdict('target', value, (x) => x >= target), verdict('budget', value, (x) => x >= budget)],
       });
     }
   };
@@ -172,7 +172,7 @@ export function goals(rows: readonly Row[]): Goal[] {
       goal: `task processing at concurrency 50 ÷ ${peer}`,
       target: `≥ ${target}×`,
       measured: value === undefined ? 'not measured' : ratio(value),
-      verdicts: [verdict('issue', value, (x) => x >= target)],
+      verdicts: [verdict('target', value, (x) => x >= target)],
     });
   }
 
@@ -181,7 +181,7 @@ export function goals(rows: readonly Row[]): Goal[] {
     goal: 'p99 put → get (visq)',
     target: '≤ 1.5 ms',
     measured: latency ? `${ms(latency.pooled.p99)} ms (runs ${ms(latency.p99PerRep.min)}–${ms(latency.p99PerRep.max)})` : 'not measured',
-    verdicts: [verdict('issue', latency?.pooled.p99, (x) => x <= 1500)],
+    verdicts: [verdict('target', latency?.pooled.p99, (x) => x <= 1500)],
   });
 
   const memory = rows.find((r): r is MemoryRow => r.kind === 'memory' && r.system === 'visq' && r.target === 'data' && !r.error);
@@ -189,7 +189,7 @@ export function goals(rows: readonly Row[]): Goal[] {
     goal: 'Redis memory per queued item beyond the payload (visq)',
     target: '≤ 120 bytes',
     measured: memory ? `${fixed(memory.overheadPerItem, 1)} bytes` : 'not measured',
-    verdicts: [verdict('issue', memory?.overheadPerItem, (x) => x <= 120)],
+    verdicts: [verdict('target', memory?.overheadPerItem, (x) => x <= 120)],
   });
 
   const depths = rows.filter((r): r is DepthRow => r.kind === 'depth' && r.system === 'visq' && !r.error);
@@ -203,7 +203,7 @@ export function goals(rows: readonly Row[]): Goal[] {
       growth === undefined || !shallow || !deep
         ? 'not measured'
         : `${ratio(growth)} (${ms(shallow.pooled.p50)} ms at ${int(shallow.depth)}, ${ms(deep.pooled.p50)} ms at ${int(deep.depth)})`,
-    verdicts: [verdict('issue', growth, (x) => x <= 1.25)],
+    verdicts: [verdict('target', growth, (x) => x <= 1.25)],
   });
   return out;
 }

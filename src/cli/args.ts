@@ -8,6 +8,7 @@ import { VisqRangeError, VisqTypeError } from '../errors.js';
 import { tokenOption } from '../observe/guard.js';
 import * as check from '../validate.js';
 import { UsageError } from './failures.js';
+import { nearest } from './suggest.js';
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -36,10 +37,25 @@ export function parseCommandLine<const O extends OptionsConfig>(args: readonly s
   } catch (error) {
     // parseArgs reports command-line mistakes as TypeErrors with ERR_PARSE_ARGS_* codes
     if (error instanceof TypeError && String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_')) {
-      throw new UsageError(error.message);
+      throw new UsageError(unknownOption(error.message, options) ?? error.message);
     }
     throw error;
   }
+}
+
+/**
+ * parseArgs's message for an unknown option, rewritten to name the option meant when it
+ * looks like a typo of one (`--concurency`). Its own text goes on about positionals that
+ * start with '-', which is rarely what happened; that advice is kept, shorter, for the
+ * other cases. `undefined` for every other message.
+ */
+function unknownOption(message: string, options: OptionsConfig): string | undefined {
+  const typed = /^Unknown option '([^']*)'/.exec(message)?.[1];
+  if (typed === undefined) return undefined;
+  const meant = typed.startsWith('--') ? nearest(typed.slice(2), Object.keys(options)) : undefined;
+  return meant === undefined
+    ? `Unknown option '${typed}' (an argument that starts with '-' goes after '--', as in: -- ${typed})`
+    : `Unknown option '${typed}'; did you mean '--${meant}'?`;
 }
 
 /**
@@ -89,7 +105,7 @@ export function queueArg(name: string, raw: string): string {
   return asUsage(() => check.text(name, raw, { maxLength: 256 }));
 }
 
-/** An item id, as DataQueue.inspect accepts it. */
+/** An item id (or task id), as DataQueue.inspect accepts it. */
 export function itemIdArg(name: string, raw: string): string {
   return asUsage(() => check.text(name, raw, { maxLength: 512 }));
 }

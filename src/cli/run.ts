@@ -6,6 +6,7 @@ import { VERSION } from '../version.js';
 import type { Command } from './commands/shared.js';
 import { CliError, EXIT, UsageError } from './failures.js';
 import type { Output } from './output.js';
+import { nearest } from './suggest.js';
 import { COMMAND_USAGE, MAIN_USAGE, type CommandName } from './usage.js';
 
 // loaded on demand: help and usage errors then answer without loading ioredis and the library
@@ -21,6 +22,12 @@ const COMMANDS: Record<CommandName, () => Promise<Command>> = {
 
 function isCommand(name: string): name is CommandName {
   return Object.hasOwn(COMMANDS, name);
+}
+
+/** `; did you mean "stats"?` when `typed` looks like a typo of one of `words`, else nothing. */
+function suggestion(typed: string, words: readonly string[] = [...Object.keys(COMMANDS), 'help']): string {
+  const meant = nearest(typed, words);
+  return meant === undefined ? '' : `; did you mean ${JSON.stringify(meant)}?`;
 }
 
 function usageError(io: Output, message: string, usage: string, command?: CommandName): number {
@@ -61,12 +68,14 @@ export async function run(argv: readonly string[], io: Output): Promise<number> 
       io.out(MAIN_USAGE);
       return EXIT.ok;
     }
-    if (!isCommand(topic) || extra.length > 0) return usageError(io, `no help for ${JSON.stringify(rest.join(' '))}`, MAIN_USAGE);
+    if (!isCommand(topic) || extra.length > 0) {
+      return usageError(io, `no help for ${JSON.stringify(rest.join(' '))}${extra.length > 0 ? '' : suggestion(topic, Object.keys(COMMANDS))}`, MAIN_USAGE);
+    }
     io.out(COMMAND_USAGE[topic]);
     return EXIT.ok;
   }
   if (!isCommand(first)) {
-    return usageError(io, `unknown command ${JSON.stringify(first)}`, MAIN_USAGE);
+    return usageError(io, `unknown command ${JSON.stringify(first)}${suggestion(first)}`, MAIN_USAGE);
   }
   try {
     const command = await COMMANDS[first]();

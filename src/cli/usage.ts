@@ -24,7 +24,7 @@ Commands:
   stats [queue]             counts of one queue, or of every queue under the prefix
   peek <queue> [n]          the next n visible items of a queue (default 10)
   dead <queue>              the dead letters of a queue; --redrive moves them back
-  inspect <queue> <itemId>  one item: state, deliveries, visible-at or lease end
+  inspect <queue> <id>      one item, by item id or task id: state, deliveries, times
   forward --from <url> --to <url> --queue <name>
                             move a queue's items to another Redis, at least once
   serve [--port 9464]       the dashboard and a Prometheus /metrics endpoint
@@ -131,13 +131,14 @@ Options:
 
 ${EXIT_CODES}`,
 
-  inspect: `Usage: visq inspect <queue> <itemId> [options]
+  inspect: `Usage: visq inspect <queue> <id> [options]
 
-Finds one item by id in a queue or its dead-letter queue: its state (ready, delayed,
+Finds one item in a queue or its dead-letter queue by its id (in a task queue, a task's
+item id is its task id): its state (ready, delayed,
 inflight, dead), deliveries, priority, when it becomes visible or its lease ends, its
 lease, and the item; for a task queue's item also the task, its status and the runs
 started (attempt). Scans the queue: O(queue size), never blocking Redis. Exits 1 when
-the item is not found.
+no item has the id, saying what became of the task when the id is a task's.
 
 Options:
 ${STORE_OPTIONS}

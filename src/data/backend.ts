@@ -111,8 +111,8 @@ export interface QueueBackend {
   redrive(count: number): Promise<number>;
   /**
    * Finds one item by id in this queue (not its dead-letter queue), after bringing the
-   * queue up to date with time. A diagnostic: it scans without blocking the store, so it
-   * is not atomic and costs O(queue size).
+   * queue up to date with time: in flight first, then delayed, then ready. A diagnostic:
+   * it scans without blocking the store, so it is not atomic and costs O(queue size).
    */
   inspect(id: string): Promise<RawItemInfo | undefined>;
   clear(): Promise<void>;
@@ -149,6 +149,13 @@ export interface QueueStore {
   forgetQueue(prefix: string, name: string): Promise<void>;
   /** The names of the queues registered under `prefix`, sorted. */
   queueNames(prefix: string): Promise<string[]>;
+  /**
+   * Resolves once the store has answered a round trip; rejects with a StoreError that
+   * says where the store is (never with a password) and why it cannot be reached, at the
+   * first connection failure or after `timeoutMs`. For a start-up check: a store's own
+   * retries would otherwise hide an unreachable server behind later, vaguer failures.
+   */
+  checkConnection(timeoutMs: number): Promise<void>;
   /** Releases the store's own resources (blocking connections); never the caller's. */
   close(): Promise<void>;
 }

@@ -46,7 +46,9 @@ export interface GetOptions {
   visTimeout?: number;
   /**
    * When nothing is visible, block up to this many seconds (without polling) until an
-   * item becomes visible; then return what there is, possibly nothing. Default 0.
+   * item becomes visible; then return what there is, possibly nothing. From 0 to 3600
+   * (one hour): a longer wait is a `RangeError`, since it is almost always
+   * milliseconds by mistake. Default 0.
    */
   wait?: number;
   /** Ends a blocking wait early; the read then returns what there is. */
@@ -158,6 +160,13 @@ export interface QueueSettings {
   readonly maxItemBytes: number;
 }
 
+/**
+ * The longest blocking read `getData` accepts, in seconds: one hour. A longer `wait` is
+ * almost always milliseconds by mistake (`wait: 10000` would block for close to three
+ * hours on an empty queue), so it is refused; a caller that means to wait longer loops.
+ */
+export const MAX_WAIT_SECONDS = 3600;
+
 /** Items per atomic write and largest read. */
 export const MAX_BATCH = 1000;
 /** Highest accepted attempts (a bound that keeps counters exact). */
@@ -205,7 +214,15 @@ export function getOptions(
   const visTimeout = opts.visTimeout === undefined ? settings.visTimeout : check.seconds('opts.visTimeout', opts.visTimeout);
   return {
     visTimeoutMs: check.toMs(visTimeout),
-    waitMs: opts.wait === undefined ? 0 : check.toMs(check.seconds('opts.wait', opts.wait)),
+    waitMs:
+      opts.wait === undefined
+        ? 0
+        : check.toMs(
+            check.seconds('opts.wait', opts.wait, {
+              max: MAX_WAIT_SECONDS,
+              about: 'one hour; times are in seconds, not milliseconds',
+            }),
+          ),
     signal: opts.signal === undefined ? undefined : check.abortSignal('opts.signal', opts.signal),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The object stats() returns. DESIGN.md's contract names four counts, `{ ready, delayed,
+ * The object stats() returns. The original contract names four counts, `{ ready, delayed,
  * inflight, dead }`: those are its own enumerable properties, so it compares equal to
  * that shape. The running totals and the head age are there too, typed, but not
  * enumerable; JSON.stringify (toJSON) and util.inspect show everything.

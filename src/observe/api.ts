@@ -4,7 +4,7 @@
  *
  *   GET  /api/queues                        every queue's stats
  *   GET  /api/queues/:name[?limit=n]        stats, next ready items, dead letters, task metrics
- *   GET  /api/queues/:name/items/:id        one item (inspect)
+ *   GET  /api/queues/:name/items/:id        one item (inspect), by item id or task id
  *   POST /api/queues/:name/redrive          dead letters back to the queue; body { count? }
  *   POST /api/queues/:name/purge-dead       delete the queue's dead letters
  */
@@ -94,9 +94,9 @@ export class Api {
     if (action === 'items' && rawId !== undefined) {
       allow(method, 'GET');
       const id = asBadRequest(() => check.text('id', segment(rawId, 'item id'), { maxLength: 512 }));
-      const report = await this.#source.use(name, (queue) => inspectItem(queue, this.#source.app, id));
-      if (!report) throw new HttpError(404, `No item ${JSON.stringify(id)} in the queue ${JSON.stringify(name)} or its dead letters`);
-      return sendJson(response, 200, report);
+      const lookup = await this.#source.use(name, (queue) => inspectItem(queue, this.#source.app, id));
+      if (!lookup.found) throw new HttpError(404, lookup.message);
+      return sendJson(response, 200, lookup.report);
     }
     if (rawId !== undefined) throw new HttpError(404, 'No such API path');
     if (action === 'redrive') {

@@ -21,12 +21,12 @@ import { selectedKind } from '../harness/store-kind.js';
  * The commands visq sends: the library's own (EVALSHA, EVAL after NOSCRIPT; XREAD for
  * blocking reads; SUBSCRIBE/UNSUBSCRIBE, HGETALL and GET for task waits, statuses and
  * results), the commands its Lua scripts call (Redis checks those against the user too),
- * HSCAN/ZSCAN/LRANGE for `inspect`, SCAN for `visq stats` without a queue, and INFO for
- * ioredis's ready check.
+ * HSCAN/ZSCAN/LRANGE for `inspect`, SMEMBERS of the queue registry for `visq stats`
+ * without a queue, INFO for ioredis's ready check, and PING for `app.ping()`.
  */
 const COMMANDS = [
   'evalsha', 'eval', 'xread', 'subscribe', 'unsubscribe', 'hgetall', 'get', 'info',
-  'time', 'exists', 'del', 'set', 'pexpire', 'publish',
+  'ping', 'time', 'exists', 'del', 'set', 'pexpire', 'publish',
   'hget', 'hmget', 'hset', 'hsetnx', 'hdel', 'hincrby', 'hlen',
   'lpop', 'rpush', 'lrange', 'ltrim', 'llen',
   'zadd', 'zrem', 'zcard', 'zrange', 'zrangebyscore', 'zscore',
@@ -83,6 +83,7 @@ async function roundTrip(options: RedisOptions): Promise<void> {
   const queue = new DataQueue<{ n: number }>(redis, 'jobs', { prefix: PREFIX, visTimeout: 30, attempts: 2, useDead: true });
   const app = new Visq({ redis, prefix: PREFIX });
   try {
+    await app.ping();
     // a blocking read on visq's own connection, woken by a put
     const waiting = queue.getDeliveries(10, { wait: 10 });
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -98,9 +98,24 @@ describe.skipIf(ctx.kind !== 'redis')('visq CLI', () => {
       expect(result.stderr).toContain('Usage: visq <command>');
     });
 
+    it('suggests the command or option meant when one was mistyped', async () => {
+      // more cases, in process, in suggest.test.ts
+      const cases: [string[], string][] = [
+        [['stat'], 'visq: unknown command "stat"; did you mean "stats"?'],
+        [['worker', '--module', APP_MODULE, '--concurency', '5'], "visq worker: Unknown option '--concurency'; did you mean '--concurrency'?"],
+      ];
+      const results = await Promise.all(cases.map(([args]) => visq(args)));
+      for (const [i, [args, message]] of cases.entries()) {
+        const result = results[i] as Finished;
+        expect(result.code, args.join(' ')).toBe(64);
+        expect(result.stderr.split('\n')[0]).toBe(message);
+        expect(result.stderr).toContain('Usage: visq');
+      }
+    });
+
     it('exits 64 for an unknown option, a missing argument or a bad number', async () => {
       const cases: [string[], RegExp][] = [
-        [['stats', '--bogus'], /Unknown option '--bogus'/],
+        [['stats', '--bogus'], /Unknown option '--bogus' \(an argument that starts with '-' goes after '--', as in: -- --bogus\)/],
         [['peek'], /Missing argument <queue>/],
         [['dead', 'q', '--limit', 'lots'], /Expected `--limit` to be an integer from 1 to 1000, got "lots" \(string\)/],
         [['worker', '--module', APP_MODULE, '--redis-url', 'redis://x'], /--redis-url does not apply/],
@@ -244,12 +259,23 @@ describe.skipIf(ctx.kind !== 'redis')('visq CLI', () => {
       expect(typeof info.lease).toBe('string');
     });
 
+    it('finds a queued task by its task id, the id of its item', async () => {
+      const tasks = taskApp();
+      const et = await tasks.add.execute([1, 2]);
+      const result = await visqHere('inspect', 'default', et.id);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(new RegExp(`^id\\s+${et.id}$`, 'm'));
+      expect(result.stdout).toMatch(/^state\s+ready$/m);
+      expect(result.stdout).toMatch(new RegExp(`^taskId\\s+${et.id}$`, 'm'));
+      expect(result.stdout).toMatch(/^taskStatus\s+queued$/m);
+    });
+
     it('exits 1 with a message when the item is not found', async () => {
       await open('jobs').putData(['a']);
       const result = await visqHere('inspect', 'jobs', 'no-such-id');
       expect(result.code).toBe(1);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toContain('No item "no-such-id" in the queue "jobs"');
+      expect(result.stderr).toContain('No item or task "no-such-id" in the queue "jobs" or its dead letters (prefix');
     });
   });
 
@@ -313,6 +339,23 @@ describe.skipIf(ctx.kind !== 'redis')('visq CLI', () => {
       await worker.until((e) => e.event === 'stopping');
       worker.child.kill('SIGINT');
       expect((await worker.exit).code).toBe(130);
+    });
+
+    it("exits 2 before `ready` when the module's Redis cannot be reached, naming it without its password", async () => {
+      const port = await freePort();
+      const [refused, refusedUser] = await Promise.all([
+        cli.run(['worker', '--module', APP_MODULE], { REDIS_URL: `redis://127.0.0.1:${port}` }),
+        cli.run(['worker', '--module', APP_MODULE], { REDIS_URL: `redis://nobody:s3cret@127.0.0.1:${ctx.server.port}/1` }),
+      ]);
+      expect(refused.code).toBe(2);
+      expect(refused.stdout).toBe('');
+      // the whole of stderr: no ioredis "Unhandled error event" traces beside the message
+      expect(refused.stderr).toBe(`visq worker: Cannot connect to Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+      expect(refusedUser.code).toBe(2);
+      expect(refusedUser.stdout).toBe('');
+      expect(refusedUser.stderr).toMatch(
+        new RegExp(`^visq worker: Cannot connect to Redis at redis://nobody:\\*\\*\\*@127\\.0\\.0\\.1:${ctx.server.port}/1: WRONGPASS[^\\n]*\\n$`),
+      );
     });
 
     it('exits 1 when the module exports no Visq app', async () => {

@@ -1,5 +1,5 @@
 /**
- * The four delivery guarantees of DESIGN.md, each proven by a fast-check property over
+ * The four delivery guarantees of docs/guarantees.md, each proven by a fast-check property over
  * random workloads on real Redis. The script clock is frozen and moved by the test, so
  * every lease deadline is known exactly; each property keeps only the bookkeeping its
  * guarantee needs (the full semantics are checked against the model in model.test.ts).

@@ -190,6 +190,20 @@ describe('inspect', () => {
     expect((await queue.inspect(id as string))?.leaseUntil).toEqual(new Date(now + 70_000));
   });
 
+  it('finds a delayed or prioritised item whose id an item before it carries in its payload', async () => {
+    const queue = open<string>();
+    const cases = [
+      { target: { delay: 60 }, decoy: { delay: 30 } },
+      { target: { priority: 1 }, decoy: { priority: 5 } },
+    ];
+    for (const options of cases) {
+      const [target = ''] = await queue.putData(['target'], options.target);
+      // comes first in its set, and holds the text a scan for the target matches
+      await queue.putData([`|${target}|`], options.decoy);
+      expect(await queue.inspect(target), JSON.stringify(options)).toMatchObject({ id: target, item: 'target' });
+    }
+  });
+
   it('finds a dead letter', async () => {
     const queue = open<string>('q', { visTimeout: 10, useDead: true });
     const [id] = await queue.putData(['x']);

@@ -148,6 +148,9 @@ const tables: Record<string, BadInput[]> = {
     ...bad('opts.visTimeout', (v) => (q) => q.getDeliveries(1, { visTimeout: v as never }), { range: [-1] }),
     ...bad('opts.wait', (v) => (q) => q.getData(1, { wait: v as never }), SECONDS),
     ...bad('opts.wait', (v) => (q) => q.getDeliveries(1, { wait: v as never }), { range: [NaN] }),
+    // more than an hour is milliseconds by mistake: refused, not a block of hours
+    ...bad('opts.wait', (v) => (q) => q.getData(1, { wait: v as never }), { range: [3600.001, 10_000] }),
+    ...bad('opts.wait', (v) => (q) => q.getDeliveries(1, { wait: v as never }), { range: [30_000] }),
     ...bad('opts.signal', (v) => (q) => q.getData(1, { signal: v as never }), {
       type: [{}, 'abort', null, new AbortController(), { aborted: false }],
     }),
@@ -241,6 +244,24 @@ describe.each(Object.entries(tables))('%s', (_, cases) => {
     expect(thrown).toHaveProperty('code', error === RangeError ? 'ERR_VISQ_OUT_OF_RANGE' : 'ERR_VISQ_INVALID_TYPE');
     expect((thrown as Error).message).toContain(`\`${arg}\``);
     expect(await ctx.snapshot()).toEqual(before);
+  });
+});
+
+describe('getData wait', () => {
+  it('says that a wait over an hour is in seconds, not milliseconds', async () => {
+    const queue = new DataQueue(ctx.store, 'q', { prefix: ctx.prefix });
+    opened.push(queue);
+    await expect(queue.getData(1, { wait: 10_000 })).rejects.toThrow(
+      'Expected `opts.wait` to be a number of seconds from 0 to 3600 (one hour; times are in seconds, not milliseconds), got 10000 (number)',
+    );
+  });
+
+  it('accepts a wait of exactly an hour', async () => {
+    const queue = new DataQueue(ctx.store, 'q', { prefix: ctx.prefix });
+    opened.push(queue);
+    await queue.putData(['here']);
+    // an item is visible, so the read returns at once whatever the wait
+    expect([...(await queue.getData(1, { wait: 3600 })).values()]).toEqual(['here']);
   });
 });
 

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/run.js';
+import { COMMAND_USAGE, type CommandName } from '../../src/cli/usage.js';
 import { DataQueue } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
 import { snapshotRedis } from '../harness/snapshot.js';
@@ -93,7 +94,7 @@ describe.runIf(runs)('fuzz: the visq command line', () => {
   // the store commands find the server through REDIS_URL
   const storeGood = (): fc.Arbitrary<string[]> => fc.constant(['--json']);
   const storeBad: fc.Arbitrary<readonly string[]> = fc.oneof(
-    fc.constantFrom(['--nope'], ['--json=yes'], ['-x'], ['--prefix', '{x'], ['--prefix', 'a}'], ['--prefix', ''], ['--prefix', 'p'.repeat(129)]),
+    fc.constantFrom(['--nope'], ['--jsno'], ['--json=yes'], ['-x'], ['--prefix', '{x'], ['--prefix', 'a}'], ['--prefix', ''], ['--prefix', 'p'.repeat(129)]),
     pick(NOT_URLS).map((u) => ['--redis-url', u]),
     positional.map((name) => [`--${name.replace(/\s/g, '')}x`]),
   );
@@ -134,7 +135,7 @@ describe.runIf(runs)('fuzz: the visq command line', () => {
       fc.tuple(queue, queue, storeBad, options).map(([q, id, bad, o]) => [[q], [id], bad, ...o]),
     );
     const workerBad = fc.oneof(
-      fc.constantFrom(['--redis-url', 'redis://127.0.0.1:1'], ['--prefix', 'p'], ['extra'], ['--queues', ','], ['--queues', ''], ['--nope']),
+      fc.constantFrom(['--redis-url', 'redis://127.0.0.1:1'], ['--prefix', 'p'], ['extra'], ['--queues', ','], ['--queues', ''], ['--nope'], ['--concurency=5']),
       fc.tuple(pick(['--concurrency', '--prefetch', '--max-tasks']), pick([...NUMBERS_NOT_ALLOWED, '10001', '100001'])).map(([o, n]) => [
         `${o}=${n}`,
       ]).filter(([arg]) => !['--prefetch=10001', '--max-tasks=10001', '--max-tasks=100001'].includes(arg ?? '')),
@@ -201,6 +202,11 @@ describe.runIf(runs)('fuzz: the visq command line', () => {
         expect(await connections(), `visq ${JSON.stringify(argv)} connected to Redis`).toBe(connected);
         expect(err[0]).toMatch(/^visq( [a-z]+)?: \S/);
         expect(err.join('\n')).toMatch(/Usage: visq/);
+        // parseArgs's own advice never shows through, and a suggestion names something real
+        expect(err[0]).not.toContain('To specify a positional argument');
+        const meant = /did you mean '--([a-z-]+)'\?$|did you mean "([a-z]+)"\?$/.exec(err[0] ?? '');
+        if (meant?.[1]) expect(COMMAND_USAGE[argv[0] as CommandName], err[0]).toContain(`--${meant[1]} `);
+        if (meant?.[2]) expect([...Object.keys(COMMAND_USAGE), 'help']).toContain(meant[2]);
         expect(await snapshot()).toEqual(before);
       }),
       { numRuns: 200 },

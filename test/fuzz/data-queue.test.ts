@@ -201,7 +201,7 @@ describe.runIf(runs)('fuzz: DataQueue', () => {
   it('getData, getDeliveries and peekData refuse bad counts and options, and lease nothing', async () => {
     const getOptions = optionsArg({
       visTimeout: secondsArg(),
-      wait: secondsArg({ max: 0.05 }),
+      wait: secondsArg({ max: 0.05, limit: 3600 }),
       signal: fc.constantFrom<unknown>(null, {}, 'abort', new AbortController(), { aborted: false }).map((value) => ({ value, bad: ['type'] })),
     });
     await fc.assert(

@@ -1,6 +1,6 @@
 /**
- * Hostile argument values for the fuzz suites, each judged against the contract of
- * DESIGN.md and src/validate.ts by an oracle written here, independently of the code under
+ * Hostile argument values for the fuzz suites, each judged against the documented
+ * contract (README.md, docs/) and src/validate.ts by an oracle written here, independently of the code under
  * test: what it is (`value`) and why it must be refused, if it must (`bad`: the classes of
  * error that would be right). A value can be judged bad for several reasons, and the call
  * may report any one of them; a call with one bad argument must report exactly that one.
@@ -55,18 +55,23 @@ export function integerArg(min: number, max: number): fc.Arbitrary<Judged> {
   );
 }
 
-/** The largest number of seconds visq accepts (DESIGN.md: ~31 years). */
+/** The largest number of seconds visq accepts (~31 years; getData's wait: an hour). */
 const MAX_SECONDS = 1e9;
 
 /** An argument the contract takes as seconds from 0 (or above 0) to 1e9. */
-export function secondsArg(opts: { exclusiveMin?: boolean; max?: number } = {}): fc.Arbitrary<Judged> {
+/**
+ * Seconds as an argument: `limit` is the largest the argument accepts (default
+ * {@link MAX_SECONDS}; getData's `wait`: 3600), `max` the largest good value generated.
+ */
+export function secondsArg(opts: { exclusiveMin?: boolean; max?: number; limit?: number } = {}): fc.Arbitrary<Judged> {
   const max = opts.max ?? MAX_SECONDS;
+  const limit = opts.limit ?? MAX_SECONDS;
   return fc.oneof(
     { weight: 1, arbitrary: notANumber.map((value) => ({ value, bad: ['type'] as Fault[] })) },
     {
       weight: 3,
       arbitrary: fc.oneof(anyNumber, fc.double({ min: 0, max: 2, noNaN: true })).map((value) => {
-        const fine = !Number.isNaN(value) && value >= 0 && value <= MAX_SECONDS && !(opts.exclusiveMin && value === 0);
+        const fine = !Number.isNaN(value) && value >= 0 && value <= limit && !(opts.exclusiveMin && value === 0);
         return { value, bad: fine ? [] : (['range'] as Fault[]) };
       }),
     },

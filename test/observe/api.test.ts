@@ -135,7 +135,14 @@ describe('dashboard API', () => {
       const { origin } = await dashboard();
       const inspect = async (id: string | undefined) => (await send(queuePath(origin, 'states', 'items', id ?? ''))).json();
 
-      expect(await inspect(ready)).toEqual({ queue: 'states', id: ready, state: 'ready', deliveries: 0, priority: 0, item: 'ready' });
+      expect(await inspect(ready)).toEqual({
+        queue: 'states',
+        id: ready,
+        state: 'ready',
+        deliveries: 0,
+        priority: 0,
+        item: 'ready',
+      });
       expect(await inspect(delayed)).toMatchObject({ state: 'delayed', visibleAt: '2026-11-23T15:01:00.000Z', deliveries: 0 });
       expect(await inspect(inflight)).toMatchObject({
         state: 'inflight',
@@ -153,9 +160,8 @@ describe('dashboard API', () => {
       const run = await slow.execute([]);
       const worker = t.worker(app);
       expect(await run.wait(10, { until: 'started' })).toBe(true);
-      const record = await run.record();
       const { origin } = await dashboard();
-      const body = await send(queuePath(origin, 'default', 'items', record?.item ?? ''));
+      const body = await send(queuePath(origin, 'default', 'items', run.id));
       expect(body.json()).toMatchObject({
         state: 'inflight',
         deliveries: 1,
@@ -166,12 +172,23 @@ describe('dashboard API', () => {
       await worker.close();
     });
 
+    it('finds a queued task by its task id', async () => {
+      const app = t.app();
+      const et = await app.task('later', () => undefined).execute([], { delay: 60 });
+      const { origin } = await dashboard();
+      expect((await send(queuePath(origin, 'default', 'items', et.id))).json()).toMatchObject({
+        id: et.id,
+        state: 'delayed',
+        task: { name: 'later', id: et.id, status: 'delayed' },
+      });
+    });
+
     it('answers 404 for an item that is not there', async () => {
       await open('q').putData([1]);
       const { origin } = await dashboard();
       const reply = await send(queuePath(origin, 'q', 'items', 'no-such-id'));
       expect(reply.status).toBe(404);
-      expect(reply.json().error).toBe('No item "no-such-id" in the queue "q" or its dead letters');
+      expect(reply.json().error).toBe('No item or task "no-such-id" in the queue "q" or its dead letters');
     });
   });
 

@@ -239,6 +239,6 @@ describe.skipIf(!hasChromium || ctx.kind !== 'redis')('dashboard in chromium', (
 
     await page.fill('#inspect-id', 'no-such-id');
     await page.press('#inspect-id', 'Enter');
-    await showsText(page, '#notice', 'No item "no-such-id" in the queue "jobs" or its dead letters');
+    await showsText(page, '#notice', 'No item or task "no-such-id" in the queue "jobs" or its dead letters');
   });
 });

@@ -2,7 +2,7 @@
  * The baseline: a raw Redis Streams consumer group written with ioredis, as a careful
  * user would. Put: XADD, several pipelined into one round trip. Read: XREADGROUP COUNT n
  * (the pending-entries list is Streams' lease); finish: XACK + XDEL pipelined into one
- * round trip, XDEL so that the stream does not grow (DESIGN.md's baseline). Entries carry
+ * round trip, XDEL so that the stream does not grow (the baseline of visq's cost budget). Entries carry
  * the JSON payload in one field and are parsed on read, as visq parses its items.
  */
 import { Redis } from 'ioredis';

@@ -1,4 +1,4 @@
-/** `visq inspect <queue> <itemId>`: where one item is and how it got there. */
+/** `visq inspect <queue> <id>`: where one item is and how it got there, by item id (a task's is its task id). */
 import { inspectItem, type ItemReport } from '../../observe/item.js';
 import { Visq } from '../../app.js';
 import { itemIdArg, parseCommandLine, positionals, queueArg, STORE_OPTIONS } from '../args.js';
@@ -33,12 +33,12 @@ export const inspectCommand: Command = async (args, io) => {
     io.out(COMMAND_USAGE.inspect);
     return EXIT.ok;
   }
-  const [queueRaw = '', idRaw = ''] = positionals(given, ['queue', 'itemId'], 2);
+  const [queueRaw = '', idRaw = ''] = positionals(given, ['queue', 'id'], 2);
   const queue = queueArg('queue', queueRaw);
-  const id = itemIdArg('itemId', idRaw);
+  const id = itemIdArg('id', idRaw);
   const target = storeTarget(values);
 
-  const report = await withQueue(target, queue, async (dq, redis) => {
+  const lookup = await withQueue(target, queue, async (dq, redis) => {
     // reads the task record when the item is a task message; starts nothing
     const app = new Visq({ redis, prefix: target.prefix });
     try {
@@ -47,11 +47,7 @@ export const inspectCommand: Command = async (args, io) => {
       await app.close();
     }
   });
-  if (!report) {
-    throw new CliError(
-      `No item ${JSON.stringify(id)} in the queue ${JSON.stringify(queue)} or its dead letters (prefix ${JSON.stringify(target.prefix)})`,
-    );
-  }
-  io.out(values.json ? jsonDocument(report) : fields(describeItem(report)));
+  if (!lookup.found) throw new CliError(`${lookup.message} (prefix ${JSON.stringify(target.prefix)})`);
+  io.out(values.json ? jsonDocument(lookup.report) : fields(describeItem(lookup.report)));
   return EXIT.ok;
 };

@@ -14,7 +14,8 @@ import {
   secondsArg,
   type ParsedCommandLine,
 } from '../args.js';
-import { EXIT, UsageError } from '../failures.js';
+import type { Visq } from '../../app.js';
+import { ConnectionFailedError, EXIT, UsageError } from '../failures.js';
 import { loadApp } from '../load-app.js';
 import { COMMAND_USAGE } from '../usage.js';
 import { EventPrinter } from '../worker-events.js';
@@ -63,6 +64,22 @@ function workerOptions(values: WorkerValues): WorkerOptions {
   return options;
 }
 
+/**
+ * Fails with exit code 2 when the app's store cannot be reached, before the worker
+ * starts: the module's ioredis client would otherwise retry quietly while the worker
+ * said `ready`, and fail seconds later with an error that names no server.
+ */
+async function checkStore(app: Visq): Promise<void> {
+  // an app of an older copy of visq (see load-app.ts) has no ping: its worker reports
+  // store failures as they come
+  if (typeof (app as Partial<Visq>).ping !== 'function') return;
+  try {
+    await app.ping();
+  } catch (error) {
+    throw new ConnectionFailedError(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+}
+
 export const workerCommand: Command = async (args, io) => {
   const { values, positionals: given } = parseCommandLine(args, WORKER_OPTIONS);
   if (values.help) {
@@ -84,6 +101,7 @@ export const workerCommand: Command = async (args, io) => {
 
   const app = await loadApp(values.module);
   try {
+    await checkStore(app);
     const worker = app.worker(options);
     printer.follow(worker);
     let stoppedBy: NodeJS.Signals | undefined;

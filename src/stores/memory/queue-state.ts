@@ -227,6 +227,7 @@ export class QueueState {
    * A scan, O(queue size): ids are not indexed, as on Redis, to keep the hot path lean.
    */
   inspect(id: string): RawItemInfo | undefined {
+    const wanted = (item: StoredItem): boolean => item.id === id;
     const about = (item: StoredItem): Pick<RawItemInfo, 'id' | 'payload' | 'priority' | 'failedDeliveries'> => ({
       id: item.id,
       payload: item.payload,
@@ -234,11 +235,11 @@ export class QueueState {
       failedDeliveries: item.deliveries,
     });
     for (const [lease, item] of this.#leases.inflight) {
-      if (item.id === id) return { ...about(item), state: 'inflight', lease, until: (item.owner as LeaseEntry).deadline };
+      if (wanted(item)) return { ...about(item), state: 'inflight', lease, until: (item.owner as LeaseEntry).deadline };
     }
-    const delayed = this.#delayed.values().find((item) => item.id === id);
+    const delayed = this.#delayed.values().find(wanted);
     if (delayed) return { ...about(delayed), state: 'delayed', until: delayed.visibleAt };
-    const ready = this.#visible.values().find((item) => item.id === id && item.place === 'visible');
+    const ready = this.#visible.values().find((item) => item.place === 'visible' && wanted(item));
     return ready ? { ...about(ready), state: 'ready' } : undefined;
   }
 

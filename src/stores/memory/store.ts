@@ -113,6 +113,11 @@ export class MemoryStore implements QueueStore, TaskStoreProvider {
     return [...(this.#core.registry.get(prefix) ?? [])].sort();
   }
 
+  /** @internal Nothing to reach: answers at once, or ClosedError once the store is closed. */
+  async checkConnection(_timeoutMs: number): Promise<void> {
+    this.#core.ensureOpen();
+  }
+
   /** Ends pending blocking waits, clears their timers and drops the data; later calls reject with ClosedError. */
   async close(): Promise<void> {
     const core = this.#core;

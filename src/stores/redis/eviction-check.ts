@@ -9,15 +9,10 @@
  * warning; it never fails its caller, since CONFIG is often unavailable to an application:
  * forbidden to a least-privilege ACL user, renamed or disabled by managed Redis services.
  */
-import type { Cluster } from 'ioredis';
-import type { RedisConnection } from './scripts/loader.js';
+import { isCluster, type RedisConnection } from './scripts/loader.js';
 
 /** The `code` of the process warning emitted for an `allkeys-*` policy. */
 export const EVICTION_WARNING_CODE = 'VISQ_EVICTION_POLICY';
-
-function isCluster(connection: RedisConnection): connection is Cluster {
-  return connection.isCluster;
-}
 
 /** Connections checked already, or being checked. */
 const checked = new WeakSet<RedisConnection>();

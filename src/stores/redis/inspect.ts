@@ -6,7 +6,7 @@
  */
 import type { RedisConnection } from './scripts/loader.js';
 import type { RawItemInfo } from '../../data/backend.js';
-import { parseRecord } from './record.js';
+import { parseRecord, type StoredRecord } from './record.js';
 import { queueKey } from './keys.js';
 import { parseLease } from '../../data/lease.js';
 
@@ -16,53 +16,81 @@ function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-function info(record: string, state: RawItemInfo['state'], extra: Partial<RawItemInfo> = {}): RawItemInfo {
-  const { id, deliveries, priority, payload } = parseRecord(record);
+/** What the scans look for: server-side MATCH patterns, a cheap text filter, the test. */
+interface RecordScan {
+  /** HSCAN MATCH on the in-flight hash, whose fields are leases "<id>:<entry>". */
+  readonly leaseMatch: string;
+  /** ZSCAN MATCH on the delayed and priority sets, whose members are records. */
+  readonly recordMatch: string;
+  /** Text every wanted record contains, to skip the others without parsing them. */
+  readonly marker: string;
+  readonly test: (record: StoredRecord) => boolean;
+}
+
+function recordScan(id: string): RecordScan {
+  return {
+    leaseMatch: `${globEscape(id)}:*`,
+    recordMatch: `*|${globEscape(id)}|*`,
+    marker: `|${id}|`,
+    // a MATCH on the text can take a record whose payload merely contains "|<id>|"
+    test: (record) => record.id === id,
+  };
+}
+
+function info(record: StoredRecord, state: RawItemInfo['state'], extra: Partial<RawItemInfo> = {}): RawItemInfo {
+  const { id, deliveries, priority, payload } = record;
   return { id, state, payload, priority, failedDeliveries: deliveries, ...extra };
 }
 
-async function scanZset(redis: RedisConnection, key: string, match: string): Promise<[string, number] | undefined> {
+/** The first record of the sorted set `key` that the scan takes, with its score. */
+async function scanZset(redis: RedisConnection, key: string, scan: RecordScan): Promise<[StoredRecord, number] | undefined> {
   let cursor = '0';
   do {
-    const [next, found] = await redis.zscan(key, cursor, 'MATCH', match, 'COUNT', PAGE);
-    if (found.length >= 2) return [found[0] as string, Number(found[1])];
+    const [next, found] = await redis.zscan(key, cursor, 'MATCH', scan.recordMatch, 'COUNT', PAGE);
+    for (let i = 0; i + 1 < found.length; i += 2) {
+      const record = parseRecord(found[i] as string);
+      if (scan.test(record)) return [record, Number(found[i + 1])];
+    }
     cursor = next;
   } while (cursor !== '0');
   return undefined;
 }
 
+/** Finds the item `id` in a Redis queue: in flight, then delayed, then ready. */
 export async function inspectRedis(redis: RedisConnection, base: string, id: string): Promise<RawItemInfo | undefined> {
-  const recordMatch = `*|${globEscape(id)}|*`;
+  const scan = recordScan(id);
 
   let cursor = '0';
   do {
-    const [next, found] = await redis.hscan(queueKey(base, 'inflight'), cursor, 'MATCH', `${globEscape(id)}:*`, 'COUNT', PAGE);
+    const [next, found] = await redis.hscan(queueKey(base, 'inflight'), cursor, 'MATCH', scan.leaseMatch, 'COUNT', PAGE);
     for (let i = 0; i + 1 < found.length; i += 2) {
       const lease = found[i] as string;
+      const raw = found[i + 1] as string;
+      if (!raw.includes(scan.marker)) continue;
+      const record = parseRecord(raw);
       const parts = parseLease(lease);
-      if (parts?.id !== id) continue;
+      if (parts?.id !== record.id || !scan.test(record)) continue;
       const owner = (await redis.hget(queueKey(base, 'owners'), lease)) ?? parts.entry;
       const deadline = await redis.zscore(queueKey(base, 'leases'), owner);
-      return info(found[i + 1] as string, 'inflight', {
-        lease,
-        ...(deadline === null ? {} : { until: Number(deadline) }),
-      });
+      return info(record, 'inflight', { lease, ...(deadline === null ? {} : { until: Number(deadline) }) });
     }
     cursor = next;
   } while (cursor !== '0');
 
-  const delayed = await scanZset(redis, queueKey(base, 'delayed'), recordMatch);
-  if (delayed && parseRecord(delayed[0]).id === id) return info(delayed[0], 'delayed', { until: delayed[1] });
+  const delayed = await scanZset(redis, queueKey(base, 'delayed'), scan);
+  if (delayed) return info(delayed[0], 'delayed', { until: delayed[1] });
 
-  const sorted = await scanZset(redis, queueKey(base, 'sorted'), recordMatch);
-  if (sorted && parseRecord(sorted[0]).id === id) return info(sorted[0], 'ready');
+  const sorted = await scanZset(redis, queueKey(base, 'sorted'), scan);
+  if (sorted) return info(sorted[0], 'ready');
 
   const ready = queueKey(base, 'ready');
-  const marker = `|${id}|`;
   for (let start = 0; ; start += PAGE) {
     const page = await redis.lrange(ready, start, start + PAGE - 1);
-    const record = page.find((r) => r.includes(marker) && parseRecord(r).id === id);
-    if (record) return info(record, 'ready');
+    for (const raw of page) {
+      if (!raw.includes(scan.marker)) continue;
+      const record = parseRecord(raw);
+      if (scan.test(record)) return info(record, 'ready');
+    }
     if (page.length < PAGE) return undefined;
   }
 }

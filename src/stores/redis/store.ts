@@ -21,6 +21,7 @@ import {
 } from '../../data/backend.js';
 import { clockArg } from '../../data/clock.js';
 import { settleWithin } from '../../sleep.js';
+import { checkRedisConnection } from './connection-check.js';
 import { warnOnUnsafeEviction } from './eviction-check.js';
 import { parseRecord } from './record.js';
 import { deadBase } from '../../data/keys.js';
@@ -143,6 +144,10 @@ export class RedisStore implements QueueStore, TaskStoreProvider {
 
   taskStore(): TaskStore {
     return new RedisTaskStore(this);
+  }
+
+  checkConnection(timeoutMs: number): Promise<void> {
+    return checkRedisConnection(this.connection, timeoutMs);
   }
 
   /**

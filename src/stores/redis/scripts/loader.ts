@@ -13,6 +13,10 @@ import { assembleScript } from './assemble.js';
 /** The connection types visq accepts. */
 export type RedisConnection = Redis | Cluster;
 
+export function isCluster(connection: RedisConnection): connection is Cluster {
+  return connection.isCluster;
+}
+
 /** The scripts, one per atomic operation: the data queue's, then the task layer's records. */
 export type ScriptName =
   | 'put'
