@@ -91,6 +91,8 @@ export class AppCore {
           visTimeoutMs: Math.ceil(settings.visTimeout * 1000),
           useDead: settings.useDead,
           finishedKeepMs: this.finishedKeepMs(settings),
+          resultMs: Math.ceil(settings.saveResults * 1000),
+          retryDelayMs: Math.ceil(settings.retryDelay * 1000),
         }));
       this.#specs.set(queue, specs);
     }

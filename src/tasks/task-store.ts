@@ -24,8 +24,12 @@ export interface TaskSpec {
   readonly visTimeoutMs: number;
   /** Dead-letter the task once its runs are spent (else it is dropped). */
   readonly useDead: boolean;
-  /** How long the record of a finished run is kept, ms. */
+  /** How long the record of a finished task is kept, ms. */
   readonly finishedKeepMs: number;
+  /** How long a saved result is kept, ms (0: results are not saved). */
+  readonly resultMs: number;
+  /** How long a failed run waits before it is tried again, ms. */
+  readonly retryDelayMs: number;
 }
 
 /** One task to enqueue: its id (the item id too) and its item, the task message's JSON. */
@@ -110,13 +114,12 @@ export type SettleOp =
       readonly taskId: string;
       readonly task: string;
       readonly attempt: number;
-      /** The result's JSON, saved for `resultMs` (a task with saveResults). */
+      /** The result's JSON, saved for the spec's `resultMs` (a task with saveResults). */
       readonly result?: string;
-      readonly resultMs?: number;
       readonly runMs: number;
     }
   | {
-      /** The run failed with runs left: record queued/delayed with the error, item visible again after `delayMs`. */
+      /** The run failed with runs left: record queued/delayed with the error, item visible again after the spec's retry delay. */
       readonly kind: 'retry';
       readonly lease: string;
       readonly taskId: string;
@@ -124,7 +127,6 @@ export type SettleOp =
       readonly attempt: number;
       readonly error: string;
       readonly runMs: number;
-      readonly delayMs: number;
     }
   | {
       /** The task failed for good: record failed, item dead-lettered (spec's useDead) or dropped, together. */

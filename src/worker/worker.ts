@@ -194,10 +194,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const share = Math.max(1, Math.floor(capacity / this.queues.length));
     let backoff = 0;
     let empty: ClaimResult | undefined;
+    // refill once a quarter of the room is free, not at every free slot: one claim per
+    // batch of tasks, not one per task
+    const refill = Math.max(1, Math.floor(capacity / 4));
     while (this.#fetching) {
       const free = capacity - this.#buffer.length - this.#busy - this.#settling.size - this.#reserved;
       const room = Math.min(MAX_BATCH, empty ? Math.min(free, share) : free);
-      if (room <= 0) {
+      if (room <= 0 || (room < refill && this.#buffer.length > 0)) {
         await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
         continue;
       }
@@ -388,13 +391,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
           error = new VisqError(`Task ${registered.name} returned a value JSON cannot encode`, 'ERR_VISQ_TASK', { cause });
         }
       }
-      if (!error) op = { kind: 'done', ...base, ...(result === undefined ? {} : { result, resultMs: Math.ceil(settings.saveResults * 1000) }) };
+      if (!error) op = { kind: 'done', ...base, ...(result === undefined ? {} : { result }) };
     }
     const willRetry = attempt < settings.attempts;
     if (error) {
-      op = willRetry
-        ? { kind: 'retry', ...base, error: error.message, delayMs: Math.ceil(settings.retryDelay * 1000) }
-        : { kind: 'fail', ...base, error: error.message };
+      op = willRetry ? { kind: 'retry', ...base, error: error.message } : { kind: 'fail', ...base, error: error.message };
     }
     try {
       const settled = await served.settler.submit(op as SettleOp);

@@ -36,6 +36,8 @@ interface PendingRecord {
   /** The lease of the delivery that started the current run ('' when not started). */
   lease: string;
   error?: string;
+  /** `cancelled`: how long its record is kept once the item is discarded, ms. */
+  keepMs?: number;
 }
 
 /** The record of a finished task, kept for a while after its item left the queue. */
@@ -218,17 +220,14 @@ export class MemoryTaskStore implements TaskStore {
     const now = this.#core.now();
     const record = this.#data.pending.get(base)?.get(taskId);
     if (!record || (record.state !== 'queued' && record.state !== 'delayed')) return false;
-    // the item stays in the queue until a claim discards it; the record says cancelled now
+    // the item stays in the queue until a claim discards it; the record says cancelled
+    // now, and is kept until then (and keepMs more), as on Redis
     record.state = 'cancelled';
     record.at = now;
-    const { attempt, task, error } = record;
-    this.#data.finished.set(
-      finishedKey(base, taskId),
-      { state: 'cancelled', attempt, at: now, task, ...(error === undefined ? {} : { error }), hasResult: false },
-      now + keepMs,
-    );
+    record.keepMs = keepMs;
+    this.#data.finished.set(finishedKey(base, taskId), this.#cancelled(record, now), Number.POSITIVE_INFINITY);
     const log = new StepLog();
-    log.changed(taskId, 'cancelled', task, false, -1);
+    log.changed(taskId, 'cancelled', record.task, false, -1);
     this.#finishStep(base, log);
     return true;
   }
@@ -290,11 +289,19 @@ export class MemoryTaskStore implements TaskStore {
     return record.attempt;
   }
 
-  /** Finishes an item without a run; a cancelled task's record goes with it. */
+  /** Finishes an item without a run; a cancelled task's record is kept for its time from now. */
   #discard(base: string, taskId: string, lease: string, now: number): void {
     this.#core.queue(base).done(groupsOf(lease), now);
     const records = this.#pending(base);
-    if (records.get(taskId)?.state === 'cancelled') records.delete(taskId);
+    const record = records.get(taskId);
+    if (record?.state !== 'cancelled') return;
+    records.delete(taskId);
+    this.#data.finished.set(finishedKey(base, taskId), this.#cancelled(record, now), now + (record.keepMs ?? 0));
+  }
+
+  #cancelled(record: PendingRecord, now: number): FinishedRecord {
+    const { attempt, task, error } = record;
+    return { state: 'cancelled', attempt, at: now, task, ...(error === undefined ? {} : { error }), hasResult: false };
   }
 
   /** Ends a task's record as finished; the item is settled by the caller. */
@@ -363,7 +370,7 @@ export class MemoryTaskStore implements TaskStore {
         // a finished run is never thrown away: done from any state but a final one
         if (record && record.state !== 'cancelled') {
           const hasResult = op.result !== undefined && op.result !== '';
-          if (hasResult) this.#data.results.set(finishedKey(base, op.taskId), op.result as string, now + (op.resultMs ?? 0));
+          if (hasResult) this.#data.results.set(finishedKey(base, op.taskId), op.result as string, now + (spec?.resultMs ?? 0));
           const { attempt, task, error } = record;
           const finished = { state: 'done', attempt, at: now, task, ...(error === undefined ? {} : { error }), hasResult } as const;
           this.#finish(base, op.taskId, finished, spec?.finishedKeepMs ?? 0, now);
@@ -376,13 +383,14 @@ export class MemoryTaskStore implements TaskStore {
       }
       case 'retry': {
         if (record?.state === 'started' && record.attempt === op.attempt) {
-          const next = op.delayMs > 0 ? 'delayed' : 'queued';
+          const delayMs = specs.get(record.task)?.retryDelayMs ?? 0;
+          const next = delayMs > 0 ? 'delayed' : 'queued';
           record.state = next;
           record.at = now;
           record.lease = '';
           record.error = op.error;
           log.changed(op.taskId, next, record.task, true, op.runMs);
-          settleItem('count', op.delayMs);
+          settleItem('count', delayMs);
           return outcome(true);
         }
         // finished meanwhile (or never a task of ours): the item has nothing left to do

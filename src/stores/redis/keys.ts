@@ -45,19 +45,20 @@ export function scriptKeys(base: string): string[] {
  * The keys clear() deletes for the queue at `base`: its 20 script keys, then the 10 of a
  * dead-letter queue of its dead-letter queue, which no queue has (a dead-letter queue
  * never dead-letters) but which older versions could write; clear leaves none behind;
- * and a task queue's tasks hash: the records of its tasks go with their items.
+ * and a task queue's tasks hash and expiry list: the records of its tasks go with their items.
  */
 export function clearKeys(base: string): string[] {
   const nested = deadBase(deadBase(base));
-  return [...scriptKeys(base), ...QUEUE_KEY_ROLES.map((role) => queueKey(nested, role)), tasksKey(base)];
+  return [...scriptKeys(base), ...QUEUE_KEY_ROLES.map((role) => queueKey(nested, role)), tasksKey(base), `${base}:expiry`];
 }
 
 /**
- * The keys of a task queue's records, after its 20 script keys: the tasks hash (records of
- * the tasks whose item is in the queue) and the task metrics hash. See lib/tasks.lua.
+ * The keys every task script gets, after the queue's 20 script keys: the tasks hash
+ * (records), the task metrics hash, and the list that orders final records by expiry.
+ * See lib/tasks.lua.
  */
 export function taskKeys(base: string): string[] {
-  return [...scriptKeys(base), tasksKey(base), taskMetricsKey(base)];
+  return [...scriptKeys(base), tasksKey(base), taskMetricsKey(base), `${base}:expiry`];
 }
 
 /** The task metrics of a queue, a hash (see app.taskMetrics). */
@@ -65,14 +66,9 @@ export function taskMetricsKey(base: string): string {
   return `${base}:task-metrics`;
 }
 
-/** The records of the tasks whose item is in the queue, a hash (deleted with the queue by clear). */
+/** The records of a queue's tasks, a hash (deleted with the queue by clear). */
 export function tasksKey(base: string): string {
   return `${base}:tasks`;
-}
-
-/** The record of a finished task, a string with a time to live. */
-export function finishedTaskKey(base: string, taskId: string): string {
-  return `${base}:task:${taskId}`;
 }
 
 /** A task's saved result, a string with a time to live. */

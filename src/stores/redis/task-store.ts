@@ -23,7 +23,7 @@ import type {
   TaskStore,
 } from '../../tasks/task-store.js';
 import { TaskEventFeed } from './event-feed.js';
-import { eventsChannel, finishedTaskKey, resultKey, schedulesKey, scriptKeys, taskKeys, taskMetricsKey, tasksKey } from './keys.js';
+import { eventsChannel, resultKey, schedulesKey, scriptKeys, taskKeys, taskMetricsKey, tasksKey } from './keys.js';
 import { parseRecord } from './record.js';
 import { runScript, toStoreError, type RedisConnection } from './scripts/loader.js';
 import type { RedisStore } from './store.js';
@@ -32,76 +32,100 @@ const STATES: Record<string, RecordState> = {
   q: 'queued',
   d: 'delayed',
   s: 'started',
-  c: 'cancelled',
-  done: 'done',
-  failed: 'failed',
-  cancelled: 'cancelled',
+  D: 'done',
+  V: 'done',
+  F: 'failed',
+  C: 'cancelled',
 };
 
+const KINDS: Record<string, ClaimKind> = { s: 'started', h: 'held', u: 'unknown', x: 'spent' };
+
 /**
- * A record's text (see lib/tasks.lua): "<state>|<attempt>|<at>|<lease or result
- * flag>|<name bytes>|<name><error>".
+ * A record's text (see lib/tasks.lua): "<state>|<attempt>|<at>|<x>|<name bytes>|<name><error>".
  */
 function decodeRecord(text: string, taskId: string): TaskRecord | undefined {
-  const bars: number[] = [];
-  for (let at = text.indexOf('|'); at >= 0 && bars.length < 5; at = text.indexOf('|', at + 1)) bars.push(at);
-  const [p1, p2, p3, p4, p5] = bars;
-  if (p5 === undefined || p1 === undefined || p2 === undefined || p3 === undefined || p4 === undefined) return undefined;
-  const code = text.slice(0, p1);
-  const state = STATES[code];
-  if (!state) return undefined;
-  const tail = Buffer.from(text.slice(p5 + 1), 'utf8');
-  const nameBytes = Number(text.slice(p4 + 1, p5));
+  const match = /^(.)\|(\d+)\|(\d+)\|[^|]*\|(\d+)\|/.exec(text);
+  const state = match && STATES[match[1] as string];
+  if (!match || !state) return undefined;
+  // the name's length is in bytes, as Lua counts them
+  const tail = Buffer.from(text.slice(match[0].length), 'utf8');
+  const nameBytes = Number(match[4]);
   const error = tail.subarray(nameBytes).toString('utf8');
   return {
     state,
-    attempt: Number(text.slice(p1 + 1, p2)),
+    attempt: Number(match[2]),
     task: tail.subarray(0, nameBytes).toString('utf8'),
     item: taskId,
-    at: Number(text.slice(p2 + 1, p3)),
+    at: Number(match[3]),
     ...(error === '' ? {} : { error }),
-    // a finished record's fourth field says whether a result was saved
-    hasResult: code.length > 1 && text.slice(p3 + 1, p4) === '1',
+    hasResult: match[1] === 'V',
   };
 }
 
+/** The specs' arguments: 7 fields each (see lib/tasks.lua read_specs). */
 function specArgs(specs: readonly TaskSpec[]): (string | number)[] {
   const args: (string | number)[] = [specs.length];
-  for (const spec of specs) args.push(spec.name, spec.attempts, spec.visTimeoutMs, spec.useDead ? '1' : '0', spec.finishedKeepMs);
+  for (const spec of specs) {
+    args.push(spec.name, spec.attempts, spec.visTimeoutMs, spec.useDead ? '1' : '0', spec.finishedKeepMs, spec.resultMs, spec.retryDelayMs);
+  }
   return args;
 }
 
-/** A settle op's 11 fields (see tasks/settle.lua). */
-function opArgs(op: SettleOp): (string | number)[] {
+/** Adds an op's arguments (see tasks/settle.lua); a result's key goes to `keys`. */
+function pushOp(op: SettleOp, args: (string | number)[], keys: string[], base: string): void {
   switch (op.kind) {
     case 'start':
-      return ['start', op.lease, op.taskId, op.task, 0, -1, '', '', 0, 0, op.firstDelivery ? '1' : '0'];
+      args.push('S', op.lease, op.firstDelivery ? '1' : '0', op.task);
+      return;
     case 'done':
-      return ['done', op.lease, op.taskId, op.task, op.attempt, op.runMs, '', op.result ?? '', op.resultMs ?? 0, 0, '0'];
+      if (op.result === undefined) {
+        args.push('D', op.lease, op.attempt, op.runMs, 0);
+      } else {
+        keys.push(resultKey(base, op.taskId));
+        args.push('D', op.lease, op.attempt, op.runMs, keys.length, op.result);
+      }
+      return;
     case 'retry':
-      return ['retry', op.lease, op.taskId, op.task, op.attempt, op.runMs, op.error, '', 0, op.delayMs, '0'];
+      args.push('R', op.lease, op.attempt, op.runMs, op.error);
+      return;
     case 'fail':
-      return ['fail', op.lease, op.taskId, op.task, op.attempt, op.runMs, op.error, '', 0, 0, op.forceDead ? '1' : '0'];
+      if (op.forceDead) args.push('Z', op.lease);
+      else args.push('F', op.lease, op.attempt, op.runMs, op.error);
+      return;
     case 'discard':
-      return ['discard', op.lease, '', '', 0, -1, '', '', 0, 0, '0'];
+      args.push('X', op.lease);
+      return;
     case 'handBack':
-      return ['handBack', op.lease, op.taskId, '', 0, -1, '', '', 0, op.delayMs, op.unstart ? '1' : '0'];
+      args.push('H', op.lease, op.unstart ? '1' : '0', op.delayMs);
+      return;
   }
 }
 
-/** The claim script's reply: { wait_ms, cursor[, entry, kind, attempt, record, ...] }. */
+/** An outcome "<applied 1|0><state letter or ->[+]<attempt>" (see tasks/settle.lua). */
+function outcomeOf(text: string): SettleOutcome {
+  const dead = text[2] === '+';
+  return {
+    applied: text[0] === '1',
+    state: STATES[text[1] as string] ?? '',
+    attempt: Number(text.slice(dead ? 3 : 2)),
+    deadLettered: dead,
+  };
+}
+
+/** The claim script's reply: { wait_ms, cursor[, entry, what, record, ...] }. */
 function claimResult(reply: unknown): ClaimResult {
-  const [nextDueMs, cursor, entry, ...items] = reply as [number, string, string | undefined, ...(string | number)[]];
+  const [nextDueMs, cursor, entry, ...items] = reply as [number, string, string | undefined, ...string[]];
   const tasks: ClaimedTask[] = [];
-  for (let i = 0; i + 2 < items.length; i += 3) {
-    const record = parseRecord(items[i + 2] as string);
+  for (let i = 0; i + 1 < items.length; i += 2) {
+    const what = items[i] as string;
+    const record = parseRecord(items[i + 1] as string);
     tasks.push({
-      kind: items[i] as ClaimKind,
+      kind: KINDS[what[0] as string] as ClaimKind,
       lease: leaseOf(record.id, entry as string),
       id: record.id,
       delivery: record.deliveries + 1,
       payload: record.payload,
-      attempt: Number(items[i + 1]),
+      attempt: Number(what.slice(1)),
     });
   }
   return { tasks, nextDueMs, cursor };
@@ -121,13 +145,9 @@ export class RedisTaskStore implements TaskStore {
 
   async enqueue(base: string, request: EnqueueRequest): Promise<boolean[]> {
     if (request.tasks.length === 0) return [];
-    const keys = taskKeys(base);
     const args: (string | number)[] = [clockArg(this.#redis), request.delayMs, request.priority, request.task];
-    for (const { taskId, payload } of request.tasks) {
-      keys.push(finishedTaskKey(base, taskId));
-      args.push(taskId, payload);
-    }
-    const written = (await runScript(this.#redis, 'tasks/enqueue', keys, args)) as number[];
+    for (const { taskId, payload } of request.tasks) args.push(taskId, payload);
+    const written = (await runScript(this.#redis, 'tasks/enqueue', taskKeys(base), args)) as number[];
     return written.map((w) => w === 1);
   }
 
@@ -182,22 +202,9 @@ export class RedisTaskStore implements TaskStore {
     if (ops.length === 0) return [];
     const keys = taskKeys(base);
     const args: (string | number)[] = [clockArg(this.#redis), eventsChannel(base), ...specArgs(specs)];
-    for (const op of ops) {
-      const taskId = op.kind === 'discard' ? '' : op.taskId;
-      keys.push(finishedTaskKey(base, taskId), resultKey(base, taskId));
-      args.push(...opArgs(op));
-    }
-    const reply = (await runScript(this.#redis, 'tasks/settle', keys, args)) as (number | string)[];
-    const outcomes: SettleOutcome[] = [];
-    for (let i = 0; i < reply.length; i += 4) {
-      outcomes.push({
-        applied: reply[i] === 1,
-        state: reply[i + 1] as RecordState | '',
-        attempt: Number(reply[i + 2]),
-        deadLettered: reply[i + 3] === 1,
-      });
-    }
-    return outcomes;
+    for (const op of ops) pushOp(op, args, keys, base);
+    const reply = (await runScript(this.#redis, 'tasks/settle', keys, args)) as string[];
+    return reply.map(outcomeOf);
   }
 
   async refresh(base: string, leases: readonly string[], leaseMs: number): Promise<Set<string>> {
@@ -208,7 +215,7 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async read(base: string, taskId: string): Promise<TaskRecord | undefined> {
-    const text = (await runScript(this.#redis, 'tasks/read', [tasksKey(base), finishedTaskKey(base, taskId)], [taskId])) as string;
+    const text = (await runScript(this.#redis, 'tasks/read', [tasksKey(base)], [clockArg(this.#redis), taskId])) as string;
     return text === '' ? undefined : decodeRecord(text, taskId);
   }
 
@@ -221,9 +228,8 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async cancel(base: string, taskId: string, keepMs: number): Promise<boolean> {
-    const keys = [...taskKeys(base), finishedTaskKey(base, taskId)];
     const args = [clockArg(this.#redis), taskId, keepMs, eventsChannel(base)];
-    return (await runScript(this.#redis, 'tasks/cancel', keys, args)) === 1;
+    return (await runScript(this.#redis, 'tasks/cancel', taskKeys(base), args)) === 1;
   }
 
   async schedule(base: string, name: string, mode: ScheduleMode, seenDue: number, nextDue: number): Promise<ScheduleClaim> {

@@ -17,7 +17,6 @@
  * an unneeded function may stay, a needed one is never dropped.
  */
 
-const INCLUDE = /^--@include (\w+)\s*$/m;
 const INCLUDE_ALL = /^--@include (\w+)\s*$/gm;
 const FUNCTION_START = /^local function (\w+)\(/;
 
@@ -95,12 +94,12 @@ function pruneLibrary(source: string, libName: string, user: string, readLibrary
  */
 export function assembleScript(source: string, readLibrary: (name: string) => string, user = ''): string {
   let text = source;
-  for (let match = INCLUDE.exec(text); match; match = INCLUDE.exec(text)) {
-    const name = match[1] as string;
-    const directive = match[0];
-    // what the rest of the script uses, the libraries it includes after this one too
-    const around = `${user}\n${withWholeIncludes(text.replace(directive, ''), readLibrary)}`;
-    const library = assembleScript(pruneLibrary(readLibrary(name), name, around, readLibrary), readLibrary, around);
+  // the last include first: a library can use only what the libraries before it define
+  // (Lua locals), so what uses one is the script and the libraries after it, already pruned
+  const directives = [...text.matchAll(INCLUDE_ALL)].reverse();
+  for (const [directive, name] of directives) {
+    const around = `${user}\n${text.replace(directive, '').replace(INCLUDE_ALL, '')}`;
+    const library = assembleScript(pruneLibrary(readLibrary(name as string), name as string, around, readLibrary), readLibrary, around);
     text = text.replace(directive, () => library);
   }
   return text;

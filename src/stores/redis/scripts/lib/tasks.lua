@@ -2,63 +2,93 @@
   The task layer's records, shared by the task scripts (scripts/tasks/*.lua). A task is
   an item of its task queue whose item id is its task id; beside the queue:
 
-  KEYS[21] tasks    hash: task id -> record, for every task whose item is in the queue
-                    (no expiry: the record goes in the same step as the item)
+  KEYS[21] tasks    hash: task id -> record, from the task's enqueue until a while after
+                    it finished (no per-field expiry: see the expiry lists)
   KEYS[22] metrics  hash: per task name, "<name>|started", "|done", "|failed", "|retried",
                     and the run-time histogram "|le|<ms bound>", "|runs", "|ms"
-  {prefix:queue}:task:<id>    string (PX): the record of a finished task, kept for a while
-  {prefix:queue}:result:<id>  string (PX): a saved result's JSON
-  Scripts that touch these two per-task keys get them as KEYS too.
+  KEYS[23] expiry   list: "<expires at>|<task id>" of final records, in the order they
+                    became final; the scripts that finish tasks trim its head, a slice
+                    per call (records kept for different lengths can sit behind a longer
+                    one for a while: reads treat an expired record as gone meanwhile)
+  {prefix:queue}:result:<id>  string (PX): a saved result's JSON, a KEY where it is used
 
-  Record: "<state>|<attempt>|<at ms>|<lease>|<name bytes>|<name><error>", where state is
-    q queued, d delayed, s started (lease: the delivery that started the run), c cancelled
-    while queued (its item waits for a claim to discard it) in the tasks hash, and
-    done, failed, cancelled in a finished record (whose lease field is '1' when a result
-    was saved). attempt counts the runs started; error is the last failure's message.
+  Record: "<state>|<attempt>|<at ms>|<x>|<name bytes>|<name><error>"; attempt counts the
+  runs started, error is the last failure's message. state:
+    q queued, d delayed, s started (x: the lease of the delivery that started the run):
+      the task's item is in the queue;
+    D done, V done with a saved result, F failed, C cancelled (x: when the record
+      expires, ms): final. A cancelled task's item stays in the queue until a claim
+      discards it; until then its x is "k<ms to keep it>" and it never expires, so that
+      the item is discarded, not run. The other final states have no item left (but a
+      failed task's dead letter, which a redrive brings back: its first delivery starts
+      it afresh).
+  A final record whose time has passed is as good as gone: reads say so, and the trim
+  deletes it.
 
   Specs (ARGV, see read_specs): per registered task of the queue, its name, the runs it
   allows, its visibility timeout in ms (0: at most once), '1' to dead-letter it when its
-  runs are spent, and how long to keep its finished record, ms.
+  runs are spent, how long to keep its finished record (ms), how long to keep its result
+  (ms), and its retry delay (ms).
 ]]
 
-local T = { tasks = KEYS[21], metrics = KEYS[22] }
-local STATE_NAMES = { q = 'queued', d = 'delayed', s = 'started', c = 'cancelled' }
+local T = { tasks = KEYS[21], metrics = KEYS[22], expiry = KEYS[23] }
+local STATE_NAMES = {
+  q = 'queued', d = 'delayed', s = 'started', D = 'done', V = 'done', F = 'failed', C = 'cancelled',
+}
+local FINAL = { D = true, V = true, F = true, C = true }
 local DIED = 'the worker running the last attempt stopped before it finished'
 -- upper bounds (ms) of the run-time histogram's buckets; above the last is +Inf (tasks/metrics.ts)
 local BUCKETS = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000 }
+-- finished records deleted per call at most beyond those the call itself finishes
+local TRIM_SLICE = 100
 
-local function encode_record(state, attempt, at, lease, name, err)
-  return state .. '|' .. int_str(attempt) .. '|' .. int_str(at) .. '|' .. lease .. '|' .. int_str(#name) .. '|'
-    .. name .. (err or '')
+-- The time every record a script writes gets, as text (see set_now), and "<bytes>|<name>"
+-- per task name: formatting numbers is what a record's text costs most.
+local now_text
+local named = {}
+
+-- Sets the script's time for encode_record.
+local function set_now(now)
+  now_text = int_str(now)
 end
 
+local function encode_record(r)
+  local name = named[r.name]
+  if not name then
+    name = int_str(#r.name) .. '|' .. r.name
+    named[r.name] = name
+  end
+  return r.state .. '|' .. r.attempt .. '|' .. now_text .. '|' .. r.x .. '|' .. name .. r.err
+end
+
+-- A record's fields, or nil. `x` stays a string (a lease, or an expiry in ms).
 local function decode_record(text)
   if not text then return nil end
-  local p1 = string.find(text, '|', 1, true)
-  local p2 = string.find(text, '|', p1 + 1, true)
-  local p3 = string.find(text, '|', p2 + 1, true)
-  local p4 = string.find(text, '|', p3 + 1, true)
-  local p5 = string.find(text, '|', p4 + 1, true)
-  local name_end = p5 + tonumber(string.sub(text, p4 + 1, p5 - 1))
+  local state, attempt, x, len, pos = string.match(text, '^(.)|(%d+)|%d+|([^|]*)|(%d+)|()')
+  local name_end = pos + len
   return {
-    state = string.sub(text, 1, p1 - 1),
-    attempt = tonumber(string.sub(text, p1 + 1, p2 - 1)),
-    lease = string.sub(text, p3 + 1, p4 - 1),
-    name = string.sub(text, p5 + 1, name_end),
-    err = string.sub(text, name_end + 1),
+    state = state, attempt = tonumber(attempt), x = x,
+    name = string.sub(text, pos, name_end - 1), err = string.sub(text, name_end),
   }
 end
 
--- The specs in ARGV from `pos`: <count>, then 5 fields each. Returns them by name, and
+-- Whether a final record's time has passed: it counts as gone. (A cancelled record whose
+-- item waits to be discarded says "k<ms>" instead of a time: it never expires.)
+local function is_expired(record, now)
+  local at = FINAL[record.state] and tonumber(record.x)
+  return at ~= nil and at <= now
+end
+
+-- The specs in ARGV from `pos`: <count>, then 7 fields each. Returns them by name, and
 -- the position after them.
 local function read_specs(pos)
   local specs = {}
   for _ = 1, tonumber(ARGV[pos]) do
     specs[ARGV[pos + 1]] = {
-      attempts = tonumber(ARGV[pos + 2]), vis_ms = tonumber(ARGV[pos + 3]),
-      use_dead = ARGV[pos + 4] == '1', keep_ms = ARGV[pos + 5],
+      attempts = tonumber(ARGV[pos + 2]), vis_ms = tonumber(ARGV[pos + 3]), use_dead = ARGV[pos + 4] == '1',
+      keep_ms = tonumber(ARGV[pos + 5]), result_ms = ARGV[pos + 6], retry_ms = tonumber(ARGV[pos + 7]),
     }
-    pos = pos + 5
+    pos = pos + 7
   end
   return specs, pos + 1
 end
@@ -67,45 +97,94 @@ end
 -- started a run that never ended (its worker died or hung past its lease), and it was
 -- the last run allowed, or the task runs at most once.
 local function is_spent(record, lease, spec)
-  return record.state == 's' and record.lease ~= lease and (spec.vis_ms == 0 or record.attempt >= spec.attempts)
+  return record.state == 's' and record.x ~= lease and (spec.vis_ms == 0 or record.attempt >= spec.attempts)
 end
 
--- One script's task events and metrics, sent once at its end (one PUBLISH, one HINCRBY per field).
+-- One script's task events, metrics and newly final records, written once at its end.
 local function new_log()
-  return { events = {}, counts = {} }
+  return { events = {}, metrics = {}, expiring = {} }
 end
 
-local function count_metric(log, field, n)
-  log.counts[field] = (log.counts[field] or 0) + n
-end
-
--- Records that a task moved to `state` (full name), counting it as task_transitions did:
+-- Records that a task moved to `state` (full name), counting it as the metrics do:
 -- starts, dones, failures for good, retries (a failed run requeued), and the run's time.
+-- The metrics a script counts for the task `name`.
+local function metrics_of(log, name)
+  local m = log.metrics[name]
+  if not m then
+    m = { started = 0, done = 0, failed = 0, retried = 0, runs = 0, ms = 0, le = {} }
+    log.metrics[name] = m
+  end
+  return m
+end
+
 local function log_change(log, task_id, state, name, failed_run, run_ms)
   log.events[#log.events + 1] = task_id .. ' ' .. state
+  local m = metrics_of(log, name)
   if state == 'started' then
-    count_metric(log, name .. '|started', 1)
+    m.started = m.started + 1
   elseif state == 'done' or state == 'failed' then
-    count_metric(log, name .. '|' .. state, 1)
+    m[state] = m[state] + 1
   elseif failed_run then
-    count_metric(log, name .. '|retried', 1)
+    m.retried = m.retried + 1
   end
   if state ~= 'started' and state ~= 'cancelled' and run_ms >= 0 then
     local bucket = 'inf'
     for _, bound in ipairs(BUCKETS) do
       if run_ms <= bound then
-        bucket = tostring(bound)
+        bucket = bound
         break
       end
     end
-    count_metric(log, name .. '|le|' .. bucket, 1)
-    count_metric(log, name .. '|runs', 1)
-    count_metric(log, name .. '|ms', math.floor(run_ms))
+    m.le[bucket] = (m.le[bucket] or 0) + 1
+    m.runs = m.runs + 1
+    m.ms = m.ms + math.floor(run_ms)
   end
 end
 
-local function flush_log(log, channel)
-  for field, n in pairs(log.counts) do redis.call('HINCRBY', T.metrics, field, n) end
+-- A record that became final, to list for expiry; `expires_at` is text.
+local function log_expiry(log, expires_at, task_id)
+  log.expiring[#log.expiring + 1] = expires_at .. '|' .. task_id
+end
+
+-- Deletes final records whose time has passed from the head of the expiry list, at most
+-- `limit`: a record that is not final any more, or final again since (a redriven task
+-- that failed again), is kept.
+local function trim_expired(now, limit)
+  -- the head alone tells whether there is anything to do, the usual answer being no
+  local first = redis.call('LRANGE', T.expiry, 0, 0)[1]
+  if not first or tonumber(string.match(first, '^(%d+)')) > now then return end
+  local head = redis.call('LRANGE', T.expiry, 0, limit - 1)
+  local ids, n = {}, 0
+  for _, entry in ipairs(head) do
+    local bar = string.find(entry, '|', 1, true)
+    if tonumber(string.sub(entry, 1, bar - 1)) > now then break end
+    n = n + 1
+    ids[n] = string.sub(entry, bar + 1)
+  end
+  if n == 0 then return end
+  local records = redis.call('HMGET', T.tasks, unpack(ids))
+  local gone = {}
+  for i, text in ipairs(ids) do
+    local record = decode_record(records[i])
+    if record and is_expired(record, now) then gone[#gone + 1] = text end
+  end
+  if #gone > 0 then redis.call('HDEL', T.tasks, unpack(gone)) end
+  redis.call('LTRIM', T.expiry, n, -1)
+end
+
+local function flush_log(log, channel, now)
+  for name, m in pairs(log.metrics) do
+    for _, field in ipairs({ 'started', 'done', 'failed', 'retried', 'runs', 'ms' }) do
+      if m[field] ~= 0 then
+        redis.call('HINCRBY', T.metrics, name .. '|' .. field, m[field])
+      end
+    end
+    for bucket, n in pairs(m.le) do redis.call('HINCRBY', T.metrics, name .. '|le|' .. bucket, n) end
+  end
+  if #log.expiring > 0 then
+    redis.call('RPUSH', T.expiry, unpack(log.expiring))
+    trim_expired(now, #log.expiring + TRIM_SLICE)
+  end
   if #log.events > 0 then redis.call('PUBLISH', channel, table.concat(log.events, '\n')) end
 end
 
@@ -113,8 +192,7 @@ end
 local function lease_groups(leases)
   local by_entry, groups = {}, {}
   for _, lease in ipairs(leases) do
-    local at = string.find(lease, ':[^:]*$')
-    local entry = string.sub(lease, at + 1)
+    local entry = string.match(lease, ':(%d+)$')
     local g = by_entry[entry]
     if not g then
       g = { entry = entry, leases = {} }

@@ -3,7 +3,8 @@
   first `start` of them, in one atomic step: a worker's fetch and its runs' starts are
   one call.
 
-  KEYS     the 20 queue keys (see lib/queue.lua), the tasks hash (21), the metrics hash (22)
+  KEYS     the 20 queue keys (see lib/queue.lua), the tasks hash (21), the metrics hash
+           (22), the expiry list (23) (see lib/tasks.lua)
   ARGV[1]  clock (test hook, "0" in production; see lib/clock.lua)
   ARGV[2]  count, 1..1000
   ARGV[3]  how many of them to start now, 0..count
@@ -13,16 +14,18 @@
   ARGV[6]  data-level attempts of the read (unbounded in effect: runs are counted by records)
   ARGV[7]  pub/sub channel of the queue's task events
   ARGV[8..] the queue's task specs (see lib/tasks.lua read_specs)
-  Returns { wait_ms, cursor, entry, kind_1, attempt_1, record_1, ... }: wait_ms / cursor
-    as get.lua's when nothing was read; per item handed over, what the claim did with it:
-    'started' (its record says started; attempt is this run), 'held' (not started),
-    'unknown' (no record to start from, or a task no spec names: the worker decides),
-    'spent' (its last run died with its worker: the worker fails it; attempt is that run's).
-    The lease of an item is "<id>:<entry>", as get.lua's.
+  Returns { wait_ms, cursor, entry, what_1, record_1, ... }: wait_ms / cursor as get.lua's
+    when nothing was read; per item handed over, what the claim did with it, a kind
+    letter and an attempt: s<n> started (its record says started; n is this run), h<n>
+    held (not started), u0 unknown (no record to start from, or a task no spec names:
+    the worker decides), x<n> spent (its last run, n, died with its worker: the worker
+    fails it). The lease of an item is "<id>:<entry>", as get.lua's.
   Side effects: the read's (see get.lua); started records move to s with this delivery's
   lease and one more run, counted; a started task with a visibility timeout of its own is
-  held that long (a refresh entry); a cancelled task's item is finished and its record
-  removed, without being handed over; the token is kept with the entry until it ends.
+  held that long (a refresh entry); an item whose task is final (cancelled, done, failed)
+  is finished without being handed over (but a failed task's redriven dead letter, at its
+  first delivery, starts afresh), a cancelled one's record then kept for its time; the
+  token is kept with the entry until it ends.
   Invariant: a task is started at most once per delivery; a start and a cancel never both win.
 ]]
 --@include queue
@@ -30,13 +33,24 @@
 --@include tasks
 
 local now = now_ms(ARGV[1])
+set_now(now)
 local count, start, lease_ms, token = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local specs = read_specs(8)
 
-local function reply_item(out, kind, attempt, rec)
-  out[#out + 1] = kind
-  out[#out + 1] = attempt
-  out[#out + 1] = rec
+-- What a claim makes of a delivery: a kind letter and the attempt, or nil to discard it.
+-- `first` tells whether the item is at its first delivery (asked only of a failed task).
+local function judge(record, lease, first, may_start)
+  if record and record.state == 'F' and first() then
+    -- a failed task's redriven dead letter: it starts afresh
+    record.state, record.attempt, record.err = 'q', 0, ''
+  end
+  if not record then return 'u0' end
+  if FINAL[record.state] then return nil end
+  local spec = specs[record.name]
+  if not spec then return 'u0' end
+  if not may_start then return 'h' .. record.attempt end
+  if is_spent(record, lease, spec) then return 'x' .. record.attempt end
+  return 's', spec
 end
 
 -- the same claim sent again: what it claimed and still holds, as it stands now
@@ -57,15 +71,16 @@ if prior then
     local rec = records[lease]
     if rec then
       local record = decode_record(task_records[i])
-      local spec = record and specs[record.name]
-      if not record or not spec then
-        reply_item(out, 'unknown', 0, rec)
-      elseif record.state == 's' and record.lease == lease then
-        reply_item(out, 'started', record.attempt, rec)
-      elseif is_spent(record, lease, spec) then
-        reply_item(out, 'spent', record.attempt, rec)
+      local what
+      if record and record.state == 's' and record.x == lease then
+        what = 's' .. record.attempt
       else
-        reply_item(out, 'held', record.attempt, rec)
+        what = judge(record, lease, function() return false end, true)
+        if what == 's' then what = 'h' .. record.attempt end
+      end
+      if what then
+        out[#out + 1] = what
+        out[#out + 1] = rec
       end
     end
   end
@@ -79,40 +94,41 @@ redis.call('HSET', Q.entries, 'c:' .. token, entry, entry .. ':c', token)
 local task_records = redis.call('HMGET', T.tasks, unpack(ids))
 local log = new_log()
 local out = { -1, '', entry }
-local started_fields, cancelled, discard = {}, {}, {}
+local writes, discard = {}, {}
 local extend = {} -- deadline -> leases of started tasks held for their own visibility timeout
 for i, rec in ipairs(recs) do
   local id = ids[i]
   local lease = id .. ':' .. entry
   local record = decode_record(task_records[i])
-  local spec = record and specs[record.name]
-  if record and record.state == 'c' then
+  local what, spec = judge(record, lease, function() return string.match(rec, '^%d+|[^|]*|(%d+)|') == '0' end, i <= start)
+  if not what then
     discard[#discard + 1] = lease
-    cancelled[#cancelled + 1] = id
-  elseif not spec then
-    reply_item(out, 'unknown', 0, rec)
-  elseif i > start then
-    reply_item(out, 'held', record.attempt, rec)
-  elseif is_spent(record, lease, spec) then
-    reply_item(out, 'spent', record.attempt, rec)
-  else
-    local attempt = record.attempt + 1
-    started_fields[#started_fields + 1] = id
-    started_fields[#started_fields + 1] = encode_record('s', attempt, now, lease, record.name, record.err)
-    log_change(log, id, 'started', record.name, false, -1)
-    if spec.vis_ms > 0 and spec.vis_ms ~= lease_ms then
-      local deadline = now + spec.vis_ms
-      extend[deadline] = extend[deadline] or {}
-      table.insert(extend[deadline], lease)
+    if record.state == 'C' and string.sub(record.x, 1, 1) == 'k' then
+      -- its item is gone now: the cancelled record is kept for its time from here
+      record.x = int_str(now + tonumber(string.sub(record.x, 2)))
+      writes[#writes + 1] = id
+      writes[#writes + 1] = encode_record(record)
+      log_expiry(log, record.x, id)
     end
-    reply_item(out, 'started', attempt, rec)
+  else
+    if what == 's' then
+      record.state, record.attempt, record.x = 's', record.attempt + 1, lease
+      writes[#writes + 1] = id
+      writes[#writes + 1] = encode_record(record)
+      log_change(log, id, 'started', record.name, false, -1)
+      if spec.vis_ms > 0 and spec.vis_ms ~= lease_ms then
+        local deadline = now + spec.vis_ms
+        extend[deadline] = extend[deadline] or {}
+        table.insert(extend[deadline], lease)
+      end
+      what = 's' .. record.attempt
+    end
+    out[#out + 1] = what
+    out[#out + 1] = rec
   end
 end
-if #started_fields > 0 then redis.call('HSET', T.tasks, unpack(started_fields)) end
-if #cancelled > 0 then
-  redis.call('HDEL', T.tasks, unpack(cancelled))
-  finish_leases(lease_groups(discard), now, false)
-end
+if #writes > 0 then redis.call('HSET', T.tasks, unpack(writes)) end
+if #discard > 0 then finish_leases(lease_groups(discard), now, false) end
 for deadline, leases in pairs(extend) do refresh_leases(lease_groups(leases), deadline, now) end
-flush_log(log, ARGV[7])
+flush_log(log, ARGV[7], now)
 return out

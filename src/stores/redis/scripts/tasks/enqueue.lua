@@ -1,15 +1,14 @@
 --[[
   tasks/enqueue: puts tasks of one name and writes their records, in one atomic step.
 
-  KEYS     the 20 queue keys (see lib/queue.lua), the tasks hash (21), the metrics hash
-           (22, unused), then per task i its finished record key (22 + i)
+  KEYS     the 20 queue keys (see lib/queue.lua), the tasks hash (21), the metrics hash (22)
   ARGV[1]  clock (test hook, "0" in production; see lib/clock.lua)
   ARGV[2]  delay in ms; > 0 hides the items until now + delay
   ARGV[3]  priority, an integer from -1000 to 1000
   ARGV[4]  task name
   ARGV[5..] per task: task id (its item id too), then its item's payload (the task message)
-  Returns per task 1 when it was put, 0 when its id already has a record, pending or
-  finished: the same put sent again (a client resending after a reconnect) puts nothing.
+  Returns per task 1 when it was put, 0 when its id already has a record that is not
+  expired: the same put sent again (a client resending after a reconnect) puts nothing.
   Side effects: the put's (see put.lua); one record per task put, state q (queued) or
   d (delayed), 0 runs.
 ]]
@@ -18,23 +17,26 @@
 --@include tasks
 
 local now = now_ms(ARGV[1])
+set_now(now)
 local delay, priority, name = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local n = (#ARGV - 4) / 2
 local ids = {}
 for i = 1, n do ids[i] = ARGV[3 + 2 * i] end
-local pending = redis.call('HMGET', T.tasks, unpack(ids))
+local existing = redis.call('HMGET', T.tasks, unpack(ids))
 
 local put_ids, payloads, fields, written = {}, {}, {}, {}
-local state = delay > 0 and 'd' or 'q'
+local record = { state = delay > 0 and 'd' or 'q', attempt = 0, x = '', name = name, err = '' }
+local text = encode_record(record)
 for i = 1, n do
-  if pending[i] or redis.call('EXISTS', KEYS[22 + i]) == 1 then
+  local found = decode_record(existing[i])
+  if found and not is_expired(found, now) then
     written[i] = 0
   else
     written[i] = 1
     put_ids[#put_ids + 1] = ids[i]
     payloads[#payloads + 1] = ARGV[4 + 2 * i]
     fields[#fields + 1] = ids[i]
-    fields[#fields + 1] = encode_record(state, 0, now, '', name)
+    fields[#fields + 1] = text
   end
 end
 if #put_ids > 0 then

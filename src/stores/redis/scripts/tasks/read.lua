@@ -1,13 +1,20 @@
 --[[
-  tasks/read: a task's record, from the tasks hash while its item is in the queue, else
-  its finished record.
+  tasks/read: a task's record (see lib/tasks.lua).
 
   KEYS[1] the tasks hash ({prefix:queue}:tasks)
-  KEYS[2] the task's finished record ({prefix:queue}:task:<id>)
-  ARGV[1] task id
-  Returns the record text (see lib/tasks.lua), or '' when there is none.
+  ARGV[1] clock (test hook, "0" in production; see lib/clock.lua)
+  ARGV[2] task id
+  Returns the record text, or '' when there is none (or it expired).
 ]]
-local record = redis.call('HGET', KEYS[1], ARGV[1])
--- a task cancelled while queued keeps a marker in the hash until its item is discarded
-if record and string.sub(record, 1, 2) ~= 'c|' then return record end
-return redis.call('GET', KEYS[2]) or ''
+--@include clock
+
+local record = redis.call('HGET', KEYS[1], ARGV[2])
+if not record then return '' end
+-- a final record (D, V, F, C) says when it expires: then it is as good as gone (a
+-- cancelled one whose item waits to be discarded says "k<ms>": it does not expire yet)
+local state, expires_at = string.match(record, '^(.)|%d+|%d+|([^|]*)|')
+local at = tonumber(expires_at)
+if (state == 'D' or state == 'V' or state == 'F' or state == 'C') and at and at <= now_ms(ARGV[1]) then
+  return ''
+end
+return record
