@@ -35,7 +35,7 @@ export { Visq, type TaskDecoratorOptions, type TaskMethodDecorator } from './app
 export { Task } from './tasks/task.js';
 export { EnqueuedTask } from './tasks/enqueued.js';
 export { taskContext, type TaskContext } from './tasks/context.js';
-export type { TaskRecord, TaskStatus } from './tasks/records.js';
+export type { TaskFailure, TaskRecord, TaskStatus } from './tasks/records.js';
 export type { TaskMessage } from './tasks/message.js';
 export type { TaskMetrics } from './tasks/metrics.js';
 export type {

@@ -56,8 +56,43 @@ export interface Transition {
   readonly runMs?: number;
   /** `started`: the lease of the delivery being started (a repeated start is recognised by it). */
   readonly lease?: string;
-  /** `started`: the id of the queue item being started, recorded if the record has none yet. */
+  /**
+   * The id of the queue item the change is about: for `started`, recorded if the record
+   * has none yet; for a failure (`failed`, or a retry), noted in the recent failures.
+   */
   readonly item?: string;
+}
+
+/**
+ * A run that failed, as the task-record store keeps the latest of them per task queue
+ * (at most {@link FAILURES_KEPT}, newest first), for the dashboard.
+ */
+export interface TaskFailure {
+  readonly taskId: string;
+  /** The task name. */
+  readonly task: string;
+  /** The id of the queue item whose run failed; '' when unknown. */
+  readonly item: string;
+  /** The failure's message, cut to at most {@link FAILURE_ERROR_BYTES} bytes of UTF-8. */
+  readonly error: string;
+  /** The run that failed (1 = the first run). */
+  readonly attempt: number;
+  /** `true`: the task failed for good (its runs spent); `false`: it will be retried. */
+  readonly final: boolean;
+  /** Store time of the failure, ms since the epoch. */
+  readonly at: number;
+}
+
+/** Failures kept per task queue (the Redis list is trimmed to this length). Same as the script. */
+export const FAILURES_KEPT = 50;
+
+/** Longest error text a kept failure holds, in bytes of UTF-8. Same as the script. */
+export const FAILURE_ERROR_BYTES = 1000;
+
+/** `text` cut to at most `bytes` bytes of UTF-8, as Lua's string.sub cuts it and a client decodes it. */
+export function cutUtf8(text: string, bytes: number): string {
+  const encoded = Buffer.from(text, 'utf8');
+  return encoded.length <= bytes ? text : encoded.subarray(0, bytes).toString('utf8');
 }
 
 /** Outcome of a transition. */
@@ -114,6 +149,12 @@ export interface TaskRecordStore {
    * e.g. "send|started", "send|le|100", "send|ms".
    */
   taskMetrics(base: string): Promise<Record<string, number>>;
+  /**
+   * The latest failed runs of the queue's tasks, newest first, at most `count` (of the
+   * {@link FAILURES_KEPT} kept): each applied transition to `failed`, or to
+   * `queued`/`delayed` with an error (a retry), adds one.
+   */
+  recentFailures(base: string, count: number): Promise<TaskFailure[]>;
   /** Listens to the task events of one queue; resolves once listening, to a stop function. */
   listen(base: string, listener: TaskEventListener): Promise<() => Promise<void>>;
   /** Releases connections the record store opened. */
@@ -151,6 +192,11 @@ export function schedulesKey(base: string): string {
 
 export function taskMetricsKey(base: string): string {
   return `${base}:task-metrics`;
+}
+
+/** The capped list of a queue's latest failed runs (see {@link TaskRecordStore.recentFailures}). */
+export function failuresKey(base: string): string {
+  return `${base}:task-failures`;
 }
 
 /** The pub/sub channel of a queue's task events. */

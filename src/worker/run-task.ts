@@ -215,6 +215,8 @@ export async function runDelivery(
         keepMs: PENDING_KEEP_MS + Math.ceil(settings.retryDelay * 1000),
         error: error.message,
         runMs,
+        // the failed run's item, for the recent failures (an at-most-once retry is a new item)
+        item: delivery.id,
       }),
     );
     if (atMostOnce) {
@@ -237,6 +239,7 @@ export async function runDelivery(
       keepMs: finishedKeepMs,
       error: error.message,
       runMs,
+      item: delivery.id,
     }),
   );
   await settleSpent(queue, message, lease, atMostOnce, settings.useDead, hooks);

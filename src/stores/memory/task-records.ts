@@ -6,11 +6,15 @@
 import { clockNow } from '../../data/clock.js';
 import { transitionIncrements } from '../../tasks/metrics.js';
 import {
+  cutUtf8,
+  FAILURE_ERROR_BYTES,
+  FAILURES_KEPT,
   type NewTask,
   type RecordState,
   type ScheduleClaim,
   type ScheduleMode,
   type TaskEventListener,
+  type TaskFailure,
   type TaskRecord,
   type TaskRecordStore,
   type Transition,
@@ -40,6 +44,8 @@ class MemoryRecordData {
   readonly schedules = new Map<string, number>();
   /** Per queue base: the task metrics hash, as task_transitions.lua keeps it. */
   readonly metrics = new Map<string, Map<string, number>>();
+  /** Per queue base: the latest failed runs, newest first, at most FAILURES_KEPT. */
+  readonly failures = new Map<string, TaskFailure[]>();
   readonly listeners = new Map<string, Set<TaskEventListener>>();
 }
 
@@ -161,6 +167,17 @@ export class MemoryTaskRecords implements TaskRecordStore {
     for (const [field, n] of transitionIncrements(name, decided.to, Boolean(change.error), change.runMs ?? -1)) {
       metrics.set(field, (metrics.get(field) ?? 0) + n);
     }
+    if (decided.to === 'failed' || ((decided.to === 'queued' || decided.to === 'delayed') && change.error)) {
+      this.#noteFailure(base, {
+        taskId: change.taskId,
+        task: name,
+        item: change.item || (record?.item ?? ''),
+        error: cutUtf8(decided.error ?? '', FAILURE_ERROR_BYTES),
+        attempt: next.attempt,
+        final: decided.to === 'failed',
+        at: now,
+      });
+    }
     const listeners = this.#data.listeners.get(base);
     if (listeners) {
       const event = { kind: 'change', taskId: change.taskId, state: decided.to } as const;
@@ -170,6 +187,17 @@ export class MemoryTaskRecords implements TaskRecordStore {
       });
     }
     return { applied: true, state: next.state, attempt: next.attempt };
+  }
+
+  #noteFailure(base: string, failure: TaskFailure): void {
+    const kept = this.#data.failures.get(base) ?? [];
+    kept.unshift(failure);
+    kept.length = Math.min(kept.length, FAILURES_KEPT);
+    this.#data.failures.set(base, kept);
+  }
+
+  async recentFailures(base: string, count: number): Promise<TaskFailure[]> {
+    return (this.#data.failures.get(base) ?? []).slice(0, count);
   }
 
   async taskMetrics(base: string): Promise<Record<string, number>> {

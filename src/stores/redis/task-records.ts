@@ -7,6 +7,7 @@ import { runScript, toStoreError, type RedisConnection } from './scripts/loader.
 import { TaskEventFeed } from './event-feed.js';
 import {
   eventsChannel,
+  failuresKey,
   resultKey,
   schedulesKey,
   taskMetricsKey,
@@ -16,6 +17,7 @@ import {
   type ScheduleClaim,
   type ScheduleMode,
   type TaskEventListener,
+  type TaskFailure,
   type TaskRecord,
   type TaskRecordStore,
   type Transition,
@@ -73,6 +75,7 @@ export class RedisTaskRecords implements TaskRecordStore {
         change.item ?? '',
       );
     }
+    keys.push(failuresKey(base));
     const reply = (await runScript(this.#redis, 'tasks/task_transitions', keys, args)) as (number | string)[];
     const results: TransitionResult[] = [];
     for (let i = 0; i < reply.length; i += 3) {
@@ -112,6 +115,19 @@ export class RedisTaskRecords implements TaskRecordStore {
       throw toStoreError(error, 'reading task metrics');
     }
     return Object.fromEntries(Object.entries(fields).map(([field, value]) => [field, Number(value)]));
+  }
+
+  async recentFailures(base: string, count: number): Promise<TaskFailure[]> {
+    let entries: string[];
+    try {
+      entries = await this.#redis.lrange(failuresKey(base), 0, count - 1);
+    } catch (error) {
+      throw toStoreError(error, 'reading recent task failures');
+    }
+    return entries.flatMap((entry) => {
+      const failure = parseFailure(entry);
+      return failure ? [failure] : [];
+    });
   }
 
   async result(base: string, taskId: string): Promise<string | undefined> {
@@ -184,4 +200,26 @@ export class RedisTaskRecords implements TaskRecordStore {
     this.#feed?.close();
     this.#feed = undefined;
   }
+}
+
+/** One entry of the failures list as task_transitions.lua writes it; undefined if it is not one. */
+function parseFailure(entry: string): TaskFailure | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(entry);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { t, i, m, e, a, f, at } = value as Record<string, unknown>;
+  if (typeof t !== 'string' || typeof i !== 'string' || typeof a !== 'number' || typeof at !== 'number') return undefined;
+  return {
+    taskId: i,
+    task: t,
+    item: typeof m === 'string' ? m : '',
+    error: typeof e === 'string' ? e : '',
+    attempt: a,
+    final: f === 1,
+    at,
+  };
 }

@@ -7,6 +7,8 @@
              histogram (non-cumulative bucket counts, count and sum in ms)
   KEYS[2i]   the status hash of task i ({prefix:queue}:task:<task id>)
   KEYS[2i+1] the result string of task i ({prefix:queue}:result:<task id>)
+  KEYS[#KEYS] the queue's latest failed runs ({prefix:queue}:task-failures; see the
+             "recent failures" block below)
   ARGV[1]    clock (test hook, "0" in production; see lib/clock.lua)
   ARGV[2]    pub/sub channel of the queue's task events
   ARGV[3..]  per task, FIELDS values:
@@ -19,8 +21,9 @@
                this is the first delivery of its queue item (a redriven dead letter is
                one) else '0'; for started: ms to keep the record if the runs are spent;
                the run time in ms of the run that ended (done, failed, retried), or -1;
-               for started: the lease of the delivery being started; for started: the
-               id of its queue item (recorded as `item` if the record has none yet)
+               for started: the lease of the delivery being started; the id of the
+               queue item (started: recorded as `item` if the record has none yet;
+               a failure: noted in the recent failures)
   Returns { applied (1/0), state after, attempt after } per task. A start that finds the
   runs spent returns { 1, 'failed', attempt }.
 
@@ -56,6 +59,34 @@ local function count(field, n)
   counts[field] = (counts[field] or 0) + n
 end
 
+-- ---- recent failures: a capped list per queue, for the dashboard ---------------------
+-- Each applied change to failed, or to queued/delayed with an error (a retry), pushes one
+-- JSON entry onto KEYS[#KEYS], newest first, trimmed to FAILURES_KEPT entries:
+--   { t = task name, i = task id, m = item id ('' when unknown), e = error (cut to
+--     FAILURE_ERROR_BYTES bytes), a = the run that failed, f = 1 failed for good / 0 to
+--     be retried, at = store time ms }
+-- Self-contained: note_failure() in the loop, write_failures() once at the end.
+local FAILURES_KEPT = 50
+local FAILURE_ERROR_BYTES = 1000
+local failures = {}
+
+local function note_failure(task_name, task_id, item, error_text, attempt, final)
+  failures[#failures + 1] = cjson.encode({
+    t = task_name, i = task_id, m = item, e = string.sub(error_text, 1, FAILURE_ERROR_BYTES),
+    a = attempt, f = final and 1 or 0, at = now,
+  })
+end
+
+local function write_failures()
+  if #failures == 0 then return end
+  -- only the newest FAILURES_KEPT can survive the trim: push no more (bounded unpack)
+  local newest = {}
+  for i = math.max(1, #failures - FAILURES_KEPT + 1), #failures do newest[#newest + 1] = failures[i] end
+  redis.call('LPUSH', KEYS[#KEYS], unpack(newest))
+  redis.call('LTRIM', KEYS[#KEYS], 0, FAILURES_KEPT - 1)
+end
+-- ---- end of recent failures ---------------------------------------------------------
+
 local function count_run(task_name, run_ms)
   if run_ms < 0 then return end
   local bucket = 'inf'
@@ -70,7 +101,7 @@ local function count_run(task_name, run_ms)
   count(task_name .. '|ms', math.floor(run_ms))
 end
 
-for i = 1, (#KEYS - 1) / 2 do
+for i = 1, (#KEYS - 2) / 2 do
   local key, result_key = KEYS[2 * i], KEYS[2 * i + 1]
   local base = 2 + (i - 1) * FIELDS
   local task_id, target, attempt = ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3])
@@ -157,6 +188,10 @@ for i = 1, (#KEYS - 1) / 2 do
       count(metric_name .. '|retried', 1)
     end
     if target ~= 'started' and target ~= 'cancelled' then count_run(metric_name, tonumber(ARGV[base + 12])) end
+    if target == 'failed' or ((target == 'queued' or target == 'delayed') and error_text ~= '') then
+      local item = ARGV[base + 14] ~= '' and ARGV[base + 14] or (record[4] or '')
+      note_failure(metric_name, task_id, item, error_text, attempt, target == 'failed')
+    end
     out[#out + 1] = 1
     out[#out + 1] = target
     out[#out + 1] = attempt
@@ -164,5 +199,6 @@ for i = 1, (#KEYS - 1) / 2 do
 end
 
 for field, n in pairs(counts) do redis.call('HINCRBY', KEYS[1], field, n) end
+write_failures()
 if #published > 0 then redis.call('PUBLISH', ARGV[2], table.concat(published, '\n')) end
 return out
