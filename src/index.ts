@@ -53,7 +53,7 @@ export type { WorkerOptions, WorkerSettings } from './worker/options.js';
 export { shardOf, type ShardOptions } from './worker/shard.js';
 export type { DeadInfo, DoneInfo, FailedInfo, RunInfo, WorkerEvents } from './worker/events.js';
 export { createMetricsHandler, type MetricsHandlerOptions } from './observe/metrics.js';
-export { createDashboardHandler, type DashboardOptions } from './observe/dashboard.js';
+export { createDashboardHandler, type DashboardHandler, type DashboardOptions } from './observe/dashboard.js';
 export type { QueueSourceOptions } from './observe/source.js';
 export type { RedisConnection } from './data/store.js';
 export { VERSION } from './version.js';

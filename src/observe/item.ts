@@ -19,6 +19,8 @@ export interface ItemTask {
   readonly attempt?: number;
   /** The last failure's message, if any. */
   readonly error?: string;
+  /** Store time of the record's last change (for a failed task: its failure), ms; absent without a record. */
+  readonly at?: number;
 }
 
 /** An inspected item: DataQueue.inspect's fields, plus the task's when it is a task message. */
@@ -31,14 +33,25 @@ export interface ItemReport extends ItemInfo<unknown> {
 export async function inspectItem(queue: DataQueue, app: Visq, id: string): Promise<ItemReport | undefined> {
   const info = await queue.inspect(id);
   if (!info) return undefined;
+  const task = await taskOfItem(app, queue.name, info.item);
+  return task ? { queue: queue.name, ...info, task } : { queue: queue.name, ...info };
+}
+
+/** What the task record says of `item` of the queue `queueName`; undefined when the item is not a task message. */
+export async function taskOfItem(app: Visq, queueName: string, item: unknown): Promise<ItemTask | undefined> {
   // queues can be written by anyone: only a well-formed task message has a record to read
-  const message = info.item;
-  if (!isTaskMessage(message) || !validName(message.i, 128) || !validName(message.t, 256)) return { queue: queue.name, ...info };
-  const record = await app.enqueuedTask(message.i, { queue: queue.name, task: message.t }).record();
-  const task: ItemTask = record
-    ? { name: message.t, id: message.i, status: record.state, attempt: record.attempt, ...(record.error ? { error: record.error } : {}) }
-    : { name: message.t, id: message.i, status: 'unknown' };
-  return { queue: queue.name, ...info, task };
+  if (!isTaskMessage(item) || !validName(item.i, 128) || !validName(item.t, 256)) return undefined;
+  const record = await app.enqueuedTask(item.i, { queue: queueName, task: item.t }).record();
+  return record
+    ? {
+        name: item.t,
+        id: item.i,
+        status: record.state,
+        attempt: record.attempt,
+        ...(record.error ? { error: record.error } : {}),
+        at: record.at,
+      }
+    : { name: item.t, id: item.i, status: 'unknown' };
 }
 
 function validName(value: string, maxLength: number): boolean {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { createDashboardHandler, type DashboardOptions } from '../../src/index.js';
+import { createDashboardHandler, type DashboardHandler, type DashboardOptions } from '../../src/index.js';
 import { CHROMIUM, hasChromium, launchChromium } from '../harness/chromium.js';
 import type { StoreContext } from '../harness/context.js';
 
@@ -55,10 +55,21 @@ export function useServers(): (handler: RequestListener) => Promise<Served> {
     });
 }
 
-/** Serves a dashboard of the file's store under the test's prefix; `options` add or override. */
+/**
+ * Serves a dashboard of the file's store under the test's prefix; `options` add or
+ * override. Its sampling stops after the test.
+ */
 export function useDashboards(ctx: StoreContext): (options?: Partial<DashboardOptions>) => Promise<Served> {
   const serve = useServers();
-  return (options = {}) => serve(createDashboardHandler({ store: ctx.store, prefix: ctx.prefix, ...options }));
+  const handlers: DashboardHandler[] = [];
+  afterEach(async () => {
+    await Promise.all(handlers.splice(0).map((handler) => handler.close()));
+  });
+  return (options = {}) => {
+    const handler = createDashboardHandler({ store: ctx.store, prefix: ctx.prefix, ...options });
+    handlers.push(handler);
+    return serve(handler);
+  };
 }
 
 export interface Reply {
