@@ -28,11 +28,14 @@ export type HistoryWindow = keyof typeof HISTORY_WINDOWS;
 /** Points per ring: enough for a chart a few hundred pixels wide. */
 export const POINTS_PER_WINDOW = 180;
 
-/** Queues given a history; more are sampled for nothing (about 27 KB each, see docs/observability.md). */
+/** Queues given a history (about 38 KB each, see docs/observability.md); any more are listed without charts. */
 export const MAX_QUEUES_WITH_HISTORY = 2000;
 
 /** Tasks of one queue given a history. */
 export const MAX_TASKS_WITH_HISTORY = 50;
+
+/** The list's and a queue's current rates are the mean over this long, ms: steady enough to read. */
+export const LATEST_RATES_MS = 10_000;
 
 /** Points of a sparkline. */
 export const SPARKLINE_POINTS = 60;
@@ -257,15 +260,20 @@ class QueueHistory {
     return out;
   }
 
-  /** Rates per second at the latest point of the finest ring; null before the second point. */
+  /**
+   * Rates per second lately: the mean of the finest ring's rates over the last
+   * {@link LATEST_RATES_MS} (at least its newest point); null before the second sample.
+   */
   latestRates(): Record<RateField, number | null> | undefined {
     const { ring } = this.tiers[0] as Tier;
     const newest = ring.newest;
     if (newest === undefined) return undefined;
-    return Object.fromEntries(RATE_FIELDS.map((field) => [field, shown(ring.value(field, newest), 4)])) as Record<
-      RateField,
-      number | null
-    >;
+    const recent = ring.indicesFrom(ring.time(newest) - LATEST_RATES_MS);
+    const mean = (field: RateField): number => {
+      const known = recent.map((i) => ring.value(field, i)).filter((v) => Number.isFinite(v));
+      return known.length === 0 ? Number.NaN : known.reduce((sum, v) => sum + v, 0) / known.length;
+    };
+    return Object.fromEntries(RATE_FIELDS.map((field) => [field, shown(mean(field), 4)])) as Record<RateField, number | null>;
   }
 
   get bytes(): number {

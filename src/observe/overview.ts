@@ -84,7 +84,7 @@ export function listQuery(params: URLSearchParams): ListQuery {
 /** One row of the list. */
 export interface ListedQueue extends Record<keyof QueueReading['stats'], number> {
   readonly name: string;
-  /** Per second at the latest sample; null until two samples were taken (or without history). */
+  /** Per second over the last 10 s of samples; null until two samples were taken (or without history). */
   readonly rates: Record<RateField, number | null> | null;
   /** With a window: the ready count over it. */
   readonly spark?: Column;

@@ -57,7 +57,8 @@ describe('History', () => {
     expect(series?.rates.puts).toEqual([null, 20, 20, 20]);
     expect(series?.rates.dones).toEqual([null, 10, 10, 10]);
     expect(series?.rates.deadLettered).toEqual([null, 0, 0, 2]);
-    expect(history.latestRates('jobs')).toEqual({ puts: 20, deliveries: 0, dones: 10, expiries: 0, deadLettered: 2 });
+    // the current rates: the mean over the last 10 s (the points at 5, 10 and 15 s)
+    expect(history.latestRates('jobs')).toEqual({ puts: 20, deliveries: 0, dones: 10, expiries: 0, deadLettered: 0.6667 });
   });
 
   it('counts a total that went down (a cleared queue) from zero, as rate() does', () => {

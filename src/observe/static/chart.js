@@ -113,7 +113,7 @@ export function drawChart(figure, spec) {
   const top = ticks.at(-1);
   const y = (v) => MARGIN.top + plotH * (1 - v / top);
 
-  const root = figure.querySelector('svg');
+  const root = figure.querySelector('svg.plot');
   root.setAttribute('viewBox', `0 0 ${WIDTH} ${HEIGHT}`);
   const layers = [];
   for (const v of ticks) {
@@ -207,7 +207,7 @@ function showCursor(figure, state) {
 }
 
 function listen(figure, state) {
-  const root = figure.querySelector('svg');
+  const root = figure.querySelector('svg.plot');
   root.setAttribute('tabindex', '0');
   root.setAttribute('role', 'img');
   root.addEventListener('pointermove', (event) => {

@@ -202,7 +202,9 @@ const RATE_SERIES = [
 
 function taskFigure(task) {
   const figure = el('figure', { className: 'chart', 'data-task': task }, el('figcaption', {}, `Run time of ${task}`), el('div', { className: 'legend' }));
-  figure.append(document.createElementNS('http://www.w3.org/2000/svg', 'svg'), el('p', { className: 'readout', 'aria-live': 'polite' }));
+  const plot = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  plot.setAttribute('class', 'plot');
+  figure.append(plot, el('p', { className: 'readout', 'aria-live': 'polite' }));
   return figure;
 }
 
