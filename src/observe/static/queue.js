@@ -7,6 +7,8 @@ import { $, ago, clock, count, duration, el, itemText, markSorted, rate, renderP
 /** Ready items shown, and dead letters per page. */
 export const SHOWN = 10;
 export const DEAD_PAGE = 20;
+/** Failures listed (the answer has more, to tell the story of dead letters whose record expired). */
+const FAILURES_SHOWN = 10;
 /** Task run-time charts drawn at most. */
 const TASK_CHARTS = 12;
 
@@ -95,7 +97,8 @@ function renderTasks() {
   markSorted($('tasks'), queueView.taskSort);
 }
 
-function renderFailures(failures, inspect) {
+function renderFailures(all, inspect) {
+  const failures = all.slice(0, FAILURES_SHOWN);
   $('failures-count').textContent = failures.length ? `(latest ${failures.length})` : '';
   $('failures').tBodies[0].replaceChildren(
     ...failures.map((f) =>
@@ -103,7 +106,7 @@ function renderFailures(failures, inspect) {
         'tr',
         { 'data-task-id': f.taskId },
         el('td', { className: 'when', title: new Date(f.at).toISOString() }, ago(f.at)),
-        el('td', { className: 'name' }, f.task),
+        el('td', { className: 'name task' }, f.task),
         el('td', { className: f.final ? 'dead-some' : '' }, `run ${f.attempt} · ${f.final ? 'failed for good' : 'retried'}`),
         el('td', { className: 'name error' }, f.error || '(no message)'),
         el('td', { className: 'id' }, f.item ? inspectButton(f.item, inspect) : el('span', { title: 'task id' }, f.taskId)),
@@ -177,7 +180,7 @@ export function renderDead(page, inspect) {
         'tr',
         { 'data-id': d.id },
         id,
-        el('td', { className: 'name', 'data-field': 'task' }, d.task.name),
+        el('td', { className: 'name task', 'data-field': 'task' }, d.task.name),
         el('td', { className: 'name error', 'data-field': 'error', title: story.expired ? expired : '' }, story.expired ? '–' : story.error ?? '(no message)'),
         el('td', { className: 'when', 'data-field': 'at', title: story.at ? new Date(story.at).toISOString() : expired }, story.at ? ago(story.at) : '–'),
         el('td', { className: 'name', 'data-field': 'args' }, itemText(d.item.a)),
@@ -228,7 +231,15 @@ export function renderHistory(body, window) {
   const rates = series?.rates ?? {};
   drawChart($('chart-depth'), {
     ...base, empty, unit: 'count', label: label('Items by state'),
-    series: [['ready', 'ready'], ['delayed', 'delayed'], ['inflight', 'in flight'], ['dead', 'dead']].map(([key, name]) => ({ key, label: name, values: depth[key] ?? [] })),
+    series: [['ready', 'ready'], ['delayed', 'delayed'], ['inflight', 'in flight']].map(([key, name]) => ({ key, label: name, values: depth[key] ?? [] })),
+  });
+  // on a scale of their own: a few dead letters beside a large backlog would lie flat at zero
+  drawChart($('chart-dead'), {
+    ...base, empty, unit: 'count', label: label('Dead letters'),
+    series: [
+      { key: 'dead', label: 'dead', values: depth.dead ?? [] },
+      { key: 'deadLettered', label: 'dead-lettered', values: rates.deadLettered ?? [], plot: false, unit: 'rate' },
+    ],
   });
   drawChart($('chart-rates'), {
     ...base, empty, unit: 'rate', label: label('Per second'),
