@@ -9,13 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { hasChromium } from '../harness/chromium.js';
 import { useStore } from '../harness/context.js';
 import { useQueues } from '../harness/queues.js';
-import { useTaskApps } from '../tasks/helpers.js';
-import { send, useBrowser, useDashboards } from './helpers.js';
-
-// The page's globals inside page.evaluate callbacks (the project compiles without the DOM library).
-declare const document: {
-  querySelector(selector: string): { textContent: string | null; getAttribute(name: string): string | null } | null;
-};
+import { until, useTaskApps } from '../tasks/helpers.js';
+import { problems, send, showsText, useBrowser, useDashboards } from './helpers.js';
 
 const ctx = useStore();
 const open = useQueues(ctx);
@@ -25,42 +20,15 @@ const dashboard = useDashboards(ctx);
 /** Sampling this often keeps the tests short. */
 const FAST = 0.1;
 
-/** Waits until `holds` (read through the page from here: the page's CSP refuses evaluated strings). */
-async function waitFor(what: string, holds: () => Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + 10_000;
-  while (!(await holds())) {
-    if (performance.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** An attribute of the first element of `selector`, or null. */
 async function attribute(page: Page, selector: string, name: string): Promise<string | null> {
   const element = await page.$(selector);
   return element ? element.getAttribute(name) : null;
 }
 
-/** Waits until the element of `selector` reads `text`. */
-async function showsText(page: Page, selector: string, text: string): Promise<void> {
-  await page.waitForFunction(
-    ([sel, expected]) => document.querySelector(sel as string)?.textContent === expected,
-    [selector, text],
-    { timeout: 10_000 },
-  );
-}
-
 /** Points drawn in the chart of `selector`. */
 async function pointsOf(page: Page, selector: string): Promise<number> {
   return Number(await page.getAttribute(`${selector} svg.plot`, 'data-points'));
-}
-
-function problems(page: Page): string[] {
-  const seen: string[] = [];
-  page.on('pageerror', (error) => seen.push(`pageerror: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') seen.push(message.text());
-  });
-  return seen;
 }
 
 /** The first column of the overview's rows. */
@@ -78,19 +46,16 @@ describe.skipIf(!hasChromium || ctx.kind !== 'redis')('dashboard charts in chrom
     const page = await browser.page();
     const seen = problems(page);
     await page.goto(`${origin}/#/queue/jobs`);
-    await waitFor('eight points', async () => Number(await attribute(page, '#chart-depth svg.plot', 'data-points')) >= 8);
+    await until('eight points', async () => Number(await attribute(page, '#chart-depth svg.plot', 'data-points')) >= 8);
     await queue.putData([6, 7, 8, 9, 10]);
-    await waitFor('10 ready drawn', async () => (await attribute(page, '#chart-depth svg.plot', 'aria-label'))?.includes('ready now 10, peak 10') === true);
+    await until('10 ready drawn', async () => (await attribute(page, '#chart-depth svg.plot', 'aria-label'))?.includes('ready now 10, peak 10') === true);
 
-    expect(await page.$$eval('#chart-depth svg.plot path[data-series]', (paths) => paths.map((p) => p.getAttribute('data-series')))).toEqual([
-      'ready',
-      'delayed',
-      'inflight',
-    ]);
-    expect(await page.$$eval('#chart-dead svg.plot path[data-series]', (paths) => paths.map((p) => p.getAttribute('data-series')))).toEqual([
-      'dead',
-    ]);
-    await waitFor('puts drawn', async () => /puts now [\d.]+\/s, peak [1-9]/.test((await attribute(page, '#chart-rates svg.plot', 'aria-label')) ?? ''));
+    // (a sample late by more than 2.5 intervals, on a busy machine, breaks a line in two)
+    const drawn = (chart: string) =>
+      page.$$eval(`${chart} svg.plot path[data-series]`, (paths) => [...new Set(paths.map((p) => p.getAttribute('data-series')))]);
+    expect(await drawn('#chart-depth')).toEqual(['ready', 'delayed', 'inflight']);
+    expect(await drawn('#chart-dead')).toEqual(['dead']);
+    await until('puts drawn', async () => /puts now [\d.]+\/s, peak [1-9]/.test((await attribute(page, '#chart-rates svg.plot', 'aria-label')) ?? ''));
     expect(await page.$$eval('#chart-rates path[data-series="puts"]', (paths) => paths.length)).toBeGreaterThan(0);
 
     // the keyboard moves a cursor over the samples, and the readout says what is under it
@@ -104,7 +69,7 @@ describe.skipIf(!hasChromium || ctx.kind !== 'redis')('dashboard charts in chrom
     const requested = page.waitForRequest((request) => request.url().includes('/history?window=1h'));
     await page.click('#window button[data-window="1h"]');
     await requested;
-    await waitFor('the 1 h window drawn', async () => (await attribute(page, '#chart-depth', 'data-window')) === '1h');
+    await until('the 1 h window drawn', async () => (await attribute(page, '#chart-depth', 'data-window')) === '1h');
     expect(await page.getAttribute('#window button[data-window="1h"]', 'aria-pressed')).toBe('true');
     expect(await page.getAttribute('#window button[data-window="15m"]', 'aria-pressed')).toBe('false');
     expect(await pointsOf(page, '#chart-depth')).toBeGreaterThan(0);
@@ -113,7 +78,7 @@ describe.skipIf(!hasChromium || ctx.kind !== 'redis')('dashboard charts in chrom
 
     // the overview keeps the window, and draws a sparkline per queue
     await page.click('.crumbs a');
-    await waitFor('a sparkline', async () => Number(await attribute(page, 'tr[data-queue="jobs"] svg.spark', 'data-points')) > 0);
+    await until('a sparkline', async () => Number(await attribute(page, 'tr[data-queue="jobs"] svg.spark', 'data-points')) > 0);
     expect(await page.getAttribute('tr[data-queue="jobs"] svg.spark', 'aria-label')).toBe(
       'ready items of jobs over the last 1 h: now 10, peak 10',
     );
@@ -138,17 +103,17 @@ describe.skipIf(!hasChromium || ctx.kind !== 'redis')('dashboard charts in chrom
     expect(await page.$$eval('#queues tbody tr', (rows) => rows.length)).toBe(50);
 
     await page.click('th button[data-sort="dead"]');
-    await waitFor('q0500 first', async () => (await attribute(page, '#queues tbody tr', 'data-queue')) === 'q0500');
+    await until('q0500 first', async () => (await attribute(page, '#queues tbody tr', 'data-queue')) === 'q0500');
     expect((await listed(page)).slice(0, 3)).toEqual(['q0500', 'q0900', 'q0000']);
     expect(await page.getAttribute('th:has(button[data-sort="dead"])', 'aria-sort')).toBe('descending');
 
     // by keyboard: the column headers are buttons
     await page.focus('th button[data-sort="ready"]');
     await page.keyboard.press('Enter');
-    await waitFor('q0009 first', async () => (await attribute(page, '#queues tbody tr', 'data-queue')) === 'q0009');
+    await until('q0009 first', async () => (await attribute(page, '#queues tbody tr', 'data-queue')) === 'q0009');
     expect((await listed(page)).slice(0, 3)).toEqual(['q0009', 'q0019', 'q0029']);
     await page.keyboard.press('Enter');
-    await waitFor('q0000 first', async () => (await attribute(page, '#queues tbody tr', 'data-queue')) === 'q0000');
+    await until('q0000 first', async () => (await attribute(page, '#queues tbody tr', 'data-queue')) === 'q0000');
     expect(await page.getAttribute('th:has(button[data-sort="ready"])', 'aria-sort')).toBe('ascending');
 
     await page.click('#queues-pager button[data-page="1"]');
@@ -168,7 +133,7 @@ describe.skipIf(!hasChromium || ctx.kind !== 'redis')('dashboard charts in chrom
     const { origin } = await dashboard({ historyInterval: FAST });
     const runs = [...(await boom.executeMany(Array.from({ length: 25 }, (_, n) => [n] as [number]))), await fine.execute([])];
     // the runs are charted from the growth of the run-time histogram: sampled before and after
-    await waitFor('the queue sampled', async () => {
+    await until('the queue sampled', async () => {
       const body = (await send(`${origin}/api/queues/default/history`)).json<{ series: { time: number[] } | null }>();
       return (body.series?.time.length ?? 0) > 0;
     });
@@ -221,7 +186,7 @@ describe.skipIf(!hasChromium || ctx.kind !== 'redis')('dashboard charts in chrom
     expect(await page.$$eval('#tasks tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-task')))).toEqual(['fine', 'boom']);
 
     // a run-time chart per task, drawn from the runs between samples
-    await waitFor('a run-time chart', async () => Number(await attribute(page, '#task-charts figure[data-task="boom"] svg.plot', 'data-points')) > 0);
+    await until('a run-time chart', async () => Number(await attribute(page, '#task-charts figure[data-task="boom"] svg.plot', 'data-points')) > 0);
     expect(await page.$$eval('#task-charts figure', (figures) => figures.map((f) => f.getAttribute('data-task')))).toEqual(['boom', 'fine']);
     expect(seen).toEqual([]);
   });

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { hasChromium } from '../harness/chromium.js';
 import { useStore } from '../harness/context.js';
 import { useQueues } from '../harness/queues.js';
-import { TOKEN, useBrowser, useDashboards, useServers } from './helpers.js';
+import { problems, showsText, TOKEN, useBrowser, useDashboards, useServers } from './helpers.js';
 
 // The page's globals, used inside page.evaluate callbacks (they run in the browser). The
 // project compiles without the DOM library so that Node code cannot use them by mistake.
@@ -24,25 +24,6 @@ const dashboard = useDashboards(ctx);
 const serve = useServers();
 
 const XSS_NAME = '<img src=x onerror=alert(1)>';
-
-/** Waits until the element of `selector` reads `text` (the page refreshes every 2 s). */
-async function showsText(page: Page, selector: string, text: string): Promise<void> {
-  await page.waitForFunction(
-    ([sel, expected]) => document.querySelector(sel as string)?.textContent === expected,
-    [selector, text],
-    { timeout: 10_000 },
-  );
-}
-
-/** Uncaught errors and refused resources (a CSP violation) of a page, to check there were none. */
-function problems(page: Page): string[] {
-  const seen: string[] = [];
-  page.on('pageerror', (error) => seen.push(`pageerror: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Refused to|Content Security Policy/.test(message.text())) seen.push(message.text());
-  });
-  return seen;
-}
 
 /** A queue with 2 ready, 1 delayed, 1 in flight and 1 dead item. */
 async function mixedQueue(name: string) {

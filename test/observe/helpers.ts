@@ -199,3 +199,25 @@ export function useBrowser(): { page(): Promise<Page> } {
   };
 }
 
+
+// The page's own global inside page.waitForFunction callbacks (the project compiles without the DOM library).
+declare const document: { querySelector(selector: string): { textContent: string | null } | null };
+
+/** Waits until the element of `selector` reads `text` (the page refreshes every 2 s). */
+export async function showsText(page: Page, selector: string, text: string): Promise<void> {
+  await page.waitForFunction(
+    ([sel, expected]) => document.querySelector(sel as string)?.textContent === expected,
+    [selector, text],
+    { timeout: 10_000 },
+  );
+}
+
+/** Uncaught errors and console errors of a page (a CSP refusal among them), to check there were none. */
+export function problems(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('pageerror', (error) => seen.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') seen.push(message.text());
+  });
+  return seen;
+}

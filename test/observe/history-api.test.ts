@@ -5,7 +5,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { createDashboardHandler } from '../../src/index.js';
+import { Redis } from 'ioredis';
+import { createDashboardHandler, StoreError } from '../../src/index.js';
+import { freePort } from '../harness/redis-server.js';
 import { useStore } from '../harness/context.js';
 import { useQueues } from '../harness/queues.js';
 import { until, useTaskApps } from '../tasks/helpers.js';
@@ -201,6 +203,16 @@ describe('historyInterval', () => {
     );
     expect(() => createDashboardHandler({ store, historyInterval: Number.NaN })).toThrow(RangeError);
     expect(() => createDashboardHandler({ store, historyInterval: '5' as never })).toThrow(TypeError);
+  });
+
+  it('reports a sample that fails, and samples again', async () => {
+    const errors: unknown[] = [];
+    const broken = new Redis({ port: await freePort(), lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null });
+    broken.on('error', () => {});
+    await dashboard({ store: undefined, redis: broken, historyInterval: FAST, onError: (e) => errors.push(e) });
+    await until('two failed samples', () => errors.length >= 2);
+    expect(errors[0]).toBeInstanceOf(StoreError);
+    broken.disconnect();
   });
 
   it('stops sampling when the handler is closed', async () => {
