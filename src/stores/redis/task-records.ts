@@ -120,7 +120,8 @@ export class RedisTaskRecords implements TaskRecordStore {
   async recentFailures(base: string, count: number): Promise<TaskFailure[]> {
     let entries: string[];
     try {
-      entries = await this.#redis.lrange(failuresKey(base), 0, count - 1);
+      // the list is oldest first: the newest `count` are its tail
+      entries = (await this.#redis.lrange(failuresKey(base), -count, -1)).reverse();
     } catch (error) {
       throw toStoreError(error, 'reading recent task failures');
     }

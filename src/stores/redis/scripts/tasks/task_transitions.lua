@@ -60,8 +60,9 @@ local function count(field, n)
 end
 
 -- ---- recent failures: a capped list per queue, for the dashboard ---------------------
--- Each applied change to failed, or to queued/delayed with an error (a retry), pushes one
--- JSON entry onto KEYS[#KEYS], newest first, trimmed to FAILURES_KEPT entries:
+-- Each applied change to failed, or to queued/delayed with an error (a retry), appends one
+-- JSON entry to KEYS[#KEYS] (oldest first, newest last; RPUSH and LTRIM, which the
+-- least-privilege ACL of docs/operations.md allows), trimmed to the last FAILURES_KEPT:
 --   { t = task name, i = task id, m = item id ('' when unknown), e = error (cut to
 --     FAILURE_ERROR_BYTES bytes), a = the run that failed, f = 1 failed for good / 0 to
 --     be retried, at = store time ms }
@@ -82,8 +83,8 @@ local function write_failures()
   -- only the newest FAILURES_KEPT can survive the trim: push no more (bounded unpack)
   local newest = {}
   for i = math.max(1, #failures - FAILURES_KEPT + 1), #failures do newest[#newest + 1] = failures[i] end
-  redis.call('LPUSH', KEYS[#KEYS], unpack(newest))
-  redis.call('LTRIM', KEYS[#KEYS], 0, FAILURES_KEPT - 1)
+  redis.call('RPUSH', KEYS[#KEYS], unpack(newest))
+  redis.call('LTRIM', KEYS[#KEYS], -FAILURES_KEPT, -1)
 end
 -- ---- end of recent failures ---------------------------------------------------------
 
