@@ -19,8 +19,8 @@ export interface ItemTask {
   readonly attempt?: number;
   /** The last failure's message, if any. */
   readonly error?: string;
-  /** Store time of the record's last change (for a failed task: its failure), ms; absent without a record. */
-  readonly at?: number;
+  /** Store time of the record's last change (for a failed task: its failure); absent without a record. */
+  readonly at?: Date;
 }
 
 /** An inspected item: DataQueue.inspect's fields, plus the task's when it is a task message. */
@@ -49,7 +49,7 @@ export async function taskOfItem(app: Visq, queueName: string, item: unknown): P
         status: record.state,
         attempt: record.attempt,
         ...(record.error ? { error: record.error } : {}),
-        at: record.at,
+        at: new Date(record.at),
       }
     : { name: item.t, id: item.i, status: 'unknown' };
 }

@@ -157,7 +157,7 @@ export function renderQueue(body, { canAct, readOnly, hasToken, inspect }) {
 
 /** What the dead letter's task says, or the latest failures when its record expired. */
 function deadTaskStory(task) {
-  if (task.status !== 'unknown') return { error: task.error, at: task.at };
+  if (task.status !== 'unknown') return { error: task.error, at: Date.parse(task.at) };
   const failure = queueView.failures.find((f) => f.taskId === task.id && f.final);
   return failure ? { error: failure.error, at: failure.at } : { expired: true };
 }
@@ -301,7 +301,7 @@ export function renderItem(item) {
     rows.push(['task status', item.task.status]);
     if (item.task.attempt !== undefined) rows.push(['attempt', `${item.task.attempt} (runs started)`]);
     if (item.task.error !== undefined) rows.push(['last error', item.task.error]);
-    if (item.task.at !== undefined) rows.push(['status since', when(item.task.at)]);
+    if (item.task.at !== undefined) rows.push(['status since', when(Date.parse(item.task.at))]);
   }
   rows.push(['item', itemText(item.item)]);
   const list = $('inspect-result');
