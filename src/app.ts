@@ -14,6 +14,7 @@ import type { WorkerOptions } from './worker/options.js';
 import { AppCore, type RegisteredTask, type TaskFunction, type TaskSchedule } from './tasks/core.js';
 import { EnqueuedTask } from './tasks/enqueued.js';
 import { parseTaskMetrics, type TaskMetrics } from './tasks/metrics.js';
+import { FAILURES_KEPT, type TaskFailure } from './tasks/records.js';
 import { taskStoreOf } from './tasks/task-store.js';
 import type { TaskMessage } from './tasks/message.js';
 import {
@@ -157,6 +158,19 @@ export class Visq {
   async taskMetrics(queue = 'default'): Promise<TaskMetrics[]> {
     const name = check.text('queue', queue, { forbid: '}' });
     return parseTaskMetrics(name, await this.#core.tasks.taskMetrics(this.#core.base(name)));
+  }
+
+  /**
+   * The latest failed runs of a task queue's tasks, newest first: up to `count` (an
+   * integer from 1 to 50, default 50) of the 50 the store keeps per queue. A run that
+   * failed and will be retried is one (`final: false`), and so is a task that failed for
+   * good (`final: true`). Written by the status changes themselves, so every process sees
+   * the same list.
+   */
+  async recentFailures(queue = 'default', count = FAILURES_KEPT): Promise<TaskFailure[]> {
+    const name = check.text('queue', queue, { forbid: '}' });
+    const limit = check.integerIn('count', count, 1, FAILURES_KEPT);
+    return this.#core.tasks.recentFailures(this.#core.base(name), limit);
   }
 
   /** The DataQueue behind a task queue: for stats, peeking, dead letters and redrive. */

@@ -35,7 +35,7 @@ export { Visq, type TaskDecoratorOptions, type TaskMethodDecorator } from './app
 export { Task } from './tasks/task.js';
 export { EnqueuedTask } from './tasks/enqueued.js';
 export { taskContext, type TaskContext } from './tasks/context.js';
-export type { TaskRecord, TaskStatus } from './tasks/records.js';
+export type { TaskFailure, TaskRecord, TaskStatus } from './tasks/records.js';
 export type { TaskMessage } from './tasks/message.js';
 export type { TaskMetrics } from './tasks/metrics.js';
 export type {
@@ -53,7 +53,7 @@ export type { WorkerOptions, WorkerSettings } from './worker/options.js';
 export { shardOf, type ShardOptions } from './worker/shard.js';
 export type { DeadInfo, DoneInfo, FailedInfo, RunInfo, WorkerEvents } from './worker/events.js';
 export { createMetricsHandler, type MetricsHandlerOptions } from './observe/metrics.js';
-export { createDashboardHandler, type DashboardOptions } from './observe/dashboard.js';
+export { createDashboardHandler, type DashboardHandler, type DashboardOptions } from './observe/dashboard.js';
 export type { QueueSourceOptions } from './observe/source.js';
 export type { RedisConnection } from './data/store.js';
 export { VERSION } from './version.js';

@@ -2,9 +2,12 @@
  * The dashboard's JSON API. Paths carry queue names and item ids URL-encoded, one per
  * segment, so a name may hold any character, `/` included.
  *
- *   GET  /api/queues                        every queue's stats
- *   GET  /api/queues/:name[?limit=n]        stats, next ready items, dead letters, task metrics
- *   GET  /api/queues/:name/items/:id        one item (inspect), by item id or task id
+ *   GET  /api/queues[?sort&order&offset&limit&filter&window]
+ *                                           every queue's stats, rates and sparkline (a page of them)
+ *   GET  /api/queues/:name[?limit=n]        stats, rates, next ready items, dead letters, task metrics, recent failures
+ *   GET  /api/queues/:name/history?window=w the queue's charts over the window (15m, 1h, 24h)
+ *   GET  /api/queues/:name/dead[?offset&limit] a page of dead letters, with their tasks
+ *   GET  /api/queues/:name/items/:id        one item (inspect), by item id (a task's is its task id)
  *   POST /api/queues/:name/redrive          dead letters back to the queue; body { count? }
  *   POST /api/queues/:name/purge-dead       delete the queue's dead letters
  */
@@ -14,10 +17,17 @@ import type { TaskMetrics } from '../tasks/metrics.js';
 import * as check from '../validate.js';
 import type { Guard } from './guard.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
+import { deadLetters, DEAD_LETTERS_REACHABLE } from './dead-letters.js';
+import type { History, HistoryWindow } from './history.js';
 import { inspectItem } from './item.js';
+import { integerParam, listQuery, listQueues, windowParam } from './overview.js';
 import type { QueueSource } from './source.js';
 
 const DEFAULT_LIMIT = 20;
+/** Dead letters per page unless asked otherwise. */
+const DEAD_PAGE = 20;
+/** Recent failures a queue's answer carries. */
+const FAILURES_SHOWN = 20;
 
 function badRequest(error: unknown): unknown {
   return error instanceof VisqTypeError || error instanceof VisqRangeError ? new HttpError(400, error.message) : error;
@@ -58,10 +68,13 @@ function items(found: ReadonlyMap<string, unknown>): { id: string; item: unknown
 export class Api {
   readonly #source: QueueSource;
   readonly #guard: Guard;
+  readonly #history: History | undefined;
 
-  constructor(source: QueueSource, guard: Guard) {
+  /** `history`: the sampled history, or undefined when it is off. */
+  constructor(source: QueueSource, guard: Guard, history: History | undefined) {
     this.#source = source;
     this.#guard = guard;
+    this.#history = history;
   }
 
   /** Serves `parts` (the path segments after `/api`); throws HttpError to refuse. */
@@ -79,17 +92,27 @@ export class Api {
     const method = request.method === 'HEAD' ? 'GET' : request.method;
     const [root, rawName, action, rawId, ...rest] = parts;
     if (root !== 'queues' || rest.length > 0) throw new HttpError(404, 'No such API path');
+    const params = url.searchParams;
     if (rawName === undefined) {
       allow(method, 'GET');
-      return sendJson(response, 200, await this.#list());
+      return sendJson(response, 200, await this.#list(params));
     }
     const name = this.#queueName(segment(rawName, 'queue name'));
     if (action === undefined) {
       allow(method, 'GET');
-      const limitRaw = url.searchParams.get('limit');
-      const limit =
-        limitRaw === null ? DEFAULT_LIMIT : asBadRequest(() => check.integerIn('limit', Number(limitRaw), 1, 1000));
+      const limit = asBadRequest(() => integerParam(params, 'limit', 1, 1000)) ?? DEFAULT_LIMIT;
       return sendJson(response, 200, await this.#queue(name, limit));
+    }
+    if (action === 'history' && rawId === undefined) {
+      allow(method, 'GET');
+      const window = asBadRequest(() => windowParam(params)) ?? '15m';
+      return sendJson(response, 200, this.#series(name, window));
+    }
+    if (action === 'dead' && rawId === undefined) {
+      allow(method, 'GET');
+      const offset = asBadRequest(() => integerParam(params, 'offset', 0, DEAD_LETTERS_REACHABLE - 1)) ?? 0;
+      const limit = asBadRequest(() => integerParam(params, 'limit', 1, 100)) ?? DEAD_PAGE;
+      return sendJson(response, 200, await this.#dead(name, offset, limit));
     }
     if (action === 'items' && rawId !== undefined) {
       allow(method, 'GET');
@@ -126,32 +149,57 @@ export class Api {
     return name;
   }
 
-  async #list(): Promise<unknown> {
-    const readings = await this.#source.readAll();
+  /** What every answer says of the dashboard itself. */
+  #about(): { prefix: string; readOnly: boolean; time: number; history: unknown } {
+    const history = this.#history;
     return {
       prefix: this.#source.prefix,
       readOnly: this.#guard.readOnly,
       time: Date.now(),
-      queues: readings.map(({ name, stats }) => ({ name, ...stats })),
+      history: history
+        ? { interval: history.intervalMs / 1000, since: history.since ?? null, latest: history.latest ?? null }
+        : { interval: 0, since: null, latest: null },
     };
   }
 
+  async #list(params: URLSearchParams): Promise<unknown> {
+    const query = asBadRequest(() => listQuery(params));
+    const readings = await this.#source.readAll(false);
+    const about = this.#about();
+    const { total, queues } = listQueues(readings, this.#history, query, about.time);
+    return { ...about, total, offset: query.offset, queues };
+  }
+
   async #queue(name: string, limit: number): Promise<unknown> {
-    const [reading, ready, dead] = await Promise.all([
+    const [reading, ready, dead, failures] = await Promise.all([
       this.#source.read(name),
       this.#source.use(name, (queue) => queue.peekData(limit)),
       this.#source.use(name, (queue) => queue.dead.peekData(limit)),
+      this.#source.app.recentFailures(name, FAILURES_SHOWN),
     ]);
     return {
       name,
-      prefix: this.#source.prefix,
-      readOnly: this.#guard.readOnly,
-      time: Date.now(),
+      ...this.#about(),
       stats: reading.stats,
+      rates: this.#history?.latestRates(name) ?? null,
       ready: items(ready),
       dead: items(dead),
       tasks: reading.tasks.map(taskJson),
+      failures,
     };
+  }
+
+  #series(name: string, window: HistoryWindow): unknown {
+    const about = this.#about();
+    return { name, ...about, series: this.#history?.series(name, window, about.time) ?? null };
+  }
+
+  async #dead(name: string, offset: number, limit: number): Promise<unknown> {
+    const [stats, page] = await Promise.all([
+      this.#source.use(name, (queue) => queue.stats()),
+      this.#source.use(name, (queue) => deadLetters(queue, this.#source.app, offset, limit)),
+    ]);
+    return { name, total: stats.dead, reachable: Math.min(stats.dead, DEAD_LETTERS_REACHABLE), offset, limit, items: page };
   }
 }
 

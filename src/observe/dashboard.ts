@@ -1,7 +1,8 @@
 /**
- * The dashboard as one Node request listener: the page (`/`, `/app.js`, `/style.css`,
+ * The dashboard as one Node request listener: the page (`/`, its scripts and stylesheet,
  * static files shipped in ./static), the JSON API under `/api/`, and `/metrics`. `visq
- * serve` puts it in an http.Server; it mounts in a user's own server the same way.
+ * serve` puts it in an http.Server; it mounts in a user's own server the same way. It
+ * also samples the queues on an interval for the charts (see history.ts) until closed.
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
@@ -9,8 +10,10 @@ import { StoreError } from '../errors.js';
 import * as check from '../validate.js';
 import { Api } from './api.js';
 import { Guard, tokenOption } from './guard.js';
+import { History } from './history.js';
 import { COMMON_HEADERS, HttpError, sendJson } from './http.js';
 import { metricsRegistry, onErrorOption, serveMetrics, type MetricsHandlerOptions } from './metrics.js';
+import { Sampler } from './sampler.js';
 import { QueueSource, SOURCE_OPTION_KEYS } from './source.js';
 
 /** Options of {@link createDashboardHandler}. */
@@ -26,13 +29,29 @@ export interface DashboardOptions extends MetricsHandlerOptions {
    * serve` sets it to the loopback names when it listens on a loopback address.
    */
   allowedHosts?: readonly string[];
+  /**
+   * Seconds between two samples of every queue for the charts (kept in this process, lost
+   * when it stops), from 0.1 to 3600; 0 turns the history off (no sampling, no charts).
+   * Default 5.
+   */
+  historyInterval?: number;
 }
 
+/** The dashboard's request listener; `close()` stops its sampling (the store stays open). */
+export interface DashboardHandler extends RequestListener {
+  /** Stops sampling the queues for the charts; resolves once a sample under way has ended. */
+  close(): Promise<void>;
+}
+
+/** Seconds between samples unless `historyInterval` says otherwise. */
+const DEFAULT_HISTORY_INTERVAL = 5;
+
 /** The static files of the page, by path. Read once: they ship with the package. */
+const SCRIPTS = ['app.js', 'chart.js', 'format.js', 'overview.js', 'queue.js'];
 const PAGE_FILES: Readonly<Record<string, { file: string; type: string }>> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+  ...Object.fromEntries(SCRIPTS.map((file) => [`/${file}`, { file, type: 'text/javascript; charset=utf-8' }])),
 };
 
 /** Only the page's own files run, fetch and style: queue names and items are user data. */
@@ -43,6 +62,14 @@ const CONTENT_SECURITY_POLICY =
 function loadPage(): Map<string, { body: Buffer; type: string }> {
   const dir = new URL('./static/', import.meta.url);
   return new Map(Object.entries(PAGE_FILES).map(([path, { file, type }]) => [path, { body: readFileSync(new URL(file, dir)), type }]));
+}
+
+function historyIntervalOption(value: unknown): number {
+  if (value === undefined) return DEFAULT_HISTORY_INTERVAL;
+  const expected = 'a number of seconds from 0.1 to 3600, or 0 for no history';
+  if (typeof value !== 'number') throw check.typeError('options.historyInterval', expected, value);
+  if (value !== 0 && !(value >= 0.1 && value <= 3600)) throw check.rangeError('options.historyInterval', expected, value);
+  return value;
 }
 
 function allowedHostsOption(value: unknown): string[] | undefined {
@@ -61,14 +88,17 @@ function allowedHostsOption(value: unknown): string[] | undefined {
  *
  * It expects to be mounted at the root of its server (the page fetches `/api/...`).
  */
-export function createDashboardHandler(options: DashboardOptions): RequestListener {
-  const opts = check.options('options', options, [...SOURCE_OPTION_KEYS, 'onError', 'token', 'allowedHosts']);
+export function createDashboardHandler(options: DashboardOptions): DashboardHandler {
+  const opts = check.options('options', options, [...SOURCE_OPTION_KEYS, 'onError', 'token', 'allowedHosts', 'historyInterval']);
   const token = opts.token === undefined ? undefined : tokenOption('options.token', opts.token);
   const guard = new Guard(token, allowedHostsOption(opts.allowedHosts));
   const onError = onErrorOption(opts.onError);
+  const interval = historyIntervalOption(opts.historyInterval);
   const source = new QueueSource(opts);
   const registry = metricsRegistry(source);
-  const api = new Api(source, guard);
+  const history = interval > 0 ? new History(Math.round(interval * 1000)) : undefined;
+  const sampler = history ? new Sampler(source, history, onError) : undefined;
+  const api = new Api(source, guard, history);
   const page = loadPage();
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -90,7 +120,7 @@ export function createDashboardHandler(options: DashboardOptions): RequestListen
     response.end(request.method === 'HEAD' ? undefined : file.body);
   }
 
-  return (request, response) => {
+  const listener = (request: IncomingMessage, response: ServerResponse): void => {
     handle(request, response).catch((error: unknown) => {
       if (response.headersSent) {
         response.destroy();
@@ -105,4 +135,6 @@ export function createDashboardHandler(options: DashboardOptions): RequestListen
       if (request.readable) request.resume();
     });
   };
+  sampler?.start();
+  return Object.assign(listener, { close: async () => sampler?.close() });
 }

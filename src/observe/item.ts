@@ -22,6 +22,8 @@ export interface ItemTask {
   readonly attempt?: number;
   /** The last failure's message, if any. */
   readonly error?: string;
+  /** Store time of the record's last change (for a failed task: its failure); absent without a record. */
+  readonly at?: Date;
 }
 
 /** An inspected item: DataQueue.inspect's fields, plus the task's when it is a task message. */
@@ -45,22 +47,32 @@ const MAX_TASK_NAME = 256;
  */
 export async function inspectItem(queue: DataQueue, app: Visq, id: string): Promise<ItemLookup> {
   const item = await queue.inspect(id);
-  if (item) return { found: true, report: await report(queue, app, item) };
+  if (item) {
+    const task = await taskOfItem(app, queue.name, item.id, item.item);
+    return { found: true, report: task ? { queue: queue.name, ...item, task } : { queue: queue.name, ...item } };
+  }
   const record = validName(id, MAX_TASK_ID) ? await app.enqueuedTask(id, { queue: queue.name }).record() : undefined;
   return { found: false, message: record ? taskWithoutItem(queue, id, record) : notFound(queue, id) };
 }
 
-async function report(queue: DataQueue, app: Visq, info: ItemInfo<unknown>): Promise<ItemReport> {
+/**
+ * What the task record says of the item `id` (a task's item id is its task id) of the
+ * queue `queueName`; undefined when the item is not a task message.
+ */
+export async function taskOfItem(app: Visq, queueName: string, id: string, item: unknown): Promise<ItemTask | undefined> {
   // queues can be written by anyone: only a well-formed task message has a record to read
-  const message = info.item;
-  if (!isTaskMessage(message) || !validName(info.id, MAX_TASK_ID) || !validName(message.t, MAX_TASK_NAME)) {
-    return { queue: queue.name, ...info };
-  }
-  const record = await app.enqueuedTask(info.id, { queue: queue.name, task: message.t }).record();
-  const task: ItemTask = record
-    ? { name: message.t, id: info.id, status: record.state, attempt: record.attempt, ...(record.error ? { error: record.error } : {}) }
-    : { name: message.t, id: info.id, status: 'unknown' };
-  return { queue: queue.name, ...info, task };
+  if (!isTaskMessage(item) || !validName(id, MAX_TASK_ID) || !validName(item.t, MAX_TASK_NAME)) return undefined;
+  const record = await app.enqueuedTask(id, { queue: queueName, task: item.t }).record();
+  return record
+    ? {
+        name: item.t,
+        id,
+        status: record.state,
+        attempt: record.attempt,
+        ...(record.error ? { error: record.error } : {}),
+        at: new Date(record.at),
+      }
+    : { name: item.t, id, status: 'unknown' };
 }
 
 function validName(value: string, maxLength: number): boolean {

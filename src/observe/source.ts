@@ -86,13 +86,17 @@ export class QueueSource {
     return this.#app;
   }
 
-  async read(name: string): Promise<QueueReading> {
-    const [stats, tasks] = await Promise.all([this.use(name, (queue) => queue.stats()), this.#app.taskMetrics(name)]);
+  /** The queue's stats and, unless `withTasks` is false, its task metrics (else none). */
+  async read(name: string, withTasks = true): Promise<QueueReading> {
+    const [stats, tasks] = await Promise.all([
+      this.use(name, (queue) => queue.stats()),
+      withTasks ? this.#app.taskMetrics(name) : [],
+    ]);
     return { name, stats: statsRecord(stats), tasks };
   }
 
-  async readAll(): Promise<QueueReading[]> {
-    return Promise.all((await this.names()).map((name) => this.read(name)));
+  async readAll(withTasks = true): Promise<QueueReading[]> {
+    return Promise.all((await this.names()).map((name) => this.read(name, withTasks)));
   }
 }
 

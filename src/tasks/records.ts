@@ -31,6 +31,38 @@ export interface TaskRecord {
 }
 
 /**
+ * A run that failed, as the store keeps the latest of them per task queue (at most
+ * {@link FAILURES_KEPT}, newest first), for the dashboard.
+ */
+export interface TaskFailure {
+  readonly taskId: string;
+  /** The task name. */
+  readonly task: string;
+  /** The id of the queue item whose run failed: the task id. */
+  readonly item: string;
+  /** The failure's message, cut to at most {@link FAILURE_ERROR_BYTES} bytes of UTF-8. */
+  readonly error: string;
+  /** The run that failed (1 = the first run). */
+  readonly attempt: number;
+  /** `true`: the task failed for good (its runs spent); `false`: it will be retried. */
+  readonly final: boolean;
+  /** Store time of the failure, ms since the epoch. */
+  readonly at: number;
+}
+
+/** Failures kept per task queue (the Redis list is trimmed to this length). Same as the scripts. */
+export const FAILURES_KEPT = 50;
+
+/** Longest error text a kept failure holds, in bytes of UTF-8. Same as the scripts. */
+export const FAILURE_ERROR_BYTES = 1000;
+
+/** `text` cut to at most `bytes` bytes of UTF-8, as Lua's string.sub cuts it and a client decodes it. */
+export function cutUtf8(text: string, bytes: number): string {
+  const encoded = Buffer.from(text, 'utf8');
+  return encoded.length <= bytes ? text : encoded.subarray(0, bytes).toString('utf8');
+}
+
+/**
  * A task event of a queue: a task changed state, or the event feed reconnected (events
  * may have been missed, so listeners should re-read what they wait for).
  */

@@ -9,7 +9,7 @@
  * Keys of a queue are its key base `{prefix:queue}` (data/keys.ts). Times are ms.
  */
 import { VisqTypeError } from '../errors.js';
-import type { RecordState, TaskEventListener, TaskRecord } from './records.js';
+import type { RecordState, TaskEventListener, TaskFailure, TaskRecord } from './records.js';
 
 /** What a store needs to know of a registered task to start and finish its runs. */
 export interface TaskSpec {
@@ -210,6 +210,12 @@ export interface TaskStore {
   schedule(base: string, name: string, mode: ScheduleMode, seenDue: number, nextDue: number): Promise<ScheduleClaim>;
   /** The task metrics of a queue: field name -> count, e.g. "send|started", "send|le|100", "send|ms". */
   taskMetrics(base: string): Promise<Record<string, number>>;
+  /**
+   * The latest failed runs of the queue's tasks, newest first, at most `count` (of the
+   * FAILURES_KEPT kept): every run that failed, whether it is retried or the task failed
+   * for good, and a spent task failed at its next delivery.
+   */
+  recentFailures(base: string, count: number): Promise<TaskFailure[]>;
   /** Listens to the task events of one queue; resolves once listening, to a stop function. */
   listen(base: string, listener: TaskEventListener): Promise<() => Promise<void>>;
   /** Releases what the task store opened (event connections); never the caller's. */

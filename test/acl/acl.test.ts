@@ -104,6 +104,9 @@ async function roundTrip(options: RedisOptions): Promise<void> {
     expect((await queue.peekData(10)).size).toBeGreaterThan(0);
 
     const add = app.task('add', (a: number, b: number) => a + b, { saveResults: 60, visTimeout: 5, attempts: 2 });
+    const boom = app.task('boom', () => {
+      throw new Error('boom');
+    }, { visTimeout: 5, attempts: 2 });
     app.periodicTask('tick', () => 'tick', { every: 3600 });
     const worker = app.worker({ concurrency: 2 });
     const errors: Error[] = [];
@@ -112,6 +115,11 @@ async function roundTrip(options: RedisOptions): Promise<void> {
     expect(await et.wait(10)).toBe(true);
     expect(await et.status()).toBe('done');
     expect(await et.result()).toBe(5);
+    // a failing task writes its failed runs to the recent failures (RPUSH/LTRIM)
+    const failing = await boom.execute([]);
+    expect(await failing.wait(10)).toBe(true);
+    expect(await failing.status()).toBe('failed');
+    expect((await app.recentFailures()).map((f) => [f.error, f.final])).toEqual([['boom', true], ['boom', false]]);
     const later = await add.execute([1, 1], { delay: 60 });
     expect(await later.cancel()).toBe(true);
     expect(await app.enqueuedTask(later.id).status()).toBe('cancelled');

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { hasChromium } from '../harness/chromium.js';
 import { useStore } from '../harness/context.js';
 import { useQueues } from '../harness/queues.js';
-import { TOKEN, useBrowser, useDashboards, useServers } from './helpers.js';
+import { problems, showsText, TOKEN, useBrowser, useDashboards, useServers } from './helpers.js';
 
 // The page's globals, used inside page.evaluate callbacks (they run in the browser). The
 // project compiles without the DOM library so that Node code cannot use them by mistake.
@@ -24,25 +24,6 @@ const dashboard = useDashboards(ctx);
 const serve = useServers();
 
 const XSS_NAME = '<img src=x onerror=alert(1)>';
-
-/** Waits until the element of `selector` reads `text` (the page refreshes every 2 s). */
-async function showsText(page: Page, selector: string, text: string): Promise<void> {
-  await page.waitForFunction(
-    ([sel, expected]) => document.querySelector(sel as string)?.textContent === expected,
-    [selector, text],
-    { timeout: 10_000 },
-  );
-}
-
-/** Uncaught errors and refused resources (a CSP violation) of a page, to check there were none. */
-function problems(page: Page): string[] {
-  const seen: string[] = [];
-  page.on('pageerror', (error) => seen.push(`pageerror: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Refused to|Content Security Policy/.test(message.text())) seen.push(message.text());
-  });
-  return seen;
-}
 
 /** A queue with 2 ready, 1 delayed, 1 in flight and 1 dead item. */
 async function mixedQueue(name: string) {
@@ -74,7 +55,7 @@ describe.skipIf(!hasChromium || ctx.kind !== 'redis')('dashboard in chromium', (
     await mixedQueue('alpha');
     const beta = open('beta');
     await beta.putData([1]);
-    const { origin } = await dashboard();
+    const { origin } = await dashboard({ historyInterval: 0.2 });
     const page = await browser.page();
     const seen = problems(page);
     await page.goto(`${origin}/`);
@@ -95,9 +76,8 @@ describe.skipIf(!hasChromium || ctx.kind !== 'redis')('dashboard in chromium', (
     await showsText(page, cell('beta', 'ready'), '6');
     await showsText(page, cell('gamma', 'ready'), '1');
     expect(await page.evaluate(() => window.sameDocument)).toBe(true);
-    // a rate needs two samples; beta's puts happened between them
-    const rate = Number(await page.textContent(cell('beta', 'putsRate')));
-    expect(rate).toBeGreaterThan(0);
+    // a rate needs two samples; beta's puts happened between two of them
+    await page.waitForFunction((sel) => Number(document.querySelector(sel)?.textContent) > 0, cell('beta', 'putsRate'), { timeout: 10_000 });
     expect(seen).toEqual([]);
   });
 
@@ -124,7 +104,8 @@ describe.skipIf(!hasChromium || ctx.kind !== 'redis')('dashboard in chromium', (
 
     page.once('dialog', (dialog) => void dialog.accept());
     await page.click('#redrive');
-    await showsText(page, '#notice', 'Moved 3 dead letters back to "orders".');
+    // the notice is beside the buttons that caused it
+    await showsText(page, '.actions #actions-notice', 'Moved 3 dead letters back to "orders".');
     expect(await queue.stats()).toEqual({ ready: 5, delayed: 0, inflight: 0, dead: 0 });
     await showsText(page, '#queue-cards [data-field="dead"] .value', '0');
     await showsText(page, '#queue-cards [data-field="ready"] .value', '5');
@@ -140,7 +121,7 @@ describe.skipIf(!hasChromium || ctx.kind !== 'redis')('dashboard in chromium', (
     await page.waitForSelector('#purge:not([disabled])');
     page.once('dialog', (dialog) => void dialog.accept());
     await page.click('#purge');
-    await showsText(page, '#notice', 'Deleted 3 dead letters of "orders".');
+    await showsText(page, '.actions #actions-notice', 'Deleted 3 dead letters of "orders".');
     expect(await queue.stats()).toEqual({ ready: 2, delayed: 0, inflight: 0, dead: 0 });
   });
 
@@ -239,6 +220,6 @@ describe.skipIf(!hasChromium || ctx.kind !== 'redis')('dashboard in chromium', (
 
     await page.fill('#inspect-id', 'no-such-id');
     await page.press('#inspect-id', 'Enter');
-    await showsText(page, '#notice', 'No item or task "no-such-id" in the queue "jobs" or its dead letters');
+    await showsText(page, '#inspect-form #inspect-notice', 'No item or task "no-such-id" in the queue "jobs" or its dead letters');
   });
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { createDashboardHandler, type DashboardOptions } from '../../src/index.js';
+import { createDashboardHandler, type DashboardHandler, type DashboardOptions } from '../../src/index.js';
 import { CHROMIUM, hasChromium, launchChromium } from '../harness/chromium.js';
 import type { StoreContext } from '../harness/context.js';
 
@@ -55,10 +55,21 @@ export function useServers(): (handler: RequestListener) => Promise<Served> {
     });
 }
 
-/** Serves a dashboard of the file's store under the test's prefix; `options` add or override. */
+/**
+ * Serves a dashboard of the file's store under the test's prefix; `options` add or
+ * override. Its sampling stops after the test.
+ */
 export function useDashboards(ctx: StoreContext): (options?: Partial<DashboardOptions>) => Promise<Served> {
   const serve = useServers();
-  return (options = {}) => serve(createDashboardHandler({ store: ctx.store, prefix: ctx.prefix, ...options }));
+  const handlers: DashboardHandler[] = [];
+  afterEach(async () => {
+    await Promise.all(handlers.splice(0).map((handler) => handler.close()));
+  });
+  return (options = {}) => {
+    const handler = createDashboardHandler({ store: ctx.store, prefix: ctx.prefix, ...options });
+    handlers.push(handler);
+    return serve(handler);
+  };
 }
 
 export interface Reply {
@@ -188,3 +199,25 @@ export function useBrowser(): { page(): Promise<Page> } {
   };
 }
 
+
+// The page's own global inside page.waitForFunction callbacks (the project compiles without the DOM library).
+declare const document: { querySelector(selector: string): { textContent: string | null } | null };
+
+/** Waits until the element of `selector` reads `text` (the page refreshes every 2 s). */
+export async function showsText(page: Page, selector: string, text: string): Promise<void> {
+  await page.waitForFunction(
+    ([sel, expected]) => document.querySelector(sel as string)?.textContent === expected,
+    [selector, text],
+    { timeout: 10_000 },
+  );
+}
+
+/** Uncaught errors and console errors of a page (a CSP refusal among them), to check there were none. */
+export function problems(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('pageerror', (error) => seen.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') seen.push(message.text());
+  });
+  return seen;
+}

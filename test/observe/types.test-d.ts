@@ -4,6 +4,7 @@ import {
   createDashboardHandler,
   createMetricsHandler,
   MemoryStore,
+  type DashboardHandler,
   type DashboardOptions,
   type MetricsHandlerOptions,
 } from '../../src/index.js';
@@ -11,7 +12,10 @@ import {
 describe('createMetricsHandler and createDashboardHandler', () => {
   it('return Node request listeners', () => {
     expectTypeOf(createMetricsHandler).returns.toEqualTypeOf<RequestListener>();
-    expectTypeOf(createDashboardHandler).returns.toEqualTypeOf<RequestListener>();
+    expectTypeOf(createDashboardHandler).returns.toEqualTypeOf<DashboardHandler>();
+    // a request listener that can also stop its sampling
+    expectTypeOf(createDashboardHandler).returns.toExtend<RequestListener>();
+    expectTypeOf<DashboardHandler['close']>().toEqualTypeOf<() => Promise<void>>();
     expectTypeOf(createMetricsHandler).parameter(0).toEqualTypeOf<MetricsHandlerOptions>();
     expectTypeOf(createDashboardHandler).parameter(0).toEqualTypeOf<DashboardOptions>();
   });
@@ -19,7 +23,7 @@ describe('createMetricsHandler and createDashboardHandler', () => {
   it('take their options', () => {
     const store = new MemoryStore();
     expectTypeOf({ store, prefix: 'app', queues: ['a', 'b'] }).toExtend<MetricsHandlerOptions>();
-    expectTypeOf({ store, token: 'x'.repeat(16), allowedHosts: ['localhost'] }).toExtend<DashboardOptions>();
+    expectTypeOf({ store, token: 'x'.repeat(16), allowedHosts: ['localhost'], historyInterval: 5 }).toExtend<DashboardOptions>();
     expectTypeOf<MetricsHandlerOptions['onError']>().toEqualTypeOf<((error: unknown) => void) | undefined>();
     // @ts-expect-error: queues are names
     createMetricsHandler({ store, queues: [1] });

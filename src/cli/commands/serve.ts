@@ -115,7 +115,7 @@ export const serveCommand: Command = async (args, io) => {
     // the page keeps its connection alive between polls; close() alone would wait for it
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
-    await closed;
+    await Promise.all([closed, handler.close()]);
     printer.event('stopped', { signal }, `visq serve: stopped on ${signal}`);
   } finally {
     await closeRedis(redis);

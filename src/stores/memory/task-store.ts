@@ -9,7 +9,7 @@ import { deadBase } from '../../data/keys.js';
 import { collectLeases, parseLease } from '../../data/lease.js';
 import { MAX_ATTEMPTS } from '../../data/options.js';
 import { transitionIncrements } from '../../tasks/metrics.js';
-import type { RecordState, TaskEventListener, TaskRecord } from '../../tasks/records.js';
+import { cutUtf8, FAILURE_ERROR_BYTES, FAILURES_KEPT, type RecordState, type TaskEventListener, type TaskFailure, type TaskRecord } from '../../tasks/records.js';
 import type {
   ClaimedTask,
   ClaimRequest,
@@ -60,6 +60,8 @@ export class MemoryTaskData {
   readonly schedules = new Map<string, number>();
   /** Per queue base: the task metrics, as the scripts keep them in a hash. */
   readonly metrics = new Map<string, Map<string, number>>();
+  /** Per queue base: the latest failed runs, newest first, at most FAILURES_KEPT. */
+  readonly failures = new Map<string, TaskFailure[]>();
   readonly listeners = new Map<string, Set<TaskEventListener>>();
 
   /** Forgets the records of the tasks of a cleared queue, as the clear script deletes them. */
@@ -73,6 +75,7 @@ export class MemoryTaskData {
     this.results.clear();
     this.schedules.clear();
     this.metrics.clear();
+    this.failures.clear();
     this.listeners.clear();
   }
 }
@@ -98,6 +101,12 @@ function groupsOf(lease: string): ReturnType<typeof collectLeases> {
 class StepLog {
   readonly events: { taskId: string; state: RecordState }[] = [];
   readonly counts: [string, number][] = [];
+  /** Failed runs, oldest first. */
+  readonly failures: TaskFailure[] = [];
+
+  failed(task: string, taskId: string, error: string, attempt: number, final: boolean, at: number): void {
+    this.failures.push({ taskId, task, item: taskId, error: cutUtf8(error, FAILURE_ERROR_BYTES), attempt, final, at });
+  }
 
   changed(taskId: string, state: RecordState, task: string, failedRun: boolean, runMs: number): void {
     this.events.push({ taskId, state });
@@ -247,6 +256,10 @@ export class MemoryTaskStore implements TaskStore {
     return { claimed: mode === 'fire', due: nextDue, now };
   }
 
+  async recentFailures(base: string, count: number): Promise<TaskFailure[]> {
+    return (this.#data.failures.get(base) ?? []).slice(0, count);
+  }
+
   async taskMetrics(base: string): Promise<Record<string, number>> {
     return Object.fromEntries(this.#data.metrics.get(base) ?? []);
   }
@@ -390,6 +403,7 @@ export class MemoryTaskStore implements TaskStore {
           record.lease = '';
           record.error = op.error;
           log.changed(op.taskId, next, record.task, true, op.runMs);
+          log.failed(record.task, op.taskId, op.error, record.attempt, false, now);
           settleItem('count', delayMs);
           return outcome(true);
         }
@@ -441,6 +455,7 @@ export class MemoryTaskStore implements TaskStore {
     const { attempt, task } = record;
     this.#finish(base, taskId, { state: 'failed', attempt, at: now, task, error, hasResult: false }, keepMs, now);
     log.changed(taskId, 'failed', task, false, runMs);
+    log.failed(task, taskId, error, attempt, true, now);
     settleItem(useDead ? 'dead' : 'drop');
     return { applied: true, state: 'failed', attempt, deadLettered: useDead };
   }
@@ -458,6 +473,10 @@ export class MemoryTaskStore implements TaskStore {
   /** Counts a step's metrics and tells its listeners, as the scripts' one HINCRBY and PUBLISH per call. */
   #finishStep(base: string, log: StepLog): void {
     this.#count(base, log.counts);
+    if (log.failures.length > 0) {
+      const kept = [...log.failures].reverse().concat(this.#data.failures.get(base) ?? []);
+      this.#data.failures.set(base, kept.slice(0, FAILURES_KEPT));
+    }
     const now = this.#core.now();
     this.#data.finished.sweep(now);
     this.#data.results.sweep(now);

@@ -54,11 +54,17 @@ export function clearKeys(base: string): string[] {
 
 /**
  * The keys every task script gets, after the queue's 20 script keys: the tasks hash
- * (records), the task metrics hash, and the list that orders final records by expiry.
+ * (records), the task metrics hash, the list that orders final records by expiry, and
+ * the capped list of the latest failed runs.
  * See lib/tasks.lua.
  */
 export function taskKeys(base: string): string[] {
-  return [...scriptKeys(base), tasksKey(base), taskMetricsKey(base), `${base}:expiry`];
+  return [...scriptKeys(base), tasksKey(base), taskMetricsKey(base), `${base}:expiry`, failuresKey(base)];
+}
+
+/** The capped list of a queue's latest failed runs. */
+export function failuresKey(base: string): string {
+  return `${base}:task-failures`;
 }
 
 /** The task metrics of a queue, a hash (see app.taskMetrics). */

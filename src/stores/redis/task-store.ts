@@ -8,7 +8,7 @@
 import { clockArg } from '../../data/clock.js';
 import { collectLeases, groupArgs, leaseOf } from '../../data/lease.js';
 import { MAX_ATTEMPTS } from '../../data/options.js';
-import type { RecordState, TaskEventListener, TaskRecord } from '../../tasks/records.js';
+import type { RecordState, TaskEventListener, TaskFailure, TaskRecord } from '../../tasks/records.js';
 import type {
   ClaimedTask,
   ClaimKind,
@@ -23,7 +23,7 @@ import type {
   TaskStore,
 } from '../../tasks/task-store.js';
 import { TaskEventFeed } from './event-feed.js';
-import { eventsChannel, resultKey, schedulesKey, scriptKeys, taskKeys, taskMetricsKey, tasksKey } from './keys.js';
+import { eventsChannel, failuresKey, resultKey, schedulesKey, scriptKeys, taskKeys, taskMetricsKey, tasksKey } from './keys.js';
 import { parseRecord } from './record.js';
 import { runScript, toStoreError, type RedisConnection } from './scripts/loader.js';
 import type { RedisStore } from './store.js';
@@ -252,6 +252,20 @@ export class RedisTaskStore implements TaskStore {
     return Object.fromEntries(Object.entries(fields).map(([field, value]) => [field, Number(value)]));
   }
 
+  async recentFailures(base: string, count: number): Promise<TaskFailure[]> {
+    let entries: string[];
+    try {
+      // the list is oldest first: the newest `count` are its tail
+      entries = (await this.#redis.lrange(failuresKey(base), -count, -1)).reverse();
+    } catch (error) {
+      throw toStoreError(error, 'reading recent task failures');
+    }
+    return entries.flatMap((entry) => {
+      const failure = parseFailure(entry);
+      return failure ? [failure] : [];
+    });
+  }
+
   async listen(base: string, listener: TaskEventListener): Promise<() => Promise<void>> {
     const name = eventsChannel(base);
     const feed = this.#ensureFeed();
@@ -304,4 +318,26 @@ export class RedisTaskStore implements TaskStore {
     this.#feed?.close();
     this.#feed = undefined;
   }
+}
+
+/** One entry of the failures list as lib/tasks.lua writes it; undefined if it is not one. */
+function parseFailure(entry: string): TaskFailure | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(entry);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { t, i, m, e, a, f, at } = value as Record<string, unknown>;
+  if (typeof t !== 'string' || typeof i !== 'string' || typeof a !== 'number' || typeof at !== 'number') return undefined;
+  return {
+    taskId: i,
+    task: t,
+    item: typeof m === 'string' ? m : '',
+    error: typeof e === 'string' ? e : '',
+    attempt: a,
+    final: f === 1,
+    at,
+  };
 }

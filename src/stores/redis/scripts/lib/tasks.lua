@@ -10,6 +10,10 @@
                     became final; the scripts that finish tasks trim its head, a slice
                     per call (records kept for different lengths can sit behind a longer
                     one for a while: reads treat an expired record as gone meanwhile)
+  KEYS[24] failures list: the latest failed runs, oldest first, at most FAILURES_KEPT,
+                    one JSON object each: { t = task name, i = task id, m = item id,
+                    e = error (cut to FAILURE_ERROR_BYTES bytes), a = the run that
+                    failed, f = 1 failed for good / 0 to be retried, at = store time }
   {prefix:queue}:result:<id>  string (PX): a saved result's JSON, a KEY where it is used
 
   Record: "<state>|<attempt>|<at ms>|<x>|<name bytes>|<name><error>"; attempt counts the
@@ -31,7 +35,7 @@
   (ms), and its retry delay (ms).
 ]]
 
-local T = { tasks = KEYS[21], metrics = KEYS[22], expiry = KEYS[23] }
+local T = { tasks = KEYS[21], metrics = KEYS[22], expiry = KEYS[23], failures = KEYS[24] }
 local STATE_NAMES = {
   q = 'queued', d = 'delayed', s = 'started', D = 'done', V = 'done', F = 'failed', C = 'cancelled',
 }
@@ -41,6 +45,9 @@ local DIED = 'the worker running the last attempt stopped before it finished'
 local BUCKETS = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000 }
 -- finished records deleted per call at most beyond those the call itself finishes
 local TRIM_SLICE = 100
+-- failed runs kept per queue, and the longest error text one keeps (tasks/records.ts)
+local FAILURES_KEPT = 50
+local FAILURE_ERROR_BYTES = 1000
 
 -- The time every record a script writes gets, as text (see set_now), and "<bytes>|<name>"
 -- per task name: formatting numbers is what a record's text costs most.
@@ -102,7 +109,15 @@ end
 
 -- One script's task events, metrics and newly final records, written once at its end.
 local function new_log()
-  return { events = {}, metrics = {}, expiring = {} }
+  return { events = {}, metrics = {}, expiring = {}, failures = {} }
+end
+
+-- A run that failed (final: the task failed for good), for the latest failures.
+local function log_failure(log, name, task_id, err, attempt, final, now)
+  log.failures[#log.failures + 1] = cjson.encode({
+    t = name, i = task_id, m = task_id, e = string.sub(err, 1, FAILURE_ERROR_BYTES),
+    a = attempt, f = final and 1 or 0, at = now,
+  })
 end
 
 -- Records that a task moved to `state` (full name), counting it as the metrics do:
@@ -184,6 +199,13 @@ local function flush_log(log, channel, now)
   if #log.expiring > 0 then
     redis.call('RPUSH', T.expiry, unpack(log.expiring))
     trim_expired(now, #log.expiring + TRIM_SLICE)
+  end
+  if #log.failures > 0 then
+    -- only the newest FAILURES_KEPT can survive the trim: push no more
+    local newest = {}
+    for i = math.max(1, #log.failures - FAILURES_KEPT + 1), #log.failures do newest[#newest + 1] = log.failures[i] end
+    redis.call('RPUSH', T.failures, unpack(newest))
+    redis.call('LTRIM', T.failures, -FAILURES_KEPT, -1)
   end
   if #log.events > 0 then redis.call('PUBLISH', channel, table.concat(log.events, '\n')) end
 end

@@ -1,7 +1,8 @@
 --[[
   tasks/enqueue: puts tasks of one name and writes their records, in one atomic step.
 
-  KEYS     the 20 queue keys (see lib/queue.lua), the tasks hash (21), the metrics hash (22)
+  KEYS     the 20 queue keys (see lib/queue.lua), the tasks hash (21), then the task
+           keys the claim and settle scripts get (see lib/tasks.lua), unused
   ARGV[1]  clock (test hook, "0" in production; see lib/clock.lua)
   ARGV[2]  delay in ms; > 0 hides the items until now + delay
   ARGV[3]  priority, an integer from -1000 to 1000

@@ -4,8 +4,8 @@
   result, a retry, a failure with its dead letter), and fetched tasks are started.
 
   KEYS     the 20 queue keys (see lib/queue.lua), the tasks hash (21), the metrics hash
-           (22), the expiry list (23) (see lib/tasks.lua), then the result keys of the
-           dones with a result to save
+           (22), the expiry list (23), the failures list (24) (see lib/tasks.lua), then the
+           result keys of the dones with a result to save
   ARGV[1]  clock (test hook, "0" in production; see lib/clock.lua)
   ARGV[2]  pub/sub channel of the queue's task events
   ARGV[3..] the queue's task specs (see lib/tasks.lua read_specs), then the ops, each a
@@ -141,6 +141,7 @@ local function fail(op, record, err, run_ms, spec)
   record.err = err
   finalize(op, record, 'F', spec)
   log_change(log, op.id, 'failed', record.name, false, run_ms)
+  log_failure(log, record.name, op.id, err, record.attempt, true, now)
   local dead = spec ~= nil and spec.use_dead
   release('fail', 0, dead, op.lease)
   return dead
@@ -199,6 +200,7 @@ for i, op in ipairs(ops) do
       record.state, record.x, record.err = delay > 0 and 'd' or 'q', '', op.err
       set_record(op.id, record)
       log_change(log, op.id, STATE_NAMES[record.state], record.name, true, op.run_ms)
+      log_failure(log, record.name, op.id, op.err, record.attempt, false, now)
       if is_live then release('count', delay, false, op.lease) end
       applied = true
     elseif is_live and (not record or final) then
