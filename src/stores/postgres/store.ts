@@ -194,6 +194,14 @@ export class PostgresStore implements QueueStore {
     this.#core = new StoreCore(pool, this.schema, this, listen);
   }
 
+  /**
+   * Creates or migrates the schema now, as the first operation would anyway: for setups
+   * that need it in place first, such as triggers that call the SQL door `S.put`.
+   */
+  async ready(): Promise<void> {
+    await this.#core.ready();
+  }
+
   /** The backend of the queue whose key base is `base`; the same queue for the same base. */
   open(base: string): QueueBackend {
     // PostgreSQL text holds neither NUL nor lone surrogates (the driver would turn them

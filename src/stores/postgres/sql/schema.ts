@@ -116,17 +116,18 @@ function sqlDoor(s: string): string {
   return `
 CREATE FUNCTION ${s}.put(queue text, payload jsonb, delay_seconds float8 DEFAULT 0) RETURNS text
 LANGUAGE plpgsql VOLATILE AS $door$
+#variable_conflict use_column
 DECLARE
   base    text;
   now_ms  bigint := floor(extract(epoch FROM statement_timestamp()) * 1000);
   delay_ms bigint;
   item    bigint;
 BEGIN
-  IF queue IS NULL OR length(queue) NOT BETWEEN 1 AND 256 OR strpos(queue, '}') > 0 THEN
+  IF put.queue IS NULL OR length(put.queue) NOT BETWEEN 1 AND 256 OR strpos(put.queue, '}') > 0 THEN
     RAISE EXCEPTION 'visq.put: expected queue to be a name of 1 to 256 characters without "}", got %',
-      coalesce(quote_literal(queue), 'NULL') USING ERRCODE = 'invalid_parameter_value';
+      coalesce(quote_literal(put.queue), 'NULL') USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF payload IS NULL THEN
+  IF put.payload IS NULL THEN
     RAISE EXCEPTION 'visq.put: expected payload to be a JSON value, got NULL (use ''null''::jsonb for JSON null)'
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -134,14 +135,14 @@ BEGIN
     RAISE EXCEPTION 'visq.put: expected delay_seconds to be a number of seconds from 0 to 1000000000, got %',
       coalesce(delay_seconds::text, 'NULL') USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  base := '{visq:' || queue || '}';
+  base := '{visq:' || put.queue || '}';
   delay_ms := ceil(delay_seconds * 1000);
   item := nextval('${s.replace(/'/g, "''")}.ids');
   INSERT INTO ${s}.items (queue, id, seq, priority, due_at, ttl, failed, entered_at, payload)
-  VALUES (base, item, item, 0, CASE WHEN delay_ms > 0 THEN now_ms + delay_ms END, 0, 0, now_ms, payload::text);
+  VALUES (base, item, item, 0, CASE WHEN delay_ms > 0 THEN now_ms + delay_ms END, 0, 0, now_ms, put.payload::text);
   INSERT INTO ${s}.totals AS t (queue, pid, puts) VALUES (base, pg_backend_pid(), 1)
   ON CONFLICT (queue, pid) DO UPDATE SET puts = t.puts + 1;
-  INSERT INTO ${s}.registry (prefix, name) VALUES ('visq', queue) ON CONFLICT DO NOTHING;
+  INSERT INTO ${s}.registry (prefix, name) VALUES ('visq', put.queue) ON CONFLICT DO NOTHING;
   IF delay_ms = 0 THEN
     -- delivered on COMMIT; PostgreSQL folds repeats within one transaction into one
     PERFORM pg_notify(${literal(channelOf(unquoted))}, base);
