@@ -3,8 +3,8 @@
  * binaries (/usr/lib/postgresql/<version>/bin, or VISQ_PG_BIN), a new cluster in a
  * temporary directory, a free port on 127.0.0.1 and its unix socket in that directory.
  * PostgreSQL refuses to run as root, so when the tests run as root the server runs as the
- * `postgres` system user (or VISQ_PG_USER). Durability settings are off (fsync,
- * synchronous_commit): a test server never outlives a crash of its machine. Never touches
+ * `postgres` system user (or VISQ_PG_USER). fsync is off: a test server never outlives a
+ * crash of its machine (a crash of the server itself loses nothing committed). Never touches
  * a server it did not start; `VISQ_PG_URL` points the tests at a server of the caller's
  * instead, where each test file creates (and drops) a database of its own.
  */
@@ -59,8 +59,10 @@ function runAs(): { uid: number; gid: number } | undefined {
 }
 
 const SETTINGS = [
+  // fsync off: a commit is written to the OS, not forced to disk. An acknowledged commit
+  // survives a crash of the server (the crash tests) though not of the machine; keep
+  // synchronous_commit on, without which a server crash loses acknowledged commits
   'fsync=off',
-  'synchronous_commit=off',
   'full_page_writes=off',
   'max_connections=400',
   'shared_buffers=64MB',

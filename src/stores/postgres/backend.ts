@@ -4,7 +4,6 @@
  * whose last delivery ended are there whether or not anyone uses the parent.
  */
 import {
-  waitThenReadInTwoSteps,
   type PutRequest,
   type QueueBackend,
   type RawItem,
@@ -211,7 +210,10 @@ export class PostgresQueueBackend implements QueueBackend {
   }
 
   async waitThenRead(cursor: string, timeoutMs: number, request: ReadRequest, signal?: AbortSignal): Promise<ReadResult | undefined> {
-    return waitThenReadInTwoSteps(this, cursor, timeoutMs, request, signal);
+    await this.waitForChange(cursor, timeoutMs, signal);
+    // a wait ended by the store's close() returns what there is, as an aborted one does
+    if (signal?.aborted || this.#core.closed) return undefined;
+    return this.read(request);
   }
 
   dead(): QueueBackend {
