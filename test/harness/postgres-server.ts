@@ -80,7 +80,8 @@ export async function startPostgresServer(): Promise<PostgresServer> {
   execFileSync(
     join(bin, 'initdb'),
     ['-D', data, '-U', 'visq', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'],
-    { stdio: 'ignore', ...user },
+    // run from the server's own directory: the postgres user may not reach the caller's
+    { stdio: 'ignore', cwd: dir, ...user },
   );
   const port = await freePort();
   const url = `postgresql://visq@127.0.0.1:${port}/postgres`;
@@ -89,7 +90,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
   const start = async (): Promise<void> => {
     const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1'];
     for (const setting of SETTINGS) args.push('-c', setting);
-    const launched = spawn(join(bin, 'postgres'), args, { stdio: 'ignore', ...user });
+    const launched = spawn(join(bin, 'postgres'), args, { stdio: 'ignore', cwd: dir, ...user });
     running.add(launched);
     launched.once('exit', () => running.delete(launched));
     child = launched;

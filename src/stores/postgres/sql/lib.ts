@@ -139,7 +139,10 @@ export function count(t: Tables, amounts: Partial<Record<Total, string>>): strin
 )`;
 }
 
-/** `(SELECT count(*) FROM <cte>)` as an integer. */
+/**
+ * `(SELECT count(*) FROM <cte>)` as an integer. Statements select the size of their `wake`
+ * CTE (their NOTIFYs) so that it runs: PostgreSQL skips a plain CTE nothing reads.
+ */
 export function sizeOf(cte: string, where = ''): string {
   return `(SELECT count(*)::int FROM ${cte}${where ? ` WHERE ${where}` : ''})`;
 }

@@ -28,5 +28,5 @@ wake AS (
   SELECT pg_notify(${t.channel}, $3) WHERE EXISTS (SELECT 1 FROM buried)
   UNION ALL SELECT pg_notify(${t.channel}, $2) WHERE EXISTS (SELECT 1 FROM requeued)
 )
-SELECT ${sizeOf('settled')} + ${sizeOf('overdue')} AS settled, (SELECT count(*) FROM wake) AS woke`;
+SELECT ${sizeOf('settled')} + ${sizeOf('overdue')} AS settled, ${sizeOf('wake')} AS woke`;
 }

@@ -28,5 +28,5 @@ added AS (
 ),
 ${count(t, { puts: sizeOf('added') })},
 wake AS (SELECT pg_notify(${t.channel}, $2) WHERE $7::boolean AND $3::bigint <= 0)
-SELECT id::text AS id, (SELECT count(*) FROM wake) AS woke FROM added ORDER BY added.id`;
+SELECT id::text AS id, ${sizeOf('wake')} AS woke FROM added ORDER BY added.id`;
 }

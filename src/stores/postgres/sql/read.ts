@@ -65,13 +65,13 @@ wake AS (
   UNION ALL SELECT pg_notify(${t.channel}, $2) WHERE EXISTS (SELECT 1 FROM requeued)
 )
 SELECT c.id::text AS id, c.failed, c.payload, c.lease::text AS lease, NULL::float8 AS next_due,
-  (SELECT count(*) FROM wake) AS woke, c.priority, c.seq
+  ${sizeOf('wake')} AS woke, c.priority, c.seq
 FROM claimed c
 UNION ALL
 SELECT NULL, NULL, NULL, NULL, coalesce((
     SELECT min(i.due_at) - ${NOW} FROM ${t.items} i WHERE i.queue = $2 AND i.due_at > ${NOW}
   ), -1)::float8,
-  (SELECT count(*) FROM wake), NULL, NULL
+  ${sizeOf('wake')}, NULL, NULL
 WHERE NOT EXISTS (SELECT 1 FROM claimed)
 ORDER BY priority DESC, seq`;
 }

@@ -11,7 +11,7 @@
  *   The store settles both queues first (maintain), so that every item whose last
  *   delivery has ended is a dead letter here and dead letters whose delay ended count.
  */
-import { CLOCK, NOW, type Tables } from './lib.js';
+import { CLOCK, NOW, sizeOf, type Tables } from './lib.js';
 
 /** `t.items` is the queue's table, `t.dead` the dead-letter table. */
 export function redriveStatement(t: Tables): string {
@@ -32,5 +32,5 @@ moved AS (
   RETURNING id
 ),
 wake AS (SELECT pg_notify(${t.channel}, $2) WHERE $5::boolean AND EXISTS (SELECT 1 FROM moved))
-SELECT (SELECT count(*) FROM moved)::int AS moved, (SELECT count(*) FROM wake) AS woke`;
+SELECT (SELECT count(*) FROM moved)::int AS moved, ${sizeOf('wake')} AS woke`;
 }

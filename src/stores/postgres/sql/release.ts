@@ -58,8 +58,8 @@ wake AS (
   SELECT pg_notify(${t.channel}, $3) WHERE EXISTS (SELECT 1 FROM buried)
   UNION ALL SELECT pg_notify(${t.channel}, $2) WHERE $9::boolean AND (SELECT visible FROM shown)
 )
-SELECT e.id::text AS id, e.lease::text AS lease, e.outcome, NULL::boolean AS visible, (SELECT count(*) FROM wake) AS woke
+SELECT e.id::text AS id, e.lease::text AS lease, e.outcome, NULL::boolean AS visible, ${sizeOf('wake')} AS woke
 FROM ended e
 UNION ALL
-SELECT NULL, NULL, NULL, (SELECT visible FROM shown), (SELECT count(*) FROM wake)`;
+SELECT NULL, NULL, NULL, (SELECT visible FROM shown), ${sizeOf('wake')}`;
 }
