@@ -117,6 +117,23 @@ buried AS (
 )`;
 }
 
+/** What settling adds to the running totals (after settle(), bury()): for count(). */
+export const SETTLED_TOTALS: Partial<Record<Total, string>> = {
+  expiries: sizeOf('settled', 'lapsed'),
+  dead_lettered: sizeOf('buried'),
+  dropped: sizeOf('gone', "fate = 'dropped'"),
+  expired: sizeOf('gone', "fate = 'expired'"),
+};
+
+/**
+ * The NOTIFYs of settling: the dead-letter queue ($3) when it got dead letters, this
+ * queue ($2) when `visible` (an SQL condition) says items became visible.
+ */
+export function wakeSettled(t: Tables, visible = 'EXISTS (SELECT 1 FROM requeued)'): string {
+  return `SELECT pg_notify(${t.channel}, $3) WHERE EXISTS (SELECT 1 FROM buried)
+  UNION ALL SELECT pg_notify(${t.channel}, $2) WHERE ${visible}`;
+}
+
 /** The running totals a statement may add to (see the totals table). */
 export type Total = 'puts' | 'deliveries' | 'dones' | 'expiries' | 'dead_lettered' | 'dropped' | 'expired' | 'empty_reads';
 

@@ -11,7 +11,7 @@
  * Side effects: counts expiries, dead letters, drops and expiries by ttl; NOTIFYs the
  *   dead-letter queue when it got dead letters and this queue when items became visible.
  */
-import { bury, CLOCK, count, requeue, settle, sizeOf, type Tables } from './lib.js';
+import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, requeue, settle, sizeOf, type Tables } from './lib.js';
 
 export function maintainStatement(t: Tables): string {
   return `WITH ${CLOCK},
@@ -19,14 +19,10 @@ ${settle(t)},
 ${requeue(t)},
 ${bury(t)},
 ${count(t, {
-  expiries: sizeOf('settled', 'lapsed'),
-  dead_lettered: sizeOf('buried'),
-  dropped: sizeOf('gone', "fate = 'dropped'"),
-  expired: sizeOf('gone', "fate = 'expired'"),
+  ...SETTLED_TOTALS,
 })},
 wake AS (
-  SELECT pg_notify(${t.channel}, $3) WHERE EXISTS (SELECT 1 FROM buried)
-  UNION ALL SELECT pg_notify(${t.channel}, $2) WHERE EXISTS (SELECT 1 FROM requeued)
+  ${wakeSettled(t)}
 )
 SELECT ${sizeOf('settled')} + ${sizeOf('overdue')} AS settled, ${sizeOf('wake')} AS woke`;
 }

@@ -21,7 +21,7 @@
  *   so concurrent readers never wait for each other and never share an item; a row is
  *   claimable only while visible, and claiming hides it until its deadline.
  */
-import { bury, CLOCK, count, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
+import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
 
 export function readStatement(t: Tables, leasing: boolean): string {
   const claim = leasing
@@ -55,14 +55,10 @@ ${bury(t)},
 ${count(t, {
   deliveries: sizeOf('claimed'),
   empty_reads: `CASE WHEN NOT EXISTS (SELECT 1 FROM claimed) AND EXISTS (SELECT 1 FROM ${t.schema}.totals WHERE queue = $2) THEN 1 ELSE 0 END`,
-  expiries: sizeOf('settled', 'lapsed'),
-  dead_lettered: sizeOf('buried'),
-  dropped: sizeOf('gone', "fate = 'dropped'"),
-  expired: sizeOf('gone', "fate = 'expired'"),
+  ...SETTLED_TOTALS,
 })},
 wake AS (
-  SELECT pg_notify(${t.channel}, $3) WHERE EXISTS (SELECT 1 FROM buried)
-  UNION ALL SELECT pg_notify(${t.channel}, $2) WHERE EXISTS (SELECT 1 FROM requeued)
+  ${wakeSettled(t)}
 )
 SELECT c.id::text AS id, c.failed, c.payload, c.lease::text AS lease, NULL::float8 AS next_due,
   ${sizeOf('wake')} AS woke, c.priority, c.seq

@@ -16,7 +16,7 @@
  *   that ended earlier reach the dead letters first; counts dead letters, drops, expiries.
  * Invariant: as leases.ts: only live leases act, rows locked in id order.
  */
-import { bury, CLOCK, count, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
+import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
 
 export function releaseStatement(t: Tables): string {
   return `WITH ${CLOCK},
@@ -46,17 +46,13 @@ back AS (
 ${requeue(t)},
 ${bury(t, `SELECT id, outcome, ${NOW}, 1 FROM ended WHERE outcome <> 'requeued'`)},
 ${count(t, {
-  expiries: sizeOf('settled', 'lapsed'),
-  dead_lettered: sizeOf('buried'),
-  dropped: sizeOf('gone', "fate = 'dropped'"),
-  expired: sizeOf('gone', "fate = 'expired'"),
+  ...SETTLED_TOTALS,
 })},
 shown AS (
   SELECT (EXISTS (SELECT 1 FROM back) AND $8::bigint <= 0) OR EXISTS (SELECT 1 FROM requeued) AS visible
 ),
 wake AS (
-  SELECT pg_notify(${t.channel}, $3) WHERE EXISTS (SELECT 1 FROM buried)
-  UNION ALL SELECT pg_notify(${t.channel}, $2) WHERE $9::boolean AND (SELECT visible FROM shown)
+  ${wakeSettled(t, '$9::boolean AND (SELECT visible FROM shown)')}
 )
 SELECT e.id::text AS id, e.lease::text AS lease, e.outcome, NULL::boolean AS visible, ${sizeOf('wake')} AS woke
 FROM ended e
