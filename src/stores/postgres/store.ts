@@ -240,8 +240,9 @@ export class PostgresStore implements QueueStore {
    */
   async close(): Promise<void> {
     if (this.#core.closed) return;
-    await this.#core.announcer.close();
     this.#core.closed = true;
+    // the wake-ups still owed go out on the pool (not through run(), which a closed store refuses)
+    await this.#core.announcer.close();
     await this.#core.wakeups.close();
     if (this.#ownsPool) await this.#core.pool.end();
   }
