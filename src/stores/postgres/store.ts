@@ -23,6 +23,7 @@ import {
   type Statement,
 } from './connection.js';
 import { migrate } from './migrate.js';
+import { fromStored, toStored } from './names.js';
 import { forgetStatement, namesStatement, registerStatement } from './sql/registry.js';
 import { channelOf, literal } from './sql/schema.js';
 import type { Tables } from './sql/lib.js';
@@ -119,7 +120,6 @@ export class StoreCore {
 }
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * A queue store in PostgreSQL: `new DataQueue(new PostgresStore({ connectionString }),
@@ -204,33 +204,26 @@ export class PostgresStore implements QueueStore {
 
   /** The backend of the queue whose key base is `base`; the same queue for the same base. */
   open(base: string): QueueBackend {
-    // PostgreSQL text holds neither NUL nor lone surrogates (the driver would turn them
-    // into U+FFFD, and two names into one queue)
-    if (base.includes('\u0000') || LONE_SURROGATE.test(base)) {
-      throw new VisqRangeError(
-        `Expected \`name\` and \`prefix\` to be text PostgreSQL can store (no NUL character, no lone surrogate), got ${describe(base)}`,
-      );
-    }
-    return new PostgresQueueBackend(this.#core, base);
+    return new PostgresQueueBackend(this.#core, toStored(base));
   }
 
   async registerQueue(prefix: string, name: string): Promise<void> {
     this.#ensureOpen();
     const stmt = this.#core.statement('register', () => registerStatement(this.#core.quoted));
-    await this.#core.run(stmt, [prefix, name], 'registering a queue');
+    await this.#core.run(stmt, [toStored(prefix), toStored(name)], 'registering a queue');
   }
 
   async forgetQueue(prefix: string, name: string): Promise<void> {
     this.#ensureOpen();
     const stmt = this.#core.statement('forget', () => forgetStatement(this.#core.quoted));
-    await this.#core.run(stmt, [prefix, name], 'forgetting a queue');
+    await this.#core.run(stmt, [toStored(prefix), toStored(name)], 'forgetting a queue');
   }
 
   async queueNames(prefix: string): Promise<string[]> {
     this.#ensureOpen();
     const stmt = this.#core.statement('names', () => namesStatement(this.#core.quoted));
-    const rows = await this.#core.run(stmt, [prefix], 'listing queues');
-    return rows.map((row) => row.name as string).sort();
+    const rows = await this.#core.run(stmt, [toStored(prefix)], 'listing queues');
+    return rows.map((row) => fromStored(row.name as string)).sort();
   }
 
   /**

@@ -39,6 +39,13 @@ describe('visq.put', () => {
     expect(await listQueues(pgx.main)).toContain(name);
   });
 
+  it('reaches the queue of a name with a backslash, as DataQueue names it', async () => {
+    const name = `${pgx.prefix}-back\\slash`;
+    await put(name, '"x"');
+    expect([...(await pgx.queue<string>(name, { prefix: 'visq' }).getData(1)).values()]).toEqual(['x']);
+    expect(await listQueues(pgx.main)).toContain(name);
+  });
+
   it('hides the item for delay_seconds', async () => {
     const { name, queue } = doorQueue<string>();
     await put(name, '"later"', 60);

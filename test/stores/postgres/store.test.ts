@@ -1,7 +1,7 @@
 /**
  * What only the PostgresStore has to prove beyond the shared suites: its constructor and
  * options, the schema it creates (once, under a lock, in the schema asked for), whose
- * pool it ends, what a closed store does, and names PostgreSQL cannot store.
+ * pool it ends, what a closed store does, and names PostgreSQL text cannot hold as they are.
  */
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
@@ -13,6 +13,7 @@ import {
   Visq,
   VisqRangeError,
   VisqTypeError,
+  listQueues,
 } from '../../../src/index.js';
 import { createDatabase } from '../../harness/postgres-server.js';
 import { usePostgres } from './helpers.js';
@@ -41,9 +42,12 @@ describe('new PostgresStore', () => {
     expect(() => new PostgresStore({ connectionString: pgx.url }, options)).toThrow(type);
   });
 
-  it('refuses a queue name PostgreSQL cannot store, naming it', () => {
-    expect(() => new DataQueue(pgx.main, 'a\u0000b')).toThrow(VisqRangeError);
-    expect(() => new DataQueue(pgx.main, 'lone \uD800 surrogate')).toThrow(/`name`/);
+  it('keeps apart names PostgreSQL text cannot hold as they are: NUL, lone surrogates, backslashes', async () => {
+    // each pair would meet if stored naively: NUL is not text, a lone surrogate becomes U+FFFD
+    const names = ['a\u0000b', 'a\\0b', 'lone \uD800', 'lone \uFFFD', 'back\\slash', 'back\\\\slash', '\\u0000'];
+    for (const name of names) await pgx.queue<string>(name).putData([name]);
+    for (const name of names) expect([...(await pgx.queue<string>(name).peekData(5)).values()]).toEqual([name]);
+    expect(await listQueues(pgx.main, { prefix: pgx.prefix })).toEqual([...names].sort());
   });
 
   it('cannot hold task records yet: Visq refuses it with a TypeError', () => {

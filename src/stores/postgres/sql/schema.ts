@@ -135,14 +135,15 @@ BEGIN
     RAISE EXCEPTION 'visq.put: expected delay_seconds to be a number of seconds from 0 to 1000000000, got %',
       coalesce(delay_seconds::text, 'NULL') USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  base := '{visq:' || put.queue || '}';
+  -- names are stored with \ escaped as \\ (src/stores/postgres/names.ts)
+  base := '{visq:' || replace(put.queue, '\\', '\\\\') || '}';
   delay_ms := ceil(delay_seconds * 1000);
   item := nextval('${s.replace(/'/g, "''")}.ids');
   INSERT INTO ${s}.items (queue, id, seq, priority, due_at, ttl, failed, entered_at, payload)
   VALUES (base, item, item, 0, CASE WHEN delay_ms > 0 THEN now_ms + delay_ms END, 0, 0, now_ms, put.payload::text);
   INSERT INTO ${s}.totals AS t (queue, pid, puts) VALUES (base, pg_backend_pid(), 1)
   ON CONFLICT (queue, pid) DO UPDATE SET puts = t.puts + 1;
-  INSERT INTO ${s}.registry (prefix, name) VALUES ('visq', put.queue) ON CONFLICT DO NOTHING;
+  INSERT INTO ${s}.registry (prefix, name) VALUES ('visq', replace(put.queue, '\\', '\\\\')) ON CONFLICT DO NOTHING;
   IF delay_ms = 0 THEN
     -- delivered on COMMIT; PostgreSQL folds repeats within one transaction into one
     PERFORM pg_notify(${literal(channelOf(unquoted))}, base);
