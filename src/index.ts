@@ -6,10 +6,18 @@
 export { DataQueue, type StoreLike } from './data/queue.js';
 export { listQueues } from './data/store.js';
 export { MemoryStore } from './stores/memory/store.js';
+export {
+  PostgresStore,
+  type PostgresConnectionOptions,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type PostgresStoreOptions,
+} from './stores/postgres/store.js';
 export { forward, type ForwardOptions, type ForwardProgress, type ForwardResult } from './data/forward.js';
 export type {
   DataQueueOptions,
   Delivery,
+  DoneOptions,
   FailOptions,
   ItemInfo,
   GetOptions,
@@ -19,6 +27,7 @@ export type {
   ReleaseOptions,
   ReleaseResult,
   QueueSettings,
+  SqlClient,
 } from './data/options.js';
 export {
   ClosedError,

@@ -4,6 +4,7 @@
  * Times here are milliseconds; the public API converts from seconds.
  */
 import type { LeaseGroup } from './lease.js';
+import type { SqlClient } from './options.js';
 
 /** What a put writes: JSON payloads, all with the same options. */
 export interface PutRequest {
@@ -11,6 +12,8 @@ export interface PutRequest {
   readonly delayMs: number;
   readonly priority: number;
   readonly ttlMs: number;
+  /** The caller's transaction to write in; only given to a store that is `transactional`. */
+  readonly db?: SqlClient;
 }
 
 /** How a read delivers. */
@@ -95,7 +98,8 @@ export type ReleaseOutcome = 'requeued' | 'dead' | 'dropped';
 export interface QueueBackend {
   put(request: PutRequest): Promise<string[]>;
   read(request: ReadRequest): Promise<ReadResult>;
-  done(groups: readonly LeaseGroup[]): Promise<number>;
+  /** `db`: the caller's transaction to finish in; only given to a store that is `transactional`. */
+  done(groups: readonly LeaseGroup[], db?: SqlClient): Promise<number>;
   /** As done, but tells which leases were finished. */
   doneLeases(groups: readonly LeaseGroup[]): Promise<string[]>;
   refresh(groups: readonly LeaseGroup[], visTimeoutMs: number): Promise<string[]>;
@@ -139,8 +143,13 @@ export interface QueueBackend {
   dead(): QueueBackend;
 }
 
-/** A store of queues: the Redis connection wrapper or the MemoryStore. */
+/** A store of queues: the Redis connection wrapper, the MemoryStore or the PostgresStore. */
 export interface QueueStore {
+  /**
+   * True when puts and dones can run in the caller's database transaction (the `db`
+   * option); DataQueue refuses the option for any other store before anything is written.
+   */
+  readonly transactional?: boolean;
   /** The backend of the queue whose key base is `base` (`{prefix:name}`). */
   open(base: string): QueueBackend;
   /** Records that the queue `name` exists under `prefix` (its first put), for discovery. */

@@ -26,6 +26,16 @@ export interface DataQueueOptions {
   maxItemBytes?: number;
 }
 
+/**
+ * A database client in the caller's open transaction, for a store that can join it
+ * (PostgresStore): anything with `query(text, values) => Promise<{ rows }>` that takes
+ * `$1`-style placeholders, such as a `pg` client after `BEGIN`. docs/postgres.md shows
+ * adapters for knex, Kysely, Drizzle and Prisma.
+ */
+export interface SqlClient {
+  query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
 /** Options of {@link DataQueue.putData}. */
 export interface PutOptions {
   /** Seconds to keep the items hidden before they become visible. Default 0. */
@@ -38,6 +48,21 @@ export interface PutOptions {
    * (after its delay, after a lease expires). Default: no expiry (`0` means the same).
    */
   ttl?: number;
+  /**
+   * Put the items inside this open transaction (PostgresStore only): they are invisible
+   * until it commits and never exist if it rolls back. Other stores reject the option.
+   */
+  db?: SqlClient;
+}
+
+/** Options of {@link DataQueue.doneData}. */
+export interface DoneOptions {
+  /**
+   * Finish the items inside this open transaction (PostgresStore only), with the side
+   * effects of handling them: a done that is rolled back did not happen, and the items
+   * stay locked until the transaction ends. Other stores reject the option.
+   */
+  db?: SqlClient;
 }
 
 /** Options of {@link DataQueue.getData}. */
@@ -193,13 +218,27 @@ export function queueSettings(name: unknown, value: unknown): { name: string; se
   };
 }
 
-export function putOptions(value: unknown): { delayMs: number; priority: number; ttlMs: number } {
-  const opts = check.options('opts', value, ['delay', 'priority', 'ttl']);
+export function putOptions(value: unknown): { delayMs: number; priority: number; ttlMs: number; db: SqlClient | undefined } {
+  const opts = check.options('opts', value, ['delay', 'priority', 'ttl', 'db']);
   return {
     delayMs: opts.delay === undefined ? 0 : check.toMs(check.seconds('opts.delay', opts.delay)),
     priority: opts.priority === undefined ? 0 : check.integerIn('opts.priority', opts.priority, -1000, 1000),
     ttlMs: opts.ttl === undefined ? 0 : check.toMs(check.seconds('opts.ttl', opts.ttl)),
+    db: sqlClient('opts.db', opts.db),
   };
+}
+
+export function doneOptions(value: unknown): SqlClient | undefined {
+  return sqlClient('opts.db', check.options('opts', value, ['db']).db);
+}
+
+/** An optional `db` option: undefined, or an object with a `query` method. */
+function sqlClient(name: string, value: unknown): SqlClient | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || typeof (value as SqlClient).query !== 'function') {
+    throw check.typeError(name, 'a database client with a query(text, values) method, in an open transaction', value);
+  }
+  return value as SqlClient;
 }
 
 export function countArg(value: unknown): number {

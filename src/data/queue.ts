@@ -18,6 +18,7 @@ import { RegistryEntry } from './registry.js';
 import { collectLeases, parseLease } from './lease.js';
 import {
   countArg,
+  doneOptions,
   failOptions,
   MAX_ATTEMPTS,
   getOptions,
@@ -29,6 +30,7 @@ import {
   releaseOptions,
   type DataQueueOptions,
   type Delivery,
+  type DoneOptions,
   type FailOptions,
   type ItemInfo,
   type GetOptions,
@@ -38,6 +40,7 @@ import {
   type RefreshOptions,
   type ReleaseOptions,
   type ReleaseResult,
+  type SqlClient,
 } from './options.js';
 import { resolveStore, type StoreLike } from './store.js';
 
@@ -136,7 +139,8 @@ export class DataQueue<T = unknown> {
   async putData(items: readonly T[], opts?: PutOptions): Promise<string[]> {
     this.#ensureOpen();
     if (!Array.isArray(items)) throw new VisqTypeError(`Expected \`items\` to be an array, got ${describe(items)}`);
-    const { delayMs, priority, ttlMs } = putOptions(opts);
+    const { delayMs, priority, ttlMs, db } = putOptions(opts);
+    this.#checkTransactional(db);
     // an index loop, not map: map skips the holes of a sparse array, which JSON would turn into null
     const payloads: string[] = [];
     for (let i = 0; i < items.length; i += 1) {
@@ -145,7 +149,7 @@ export class DataQueue<T = unknown> {
     const ids: string[] = [];
     for (let start = 0; start < payloads.length; start += MAX_BATCH) {
       const chunk = payloads.slice(start, start + MAX_BATCH);
-      ids.push(...(await this.#backend.put({ payloads: chunk, delayMs, priority, ttlMs })));
+      ids.push(...(await this.#backend.put({ payloads: chunk, delayMs, priority, ttlMs, ...(db ? { db } : {}) })));
     }
     // tools list queues from the registry instead of scanning keys; never fails the put
     if (ids.length > 0) await this.#registry?.list();
@@ -220,11 +224,23 @@ export class DataQueue<T = unknown> {
   /**
    * Finishes each item whose current delivery is one of `leases` and returns how many
    * were finished. Stale leases are no-ops: a slow consumer never deletes an item someone
-   * else now holds. Accepts the Map returned by getData.
+   * else now holds. Accepts the Map returned by getData. With `opts.db` (PostgresStore)
+   * the items are finished inside the caller's transaction.
    */
-  async doneData(leases: Iterable<string> | Map<string, T>): Promise<number> {
+  async doneData(leases: Iterable<string> | Map<string, T>, opts?: DoneOptions): Promise<number> {
     this.#ensureOpen();
-    return this.#backend.done(collectLeases('leases', leases));
+    const groups = collectLeases('leases', leases);
+    const db = doneOptions(opts);
+    this.#checkTransactional(db);
+    return db ? this.#backend.done(groups, db) : this.#backend.done(groups);
+  }
+
+  /** Refuses a transaction for a store that cannot join one, before anything is written. */
+  #checkTransactional(db: SqlClient | undefined): void {
+    if (db === undefined || this.#store.transactional === true) return;
+    throw new VisqTypeError(
+      `Option \`opts.db\` needs a store that can join a database transaction (a PostgresStore); this queue's store is ${describe(this.#store)}`,
+    );
   }
 
   /**

@@ -8,7 +8,7 @@ import type { QueueStore } from './backend.js';
 
 export type { RedisConnection };
 
-/** Where queues keep their items: an ioredis `Redis`/`Cluster` the caller owns, or a store such as `MemoryStore`. */
+/** Where queues keep their items: an ioredis `Redis`/`Cluster` the caller owns, or a store such as `MemoryStore` or `PostgresStore`. */
 export type StoreLike = RedisConnection | QueueStore;
 
 export function isRedisConnection(value: unknown): value is RedisConnection {
@@ -37,7 +37,7 @@ export function resolveStore(name: string, value: unknown): { store: QueueStore;
   if (isRedisConnection(value)) return { store: new RedisStore(value), owned: true };
   if (isQueueStore(value)) return { store: value, owned: false };
   throw new VisqTypeError(
-    `Expected \`${name}\` to be an ioredis Redis or Cluster client or a MemoryStore, got ${describe(value)}`,
+    `Expected \`${name}\` to be an ioredis Redis or Cluster client, a MemoryStore or a PostgresStore, got ${describe(value)}`,
   );
 }
 

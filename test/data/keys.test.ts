@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DataQueue } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
+import { isRedisKind } from '../harness/store-kind.js';
 import { useQueues } from '../harness/queues.js';
 
 const ctx = useStore();
@@ -46,7 +47,7 @@ const names = [
 
 describe('queue keys', () => {
   // on a Cluster, a key outside the queue's slot would fail the scripts with CROSSSLOT
-  const redisOrCluster = it.runIf(ctx.kind !== 'memory');
+  const redisOrCluster = it.runIf(isRedisKind(ctx.kind));
   // KEYS reaches one node only on a Cluster
   const redisOnly = it.runIf(ctx.kind === 'redis');
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClosedError, DataQueue, VisqError } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
+import { isRedisKind } from '../harness/store-kind.js';
 import { useQueues } from '../harness/queues.js';
 import { fullStats } from '../harness/stats.js';
 
@@ -326,7 +327,7 @@ describe('close', () => {
     await expect(queue.close()).resolves.toBeUndefined();
   });
 
-  it.runIf(ctx.kind !== 'memory')("leaves the caller's connection open for other queues and commands", async () => {
+  it.runIf(isRedisKind(ctx.kind))("leaves the caller's connection open for other queues and commands", async () => {
     const queue = open<string>();
     await queue.putData(['x']);
     await queue.getData(1, { wait: 0.01 });

@@ -5,6 +5,7 @@ import {
   MemoryStore,
   type DataQueueOptions,
   type Delivery,
+  type DoneOptions,
   type FailOptions,
   type GetOptions,
   type ItemInfo,
@@ -13,6 +14,7 @@ import {
   type RefreshOptions,
   type ReleaseOptions,
   type ReleaseResult,
+  type SqlClient,
   type StoreLike,
 } from '../../src/index.js';
 
@@ -111,7 +113,8 @@ describe('option and result types', () => {
       prefix?: string;
       maxItemBytes?: number;
     }>();
-    expectTypeOf<PutOptions>().toEqualTypeOf<{ delay?: number; priority?: number; ttl?: number }>();
+    expectTypeOf<PutOptions>().toEqualTypeOf<{ delay?: number; priority?: number; ttl?: number; db?: SqlClient }>();
+    expectTypeOf<DoneOptions>().toEqualTypeOf<{ db?: SqlClient }>();
     expectTypeOf<GetOptions>().toEqualTypeOf<{ visTimeout?: number; wait?: number; signal?: AbortSignal }>();
     expectTypeOf<RefreshOptions>().toEqualTypeOf<{ visTimeout?: number }>();
     expectTypeOf<ReleaseOptions>().toEqualTypeOf<{ delay?: number; countDelivery?: boolean }>();

@@ -28,7 +28,7 @@ import {
 } from './hostile.js';
 
 // every store the suites know, except where a store is not set up in this run
-const runs = ['redis', 'memory', 'cluster'].includes(selectedKind());
+const runs = ['redis', 'memory', 'cluster', 'postgres'].includes(selectedKind());
 const ctx = useStore();
 const RUNS = { numRuns: 60 };
 

@@ -3,9 +3,11 @@
  * and a key prefix per test derived from its name, so tests never see each other's keys.
  *
  * `VISQ_TEST_STORE` picks the store the shared suites run against (see store-kind.ts):
- * `redis` (default), `memory` (a fresh MemoryStore per file) or `cluster` (an ioredis
+ * `redis` (default), `memory` (a fresh MemoryStore per file), `cluster` (an ioredis
  * `Cluster` client per file on the run's private Redis Cluster, started by
- * cluster-setup.ts; a file run without that global setup starts a cluster of its own).
+ * cluster-setup.ts; a file run without that global setup starts a cluster of its own) or
+ * `postgres` (a PostgresStore per file on a database of its own, on the run's private
+ * PostgreSQL server started by postgres-setup.ts, or on a server of its own likewise).
  * Suites create queues with `new DataQueue(ctx.store, name, { prefix: ctx.prefix })` and
  * control time with `ctx.advance` / `ctx.freeze`, so they run unchanged on every store.
  * `ctx.redis` exists on Redis and Cluster; `ctx.server` only on a single Redis: a test
@@ -13,11 +15,15 @@
  */
 import { afterAll, beforeAll, beforeEach, expect, inject } from 'vitest';
 import { Cluster, type Redis } from 'ioredis';
+import pg from 'pg';
 import { advanceClock, freezeClock, resetClock } from '../../src/data/clock.js';
 import { dumpMemoryStore, MemoryStore, pendingWaits } from '../../src/stores/memory/store.js';
+import { PostgresStore, pendingWaits as pendingPostgresWaits } from '../../src/stores/postgres/store.js';
 import type { StoreLike } from '../../src/data/queue.js';
 import { readyMasters, startRedisCluster, type RedisCluster } from './cluster.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
+import { createDatabase, startPostgresServer, type PostgresServer } from './postgres-server.js';
+import { snapshotPostgres } from './postgres-snapshot.js';
 import { snapshotRedis } from './snapshot.js';
 import { selectedKind, type StoreKind } from './store-kind.js';
 
@@ -44,8 +50,9 @@ export interface StoreContext {
   freeze(atMs: number): void;
   /**
    * The same store as another process would reach it: a new client of the file's server
-   * on Redis (closed with the server), a new Cluster client on the cluster, the store
-   * itself in memory.
+   * on Redis (closed with the server), a new Cluster client on the cluster, a new
+   * PostgresStore (its own pool and LISTEN connection) on PostgreSQL, the store itself in
+   * memory.
    */
   elsewhere(): StoreLike;
   /**
@@ -187,6 +194,40 @@ function startMemoryFile(): FileStore {
   };
 }
 
+/**
+ * A file on PostgreSQL: a database of its own, on the run's server (or on one the file
+ * starts when run without the global setup). Stores are PostgresStores on their own pools.
+ */
+async function startPostgresFile(): Promise<FileStore> {
+  let own: PostgresServer | undefined;
+  const address = inject('visqPostgres') ?? (own = await startPostgresServer());
+  const database = await createDatabase(address);
+  const stores = new Set<PostgresStore>();
+  const connect = (): PostgresStore => {
+    const store = new PostgresStore({ connectionString: database.url, max: 4 });
+    stores.add(store);
+    return store;
+  };
+  const store = connect();
+  const admin = new pg.Pool({ connectionString: database.url, max: 1 });
+  admin.on('error', () => undefined);
+  return {
+    store,
+    redis: () => unavailable('ctx.redis', 'postgres'),
+    server: () => unavailable('ctx.server', 'postgres'),
+    snapshot: (marker) => snapshotPostgres(admin, store.schema, marker),
+    elsewhere: connect,
+    blockedWaits: async () => [...stores].reduce((sum, each) => sum + pendingPostgresWaits(each), 0),
+    killBlocked: () => unavailable('ctx.killBlocked', 'postgres'),
+    async stop() {
+      await Promise.all([...stores].map((each) => each.close()));
+      await admin.end();
+      await database.drop();
+      await own?.stop();
+    },
+  };
+}
+
 /** Registers the hooks of a file whose tests need a store, and returns its live context. */
 export function useStore(extraArgs: readonly string[] = []): StoreContext {
   const kind = selectedKind();
@@ -195,6 +236,7 @@ export function useStore(extraArgs: readonly string[] = []): StoreContext {
   beforeAll(async () => {
     if (kind === 'memory') file = startMemoryFile();
     else if (kind === 'cluster') file = await startClusterFile();
+    else if (kind === 'postgres') file = await startPostgresFile();
     else file = await startRedisFile(extraArgs);
   });
   afterAll(async () => {

@@ -1,0 +1,264 @@
+/**
+ * One queue of a PostgresStore: each seam operation is one statement (sql/*.ts). Reads of
+ * a dead-letter queue first settle its parent, as on the other stores, so that items
+ * whose last delivery ended are there whether or not anyone uses the parent.
+ */
+import {
+  type PutRequest,
+  type QueueBackend,
+  type RawItem,
+  type RawItemInfo,
+  type RawStats,
+  type ReadRequest,
+  type ReadResult,
+  type ReleaseMode,
+  type ReleaseOutcome,
+} from '../../data/backend.js';
+import { clockArg } from '../../data/clock.js';
+import { deadBase } from '../../data/keys.js';
+import type { LeaseGroup } from '../../data/lease.js';
+import type { SqlClient } from '../../data/options.js';
+import type { Row } from './connection.js';
+import { clearStatement } from './sql/clear.js';
+import { inspectStatement } from './sql/inspect.js';
+import { doneStatement, refreshStatement } from './sql/leases.js';
+import type { Tables } from './sql/lib.js';
+import { maintainStatement } from './sql/maintain.js';
+import { peekStatement } from './sql/peek.js';
+import { putStatement } from './sql/put.js';
+import { readStatement } from './sql/read.js';
+import { redriveStatement } from './sql/redrive.js';
+import { releaseStatement } from './sql/release.js';
+import { statsStatement } from './sql/stats.js';
+import type { StoreCore } from './store.js';
+
+/** Item ids and lease tokens are positive bigints, written without leading zeros. */
+const TOKEN = /^[1-9][0-9]{0,17}$/;
+
+/** The lease groups as the statements take them: ids and tokens, pairwise; malformed ones left out. */
+function leaseArrays(groups: readonly LeaseGroup[]): { ids: string[]; tokens: string[] } {
+  const ids: string[] = [];
+  const tokens: string[] = [];
+  for (const { entry, ids: groupIds } of groups) {
+    if (!TOKEN.test(entry)) continue;
+    for (const id of groupIds) {
+      if (!TOKEN.test(id)) continue;
+      ids.push(id);
+      tokens.push(entry);
+    }
+  }
+  return { ids, tokens };
+}
+
+const leaseOf = (row: Row): string => `${row.id as string}:${row.lease as string}`;
+
+export class PostgresQueueBackend implements QueueBackend {
+  readonly #core: StoreCore;
+  readonly #base: string;
+  readonly #deadBase: string;
+  readonly #tables: Tables;
+  /** For a dead-letter queue: the queue whose dead letters it holds. */
+  readonly #parent: PostgresQueueBackend | undefined;
+
+  constructor(core: StoreCore, base: string, parent?: PostgresQueueBackend) {
+    this.#core = core;
+    this.#base = base;
+    this.#deadBase = deadBase(base);
+    this.#tables = core.tables(base);
+    this.#parent = parent;
+  }
+
+  #clock(): string {
+    return clockArg(this.#core.clockKey);
+  }
+
+  #statement(name: string, build: (t: Tables) => string): ReturnType<StoreCore['statement']> {
+    return this.#core.statement(`${name}:${this.#tables.items}`, () => build(this.#tables));
+  }
+
+  async put(request: PutRequest): Promise<string[]> {
+    const { payloads, delayMs, priority, ttlMs, db } = request;
+    const visible = delayMs <= 0;
+    const notify = db !== undefined ? visible : visible && this.#core.announcer.claim(this.#base);
+    const stmt = this.#statement('put', putStatement);
+    const rows = await this.#core.run(stmt, [this.#clock(), this.#base, delayMs, priority, ttlMs, payloads, notify], 'put', db);
+    if (visible && db === undefined) this.#shown(notify);
+    return rows.map((row) => row.id as string);
+  }
+
+  async read(request: ReadRequest): Promise<ReadResult> {
+    await this.#catchUpParent();
+    const { count, visTimeoutMs, attempts, useDead } = request;
+    const leasing = visTimeoutMs > 0;
+    // taken before the statement is sent: a wake-up heard while it runs then counts
+    const cursor = this.#core.wakeups.cursor(this.#base);
+    const stmt = leasing ? this.#statement('read', (t) => readStatement(t, true)) : this.#statement('read-once', (t) => readStatement(t, false));
+    const base = [this.#clock(), this.#base, this.#deadBase, count];
+    const rows = await this.#core.run(stmt, leasing ? [...base, visTimeoutMs, attempts, useDead] : base, 'get');
+    const first = rows[0];
+    if (!first || first.id === null) return { deliveries: [], nextDueMs: Number(first?.next_due ?? -1), cursor };
+    const deliveries = rows.map((row) => ({
+      lease: leasing ? leaseOf(row) : (row.id as string),
+      id: row.id as string,
+      delivery: (row.failed as number) + 1,
+      payload: row.payload as string,
+    }));
+    return { deliveries, nextDueMs: -1, cursor };
+  }
+
+  async done(groups: readonly LeaseGroup[], db?: SqlClient): Promise<number> {
+    return (await this.doneLeases(groups, db)).length;
+  }
+
+  async doneLeases(groups: readonly LeaseGroup[], db?: SqlClient): Promise<string[]> {
+    const { ids, tokens } = leaseArrays(groups);
+    if (ids.length === 0) return [];
+    const stmt = this.#statement('done', doneStatement);
+    const rows = await this.#core.run(stmt, [this.#clock(), this.#base, ids, tokens], 'done', db);
+    return rows.map(leaseOf);
+  }
+
+  async refresh(groups: readonly LeaseGroup[], visTimeoutMs: number): Promise<string[]> {
+    const { ids, tokens } = leaseArrays(groups);
+    if (ids.length === 0) return [];
+    const stmt = this.#statement('refresh', refreshStatement);
+    const rows = await this.#core.run(stmt, [this.#clock(), this.#base, ids, tokens, visTimeoutMs], 'refresh');
+    return rows.map(leaseOf);
+  }
+
+  async release(groups: readonly LeaseGroup[], mode: ReleaseMode): Promise<Map<string, ReleaseOutcome>> {
+    const outcomes = new Map<string, ReleaseOutcome>();
+    // as on the other stores, a call without leases is not sent at all
+    if (groups.length === 0) return outcomes;
+    const { ids, tokens } = leaseArrays(groups);
+    const delayMs = mode.kind === 'fail' ? 0 : mode.delayMs;
+    const useDead = mode.kind === 'fail' ? mode.useDead : false;
+    const notify = mode.kind !== 'fail' && delayMs <= 0 && this.#core.announcer.claim(this.#base);
+    const stmt = this.#statement('release', releaseStatement);
+    const values = [this.#clock(), this.#base, this.#deadBase, ids, tokens, mode.kind, useDead, delayMs, notify];
+    const rows = await this.#core.run(stmt, values, 'release');
+    for (const row of rows) {
+      if (row.id === null) {
+        if (row.visible === true) this.#shown(notify);
+      } else {
+        outcomes.set(leaseOf(row), row.outcome as ReleaseOutcome);
+      }
+    }
+    return outcomes;
+  }
+
+  async peek(count: number): Promise<RawItem[]> {
+    await this.#catchUpParent();
+    const stmt = this.#statement('peek', peekStatement);
+    const rows = await this.#core.run(stmt, [this.#clock(), this.#base, count], 'peek');
+    return rows.map((row) => ({ id: row.id as string, payload: row.payload as string }));
+  }
+
+  async stats(): Promise<RawStats> {
+    await this.#catchUpParent();
+    const stmt = this.#statement('stats', statsStatement);
+    const [row] = await this.#core.run(stmt, [this.#clock(), this.#base, this.#deadBase], 'stats');
+    const at = (name: string): number => Number(row?.[name] ?? 0);
+    return {
+      ready: at('ready'),
+      delayed: at('delayed'),
+      inflight: at('inflight'),
+      dead: at('dead'),
+      expired: at('expired'),
+      dropped: at('dropped'),
+      puts: at('puts'),
+      deliveries: at('deliveries'),
+      dones: at('dones'),
+      expiries: at('expiries'),
+      deadLettered: at('dead_lettered'),
+      emptyReads: at('empty_reads'),
+      headAgeMs: Number(row?.head_age ?? -1),
+    };
+  }
+
+  async redrive(count: number): Promise<number> {
+    await this.#catchUpParent();
+    // every item whose last delivery ended is a dead letter by now, and dead letters
+    // whose delay ended are visible
+    await this.maintain();
+    const dead = this.dead() as PostgresQueueBackend;
+    await dead.maintain();
+    const notify = this.#core.announcer.claim(this.#base);
+    const stmt = this.#statement('redrive', redriveStatement);
+    const [row] = await this.#core.run(stmt, [this.#clock(), this.#base, this.#deadBase, count, notify], 'redrive');
+    const moved = Number(row?.moved ?? 0);
+    if (moved > 0) this.#shown(notify);
+    return moved;
+  }
+
+  async inspect(id: string): Promise<RawItemInfo | undefined> {
+    await this.#catchUpParent();
+    if (!TOKEN.test(id)) return undefined;
+    const stmt = this.#statement('inspect', inspectStatement);
+    const [row] = await this.#core.run(stmt, [this.#clock(), this.#base, id], 'inspect');
+    return row ? itemInfo(row) : undefined;
+  }
+
+  async clear(): Promise<void> {
+    const stmt = this.#statement('clear', clearStatement);
+    await this.#core.run(stmt, [this.#base, this.#deadBase], 'clear');
+  }
+
+  async waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.#core.closed) return;
+    await this.#core.wakeups.wait(this.#base, cursor, timeoutMs, signal);
+  }
+
+  async waitThenRead(cursor: string, timeoutMs: number, request: ReadRequest, signal?: AbortSignal): Promise<ReadResult | undefined> {
+    await this.waitForChange(cursor, timeoutMs, signal);
+    // a wait ended by the store's close() returns what there is, as an aborted one does
+    if (signal?.aborted || this.#core.closed) return undefined;
+    return this.read(request);
+  }
+
+  dead(): QueueBackend {
+    return new PostgresQueueBackend(this.#core, this.#deadBase, this);
+  }
+
+  /** Settles this queue's rows whose time came (sql/maintain.ts). */
+  async maintain(): Promise<void> {
+    const stmt = this.#statement('maintain', maintainStatement);
+    await this.#core.run(stmt, [this.#clock(), this.#base, this.#deadBase], 'maintain');
+  }
+
+  async #catchUpParent(): Promise<void> {
+    await this.#parent?.maintain();
+  }
+
+  /** Items became visible in a committed statement of this store: wake readers here, and elsewhere if it sent no NOTIFY. */
+  #shown(notified: boolean): void {
+    this.#core.wakeups.wake(this.#base);
+    if (!notified) this.#core.announcer.owe(this.#base);
+  }
+}
+
+/** An item's state from its row, by the rules of sql/lib.ts; undefined when it has left the queue. */
+function itemInfo(row: Row): RawItemInfo | undefined {
+  const now = row.now as number;
+  const dueAt = row.due_at as number | null;
+  const expiresAt = row.expires_at as number | null;
+  const lease = row.lease as string | null;
+  const about = { id: row.id as string, payload: row.payload as string, priority: row.priority as number };
+  let failed = row.failed as number;
+  if (dueAt === null) {
+    if (expiresAt !== null && expiresAt <= now) return undefined;
+    return { ...about, state: 'ready', failedDeliveries: failed };
+  }
+  if (dueAt > now) {
+    return lease === null
+      ? { ...about, state: 'delayed', failedDeliveries: failed, until: dueAt }
+      : { ...about, state: 'inflight', failedDeliveries: failed, until: dueAt, lease: `${about.id}:${lease}` };
+  }
+  if (lease !== null) {
+    failed += 1;
+    if (failed >= (row.attempts as number)) return undefined;
+  }
+  const ttl = row.ttl as number;
+  if (ttl > 0 && dueAt + ttl <= now) return undefined;
+  return { ...about, state: 'ready', failedDeliveries: failed };
+}

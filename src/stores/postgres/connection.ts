@@ -1,0 +1,115 @@
+/**
+ * How the PostgresStore reaches its server: the `pg` package, loaded only when a
+ * PostgresStore is created (an optional peer dependency: `import 'visq'` works without
+ * it), the pool of connections, the caller's transaction client, and one place that turns
+ * a driver error into a StoreError.
+ */
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { StoreError, VisqError } from '../../errors.js';
+import type { SqlClient } from '../../data/options.js';
+
+/** A prepared statement: its text and the name the server caches its plan under. */
+export interface Statement {
+  readonly name: string;
+  readonly text: string;
+}
+
+/** Names a statement after its text, so that two texts never share a name on one connection. */
+export function statement(text: string): Statement {
+  return { name: `visq_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text };
+}
+
+/** A row as the driver returns it. */
+export type Row = Record<string, unknown>;
+
+/**
+ * A `pg.Pool`, or anything shaped like one: the store runs its statements through
+ * `query`, takes a connection with `connect` for migrations, and never calls `end` on a
+ * pool it did not create.
+ */
+export interface PostgresPool {
+  query(config: { text: string; values?: unknown[]; name?: string }): Promise<{ rows: unknown[] }>;
+  connect(): Promise<PostgresPoolClient>;
+  end(): Promise<void>;
+}
+
+/** A connection taken from a {@link PostgresPool}. */
+export interface PostgresPoolClient {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  release(destroy?: boolean | Error): void;
+}
+
+/** What the store needs of `pg`. */
+export interface PgModule {
+  Pool: new (config: Record<string, unknown>) => PostgresPool & {
+    on(event: 'error', listener: (error: Error) => void): unknown;
+  };
+  Client: new (config: Record<string, unknown>) => ListenClient;
+}
+
+/** A connection of its own for LISTEN. */
+export interface ListenClient {
+  connect(): Promise<unknown>;
+  query(text: string): Promise<unknown>;
+  end(): Promise<void>;
+  on(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): unknown;
+  on(event: 'error' | 'end', listener: (error?: Error) => void): unknown;
+}
+
+let pgModule: PgModule | undefined;
+
+/**
+ * The `pg` package. It is loaded here, when the first PostgresStore is created, and not
+ * when visq is imported: it is an optional peer dependency.
+ */
+export function loadPg(): PgModule {
+  if (pgModule) return pgModule;
+  try {
+    pgModule = createRequire(import.meta.url)('pg') as PgModule;
+  } catch (cause) {
+    throw new VisqError(
+      "PostgresStore needs the 'pg' package (node-postgres), which is not installed: run `npm install pg`",
+      'ERR_VISQ_STORE',
+      { cause },
+    );
+  }
+  return pgModule;
+}
+
+export function isPool(value: unknown): value is PostgresPool {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as PostgresPool).query === 'function' &&
+    typeof (value as PostgresPool).connect === 'function' &&
+    typeof (value as PostgresPool).end === 'function'
+  );
+}
+
+/** A StoreError for a failed `operation`, keeping the driver's error as `cause`. */
+export function toStoreError(error: unknown, operation: string): StoreError {
+  if (error instanceof StoreError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new StoreError(`PostgreSQL failed ${operation}: ${message}`, { cause: error });
+}
+
+/**
+ * Runs `stmt` with `values`: in the caller's transaction through `db` when given (as
+ * plain text: a caller's client may not take statement names), else on the pool as a
+ * named statement, which each connection parses and plans once.
+ */
+export async function run(
+  pool: PostgresPool,
+  stmt: Statement,
+  values: unknown[],
+  operation: string,
+  db?: SqlClient,
+): Promise<Row[]> {
+  try {
+    const result = db ? await db.query(stmt.text, values) : await pool.query({ name: stmt.name, text: stmt.text, values });
+    return result.rows as Row[];
+  } catch (error) {
+    throw toStoreError(error, operation);
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * clear: deletes every item of the queue and of its dead-letter queue, and both queues'
+ * running totals. Leases of the queue are stale from then on (their rows are gone).
+ *
+ * $1 queue, $2 its dead-letter queue
+ */
+import type { Tables } from './lib.js';
+
+export function clearStatement(t: Tables): string {
+  return `WITH items AS (DELETE FROM ${t.items} WHERE queue = $1),
+dead AS (DELETE FROM ${t.dead} WHERE queue = $2),
+totals AS (DELETE FROM ${t.schema}.totals WHERE queue IN ($1, $2))
+SELECT 1 AS cleared`;
+}

@@ -1,0 +1,28 @@
+/**
+ * maintain: brings a queue up to date with time, as every writing statement does first
+ * (lib.ts settle): due delayed items become visible, ended leases are requeued,
+ * dead-lettered or dropped, items past their ttl go. A dead-letter queue runs it on its
+ * parent before it reads, so that items whose last delivery ended are there whether or
+ * not anyone uses the parent.
+ *
+ * $1 clock, $2 queue, $3 dead-letter queue
+ * Returns one row: settled, the number of rows whose time came that it settled (at most
+ *   SETTLE_LIMIT; more may be left for the next statement).
+ * Side effects: counts expiries, dead letters, drops and expiries by ttl; NOTIFYs the
+ *   dead-letter queue when it got dead letters and this queue when items became visible.
+ */
+import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, requeue, settle, sizeOf, type Tables } from './lib.js';
+
+export function maintainStatement(t: Tables): string {
+  return `WITH ${CLOCK},
+${settle(t)},
+${requeue(t)},
+${bury(t)},
+${count(t, {
+  ...SETTLED_TOTALS,
+})},
+wake AS (
+  ${wakeSettled(t)}
+)
+SELECT ${sizeOf('settled')} + ${sizeOf('overdue')} AS settled, ${sizeOf('wake')} AS woke`;
+}

@@ -1,0 +1,73 @@
+/**
+ * read: delivers up to `count` visible items, highest priority first, then oldest, in one
+ * statement.
+ *
+ * $1 clock, $2 queue, $3 dead-letter queue
+ * $4 count, 1..1000
+ * $5 visibility timeout in ms (the leasing form; the at-most-once form ignores it)
+ * $6 attempts: deliveries allowed before an item is dead-lettered or dropped
+ * $7 true to dead-letter items whose attempts are spent, false to drop them
+ * Returns one row per delivered item, in delivery order: id, failed (deliveries before
+ *   this one), payload, lease (the batch's token; null at most once). When nothing was
+ *   delivered, one row with id null and next_due: ms until a delayed item or a lease
+ *   deadline of this queue comes due, -1 when none is pending.
+ * Side effects: settles rows whose time came (lib.ts settle: requeued, dead-lettered,
+ *   dropped, expired); the leasing form sets each delivered row's lease (one new token
+ *   for the batch), deadline and reader settings, the at-most-once form deletes them;
+ *   counts deliveries (or an empty read, for a queue that has had a put), expiries, dead
+ *   letters, drops and expiries by ttl; NOTIFYs the dead-letter queue when it got dead
+ *   letters and this queue when it made items visible that it did not deliver.
+ * Invariant: an item has at most one live lease. Rows are claimed FOR UPDATE SKIP LOCKED,
+ *   so concurrent readers never wait for each other and never share an item; a row is
+ *   claimable only while visible, and claiming hides it until its deadline.
+ */
+import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
+
+export function readStatement(t: Tables, leasing: boolean): string {
+  const claim = leasing
+    ? `UPDATE ${t.items} i SET due_at = ${NOW} + $5::bigint, expires_at = NULL, failed = p.failed,
+    lease = (SELECT token FROM token), attempts = $6::int, use_dead = $7::boolean
+  FROM pick p WHERE i.queue = $2 AND i.id = p.id
+  RETURNING i.id, i.failed, i.payload, i.lease, i.priority, i.seq`
+    : `DELETE FROM ${t.items} i USING pick p WHERE i.queue = $2 AND i.id = p.id
+  RETURNING i.id, p.failed, i.payload, NULL::bigint AS lease, i.priority, i.seq`;
+  return `WITH ${CLOCK},
+${settle(t)},
+head AS (
+  SELECT i.id, i.priority, i.seq, i.failed FROM ${t.items} i
+  WHERE i.queue = $2 AND i.due_at IS NULL AND (i.expires_at IS NULL OR i.expires_at > ${NOW})
+  ORDER BY i.priority DESC, i.seq LIMIT $4::int FOR UPDATE SKIP LOCKED
+),
+pick AS (
+  SELECT c.id, c.failed FROM (
+    SELECT id, priority, seq, failed FROM head
+    UNION ALL SELECT id, priority, seq, failed FROM settled WHERE fate = 'ready'
+  ) c ORDER BY c.priority DESC, c.seq LIMIT $4::int
+),
+token AS (
+  SELECT nextval('${t.schema.replace(/'/g, "''")}.leases') AS token WHERE ${leasing ? 'EXISTS (SELECT 1 FROM pick)' : 'false'}
+),
+claimed AS (
+  ${claim}
+),
+${requeue(t, 'SELECT id FROM pick')},
+${bury(t)},
+${count(t, {
+  deliveries: sizeOf('claimed'),
+  empty_reads: `CASE WHEN NOT EXISTS (SELECT 1 FROM claimed) AND EXISTS (SELECT 1 FROM ${t.schema}.totals WHERE queue = $2) THEN 1 ELSE 0 END`,
+  ...SETTLED_TOTALS,
+})},
+wake AS (
+  ${wakeSettled(t)}
+)
+SELECT c.id::text AS id, c.failed, c.payload, c.lease::text AS lease, NULL::float8 AS next_due,
+  ${sizeOf('wake')} AS woke, c.priority, c.seq
+FROM claimed c
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, coalesce((
+    SELECT min(i.due_at) - ${NOW} FROM ${t.items} i WHERE i.queue = $2 AND i.due_at > ${NOW}
+  ), -1)::float8,
+  ${sizeOf('wake')}, NULL, NULL
+WHERE NOT EXISTS (SELECT 1 FROM claimed)
+ORDER BY priority DESC, seq`;
+}

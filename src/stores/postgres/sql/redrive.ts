@@ -1,0 +1,36 @@
+/**
+ * redrive: moves up to `count` visible dead letters back to their queue, in the
+ * dead-letter queue's order, with fresh attempts.
+ *
+ * $1 clock, $2 queue (the parent), $3 its dead-letter queue
+ * $4 count, 1..1000
+ * $5 true to NOTIFY readers of the queue (the store throttles it)
+ * Returns one row: moved.
+ * Side effects: deletes the dead letters and inserts them into the queue with their ids
+ *   and priorities, a new seq each (the end of their priority), no deliveries and no ttl.
+ *   The store settles both queues first (maintain), so that every item whose last
+ *   delivery has ended is a dead letter here and dead letters whose delay ended count.
+ */
+import { CLOCK, NOW, sizeOf, type Tables } from './lib.js';
+
+/** `t.items` is the queue's table, `t.dead` the dead-letter table. */
+export function redriveStatement(t: Tables): string {
+  return `WITH ${CLOCK},
+taken AS (
+  SELECT d.id FROM ${t.dead} d
+  WHERE d.queue = $3 AND d.due_at IS NULL AND (d.expires_at IS NULL OR d.expires_at > ${NOW})
+  ORDER BY d.priority DESC, d.seq LIMIT $4::int FOR UPDATE SKIP LOCKED
+),
+lifted AS (
+  DELETE FROM ${t.dead} d USING taken WHERE d.queue = $3 AND d.id = taken.id
+  RETURNING d.id, d.priority, d.seq, d.payload
+),
+moved AS (
+  INSERT INTO ${t.items} (queue, id, seq, priority, ttl, failed, entered_at, payload)
+  SELECT $2, l.id, nextval('${t.schema.replace(/'/g, "''")}.ids'), l.priority, 0, 0, ${NOW}, l.payload
+  FROM lifted l ORDER BY l.priority DESC, l.seq
+  RETURNING id
+),
+wake AS (SELECT pg_notify(${t.channel}, $2) WHERE $5::boolean AND EXISTS (SELECT 1 FROM moved))
+SELECT (SELECT count(*) FROM moved)::int AS moved, ${sizeOf('wake')} AS woke`;
+}

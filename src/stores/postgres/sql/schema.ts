@@ -1,0 +1,154 @@
+/**
+ * The PostgresStore's schema, as numbered migrations. The store applies the ones a
+ * database lacks on first use, in one transaction under an advisory lock (see
+ * migrate.ts), and records each in `<schema>.migrations`. A migration is never edited
+ * once released: a change is a new migration, so that every database reaches the same
+ * schema by the same steps. Statements live in the client (sql/*.ts), not in stored
+ * functions, so that processes of two visq versions never run each other's SQL; the one
+ * stored function is the SQL door `put`, whose signature is part of the contract.
+ *
+ * Layout (`S` = the schema, 'visq' by default):
+ *   S.items     every item of every queue: ready, delayed or in flight
+ *   S.dead      dead letters, the same columns (a dead-letter queue is a full queue)
+ *   S.totals    running totals, one row per queue and server process (see counts.ts)
+ *   S.registry  the queues listQueues() names, per prefix
+ *   S.ids       item ids, and the seqs that order items within a priority
+ *   S.leases    lease tokens: one per read batch
+ * Times are ms since the epoch (bigint), from the database clock.
+ */
+
+/** One step of the schema. */
+export interface Migration {
+  readonly version: number;
+  /** The DDL, for schema `schema` (an identifier already quoted). */
+  readonly sql: (schema: string) => string;
+}
+
+/** The columns and indexes of an item table (items and dead share them). */
+function itemTable(schema: string, table: string): string {
+  const t = `${schema}.${table}`;
+  return `
+CREATE TABLE ${t} (
+  queue      text COLLATE "C" NOT NULL, -- the queue's key base, {prefix:name}[:dead]
+  id         bigint   NOT NULL,         -- the item id, from S.ids; kept across dead letters and redrive
+  seq        bigint   NOT NULL,         -- order within a priority: from S.ids on entering this queue
+  priority   smallint NOT NULL,
+  due_at     bigint,                    -- null: visible; else delayed until, or the lease deadline
+  expires_at bigint,                    -- visible with a ttl: dropped from then on; null otherwise
+  ttl        integer  NOT NULL,         -- ms an item may stay visible unread; 0 = no limit
+  failed     integer  NOT NULL,         -- deliveries that ended without done
+  lease      bigint,                    -- token of the current delivery; null unless in flight
+  attempts   integer,                   -- in flight: the reader's attempts ...
+  use_dead   boolean,                   -- ... and dead-letter setting, which decide an expiry
+  entered_at bigint   NOT NULL,         -- when it entered this queue (put, dead letter, redrive)
+  payload    text     NOT NULL,         -- the item's JSON, as written
+  PRIMARY KEY (queue, id)
+) WITH (
+  -- a queue table churns: every item is inserted, updated once per delivery and deleted,
+  -- so vacuum early and keep room for the new row versions on their page
+  fillfactor = 90,
+  autovacuum_vacuum_scale_factor = 0.02,
+  autovacuum_vacuum_insert_scale_factor = 0.05,
+  autovacuum_analyze_scale_factor = 0.05,
+  autovacuum_vacuum_cost_delay = 0
+);
+-- what a read takes: visible items in delivery order
+CREATE INDEX ${table}_ready ON ${t} (queue, priority DESC, seq) WHERE due_at IS NULL;
+-- what comes due: delays ending, leases ending
+CREATE INDEX ${table}_due ON ${t} (queue, due_at) WHERE due_at IS NOT NULL;
+-- visible items with a ttl
+CREATE INDEX ${table}_expiry ON ${t} (queue, expires_at) WHERE expires_at IS NOT NULL;`;
+}
+
+/** Every migration, in order. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: (s) => `
+CREATE SEQUENCE ${s}.ids AS bigint;
+CREATE SEQUENCE ${s}.leases AS bigint;
+${itemTable(s, 'items')}
+${itemTable(s, 'dead')}
+CREATE TABLE ${s}.totals (
+  queue         text COLLATE "C" NOT NULL,
+  pid           integer NOT NULL, -- the server process that counted; 0 for folded rows
+  puts          bigint NOT NULL DEFAULT 0,
+  deliveries    bigint NOT NULL DEFAULT 0,
+  dones         bigint NOT NULL DEFAULT 0,
+  expiries      bigint NOT NULL DEFAULT 0,
+  dead_lettered bigint NOT NULL DEFAULT 0,
+  dropped       bigint NOT NULL DEFAULT 0,
+  expired       bigint NOT NULL DEFAULT 0,
+  empty_reads   bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (queue, pid)
+) WITH (fillfactor = 50, autovacuum_vacuum_scale_factor = 0.02);
+CREATE TABLE ${s}.registry (
+  prefix text COLLATE "C" NOT NULL,
+  name   text COLLATE "C" NOT NULL,
+  PRIMARY KEY (prefix, name)
+);
+${sqlDoor(s)}`,
+  },
+];
+
+/** The version a database has once every migration here ran. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The wake-up channel of schema `schema` (unquoted), as NOTIFY and LISTEN name it. */
+export function channelOf(schema: string): string {
+  return `${schema}:wake`;
+}
+
+/** The SQL literal of a string (for names fixed by the store, never for user data). */
+export function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/**
+ * The SQL door: `SELECT S.put(queue, payload, delay_seconds)` puts one item into the
+ * queue `new DataQueue(store, queue)` reads (prefix 'visq') and returns its id. It runs
+ * in the caller's transaction (a trigger's, say): the item is invisible until COMMIT and
+ * gone with a ROLLBACK, and readers are woken on COMMIT. Bad input raises
+ * invalid_parameter_value (22023), and nothing is written.
+ */
+function sqlDoor(s: string): string {
+  const unquoted = s.slice(1, -1).replace(/""/g, '"');
+  return `
+CREATE FUNCTION ${s}.put(queue text, payload jsonb, delay_seconds float8 DEFAULT 0) RETURNS text
+LANGUAGE plpgsql VOLATILE AS $door$
+#variable_conflict use_column
+DECLARE
+  base    text;
+  now_ms  bigint := floor(extract(epoch FROM statement_timestamp()) * 1000);
+  delay_ms bigint;
+  item    bigint;
+BEGIN
+  IF put.queue IS NULL OR length(put.queue) NOT BETWEEN 1 AND 256 OR strpos(put.queue, '}') > 0 THEN
+    RAISE EXCEPTION 'visq.put: expected queue to be a name of 1 to 256 characters without "}", got %',
+      coalesce(quote_literal(put.queue), 'NULL') USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF put.payload IS NULL THEN
+    RAISE EXCEPTION 'visq.put: expected payload to be a JSON value, got NULL (use ''null''::jsonb for JSON null)'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF delay_seconds IS NULL OR delay_seconds = 'NaN' OR delay_seconds < 0 OR delay_seconds > 1e9 THEN
+    RAISE EXCEPTION 'visq.put: expected delay_seconds to be a number of seconds from 0 to 1000000000, got %',
+      coalesce(delay_seconds::text, 'NULL') USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- names are stored with \ escaped as \\ (src/stores/postgres/names.ts)
+  base := '{visq:' || replace(put.queue, '\\', '\\\\') || '}';
+  delay_ms := ceil(delay_seconds * 1000);
+  item := nextval('${s.replace(/'/g, "''")}.ids');
+  INSERT INTO ${s}.items (queue, id, seq, priority, due_at, ttl, failed, entered_at, payload)
+  VALUES (base, item, item, 0, CASE WHEN delay_ms > 0 THEN now_ms + delay_ms END, 0, 0, now_ms, put.payload::text);
+  INSERT INTO ${s}.totals AS t (queue, pid, puts) VALUES (base, pg_backend_pid(), 1)
+  ON CONFLICT (queue, pid) DO UPDATE SET puts = t.puts + 1;
+  INSERT INTO ${s}.registry (prefix, name) VALUES ('visq', replace(put.queue, '\\', '\\\\')) ON CONFLICT DO NOTHING;
+  IF delay_ms = 0 THEN
+    -- delivered on COMMIT; PostgreSQL folds repeats within one transaction into one
+    PERFORM pg_notify(${literal(channelOf(unquoted))}, base);
+  END IF;
+  RETURN item::text;
+END
+$door$;`;
+}

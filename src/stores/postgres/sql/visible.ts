@@ -1,0 +1,22 @@
+/**
+ * The visible items of a queue at the statement's time, for the statements that read
+ * without writing (peek, stats): visible rows whose ttl has not run out, plus rows whose
+ * time came and that settling would make visible (lib.ts fateOf), in delivery order.
+ */
+import { fateOf, NOW, type Tables } from './lib.js';
+
+/** CTE `visible(id, priority, seq, entered_at, payload)`: the first `limit` (an SQL expression) visible items. */
+export function visible(t: Tables, limit: string): string {
+  const columns = 'i.id, i.priority, i.seq, i.entered_at, i.payload';
+  return `visible AS (
+  SELECT v.* FROM (
+    (SELECT ${columns} FROM ${t.items} i
+      WHERE i.queue = $2 AND i.due_at IS NULL AND (i.expires_at IS NULL OR i.expires_at > ${NOW})
+      ORDER BY i.priority DESC, i.seq LIMIT ${limit})
+    UNION ALL
+    (SELECT ${columns} FROM ${t.items} i
+      WHERE i.queue = $2 AND i.due_at <= ${NOW} AND ${fateOf('i')} = 'ready'
+      ORDER BY i.priority DESC, i.seq LIMIT ${limit})
+  ) v ORDER BY v.priority DESC, v.seq LIMIT ${limit}
+)`;
+}

@@ -1,0 +1,135 @@
+/**
+ * What only the PostgresStore has to prove beyond the shared suites: its constructor and
+ * options, the schema it creates (once, under a lock, in the schema asked for), whose
+ * pool it ends, what a closed store does, and names PostgreSQL text cannot hold as they are.
+ */
+import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import {
+  ClosedError,
+  DataQueue,
+  MemoryStore,
+  PostgresStore,
+  Visq,
+  VisqRangeError,
+  VisqTypeError,
+  listQueues,
+} from '../../../src/index.js';
+import { createDatabase } from '../../harness/postgres-server.js';
+import { usePostgres } from './helpers.js';
+
+const pgx = usePostgres();
+
+describe('new PostgresStore', () => {
+  it.each([
+    ['undefined', undefined],
+    ['a URL string', 'postgresql://localhost/db'],
+    ['an object without connectionString', { host: 'localhost' }],
+    ['a MemoryStore', new MemoryStore()],
+  ])('rejects %s as the connection with a TypeError', (_, value) => {
+    // @ts-expect-error not a connection
+    expect(() => new PostgresStore(value)).toThrow(VisqTypeError);
+  });
+
+  it.each([
+    ['an unknown option', { schemas: 'x' }, VisqTypeError],
+    ['a schema that is not an identifier', { schema: 'my-schema' }, VisqRangeError],
+    ['an upper-case schema', { schema: 'Visq' }, VisqRangeError],
+    ['a schema that is not a string', { schema: 42 }, VisqTypeError],
+    ['an empty listenUrl', { listenUrl: '' }, VisqRangeError],
+  ])('rejects %s with a typed error', (_, options, type) => {
+    // @ts-expect-error a bad option
+    expect(() => new PostgresStore({ connectionString: pgx.url }, options)).toThrow(type);
+  });
+
+  it('keeps apart names PostgreSQL text cannot hold as they are: NUL, lone surrogates, backslashes', async () => {
+    // each pair would meet if stored naively: NUL is not text, a lone surrogate becomes U+FFFD
+    const names = ['a\u0000b', 'a\\0b', 'lone \uD800', 'lone \uFFFD', 'back\\slash', 'back\\\\slash', '\\u0000'];
+    for (const name of names) await pgx.queue<string>(name).putData([name]);
+    for (const name of names) expect([...(await pgx.queue<string>(name).peekData(5)).values()]).toEqual([name]);
+    expect(await listQueues(pgx.main, { prefix: pgx.prefix })).toEqual([...names].sort());
+  });
+
+  it('cannot hold task records yet: Visq refuses it with a TypeError', () => {
+    expect(() => new Visq({ store: pgx.main })).toThrow(VisqTypeError);
+  });
+});
+
+describe('schema', () => {
+  it('is created on first use, once, by stores racing on a fresh database', async () => {
+    const fresh = await createDatabase({ url: pgx.url });
+    const stores = Array.from({ length: 4 }, () => pgx.store(undefined, undefined));
+    try {
+      const racing = Array.from({ length: 4 }, () => new PostgresStore({ connectionString: fresh.url, max: 2 }));
+      await Promise.all(racing.map((store, i) => new DataQueue(store, 'q').putData([i])));
+      const admin = new pg.Client({ connectionString: fresh.url });
+      await admin.connect();
+      try {
+        expect((await admin.query('SELECT version FROM visq.migrations')).rows).toEqual([{ version: 1 }]);
+        expect((await admin.query('SELECT count(*)::int AS n FROM visq.items')).rows).toEqual([{ n: 4 }]);
+      } finally {
+        await admin.end();
+      }
+      await Promise.all(racing.map((store) => store.close()));
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+      await fresh.drop();
+    }
+  });
+
+  it('lives in the schema given, apart from the default one', async () => {
+    const other = pgx.store({ schema: 'visq_other' });
+    await pgx.queue<string>('q', {}, other).putData(['elsewhere']);
+    expect(await pgx.queue('q').stats()).toMatchObject({ ready: 0 });
+    expect(await pgx.queue('q', {}, other).stats()).toMatchObject({ ready: 1 });
+    const { rows } = await pgx.pool.query('SELECT count(*)::int AS n FROM visq_other.items');
+    expect(rows).toEqual([{ n: 1 }]);
+  });
+
+  it('is only read by a store that finds it up to date', async () => {
+    await pgx.main.ready();
+    const before = (await pgx.pool.query('SELECT version, applied_at FROM visq.migrations')).rows;
+    await pgx.store().ready();
+    expect((await pgx.pool.query('SELECT version, applied_at FROM visq.migrations')).rows).toEqual(before);
+  });
+});
+
+describe('close', () => {
+  it('ends the pool it created', async () => {
+    const store = new PostgresStore({ connectionString: pgx.url, max: 2 });
+    await new DataQueue(store, `${pgx.prefix}-q`).putData([1]);
+    await store.close();
+    await expect(new DataQueue(store, `${pgx.prefix}-q`).peekData()).rejects.toBeInstanceOf(ClosedError);
+  });
+
+  it("never ends a pool the caller passed in", async () => {
+    const pool = new pg.Pool({ connectionString: pgx.url, max: 2 });
+    try {
+      const store = new PostgresStore(pool);
+      await new DataQueue(store, `${pgx.prefix}-q`).putData([1]);
+      await store.close();
+      expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      // and the pool's own settings serve the LISTEN connection of a blocking read
+      const again = new PostgresStore(pool);
+      const queue = new DataQueue<number>(again, `${pgx.prefix}-q`);
+      expect([...(await queue.getData(1, { wait: 1 })).values()]).toEqual([1]);
+      await again.close();
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('ends blocking reads, which return what there is', async () => {
+    const store = pgx.store();
+    const waiting = new DataQueue(store, `${pgx.prefix}-q`).getData(1, { wait: 60 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await store.close();
+    expect(await waiting).toEqual(new Map());
+  });
+
+  it('can be called more than once', async () => {
+    const store = pgx.store();
+    await store.close();
+    await expect(store.close()).resolves.toBeUndefined();
+  });
+});
