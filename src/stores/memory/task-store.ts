@@ -176,7 +176,7 @@ export class MemoryTaskStore implements TaskStore {
       else if (isSpent(record, lease, spec)) kind = 'spent';
       else {
         kind = 'started';
-        attempt = this.#start(base, id, record, lease, spec, now, log);
+        attempt = this.#start(id, record, lease, now, log);
       }
       if (kind === 'discard') this.#discard(base, id, lease, now);
       else tasks.push({ kind, lease, id, delivery, payload, attempt });
@@ -291,13 +291,13 @@ export class MemoryTaskStore implements TaskStore {
   }
 
   /** Starts a run under `lease`: the record counts it. Returns its number. */
-  #start(base: string, taskId: string, record: PendingRecord, lease: string, spec: TaskSpec, now: number, log: StepLog): number {
+  #start(taskId: string, record: PendingRecord, lease: string, now: number, log: StepLog): number {
     record.state = 'started';
     record.attempt += 1;
     record.at = now;
     record.lease = lease;
-    // a running task is held for its own visibility timeout (at most once: the worker's lease)
-    if (spec.visTimeoutMs > 0) this.#core.queue(base).refresh(groupsOf(lease), spec.visTimeoutMs, now, this.#core.queue(deadBase(base)));
+    // the item stays under the lease it has: the worker keeps a running task's lease at
+    // its own visibility timeout
     log.changed(taskId, 'started', record.task, false, -1);
     return record.attempt;
   }
@@ -362,7 +362,7 @@ export class MemoryTaskStore implements TaskStore {
           const fresh: PendingRecord = { state: 'queued', attempt: 0, at: now, task: op.task, lease: '' };
           records.set(op.taskId, fresh);
           this.#data.finished.delete(finishedKey(base, op.taskId));
-          this.#start(base, op.taskId, fresh, op.lease, spec, now, log);
+          this.#start(op.taskId, fresh, op.lease, now, log);
           return outcome(true);
         }
         if (record.state === 'cancelled') {
@@ -375,7 +375,7 @@ export class MemoryTaskStore implements TaskStore {
           const error = 'the worker running the last attempt stopped before it finished';
           return this.#fail(base, op.taskId, record, error, -1, spec.useDead, spec.finishedKeepMs, now, log, settleItem);
         }
-        this.#start(base, op.taskId, record, op.lease, spec, now, log);
+        this.#start(op.taskId, record, op.lease, now, log);
         return outcome(true);
       }
       case 'done': {

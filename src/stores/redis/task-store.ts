@@ -62,14 +62,24 @@ function decodeRecord(text: string, taskId: string): TaskRecord | undefined {
   };
 }
 
+/** The specs' arguments, per specs list (the app keeps one list per queue). */
+const specArgsCache = new WeakMap<readonly TaskSpec[], readonly (string | number)[]>();
+
 /** The specs' arguments: 7 fields each (see lib/tasks.lua read_specs). */
-function specArgs(specs: readonly TaskSpec[]): (string | number)[] {
-  const args: (string | number)[] = [specs.length];
-  for (const spec of specs) {
-    args.push(spec.name, spec.attempts, spec.visTimeoutMs, spec.useDead ? '1' : '0', spec.finishedKeepMs, spec.resultMs, spec.retryDelayMs);
+function specArgs(specs: readonly TaskSpec[]): readonly (string | number)[] {
+  let args = specArgsCache.get(specs);
+  if (!args) {
+    const built: (string | number)[] = [specs.length];
+    for (const spec of specs) {
+      built.push(spec.name, spec.attempts, spec.visTimeoutMs, spec.useDead ? '1' : '0', spec.finishedKeepMs, spec.resultMs, spec.retryDelayMs);
+    }
+    args = built;
+    specArgsCache.set(specs, args);
   }
   return args;
 }
+
+
 
 /** Adds an op's arguments (see tasks/settle.lua); a result's key goes to `keys`. */
 function pushOp(op: SettleOp, args: (string | number)[], keys: string[], base: string): void {
@@ -135,6 +145,8 @@ export class RedisTaskStore implements TaskStore {
   readonly #store: RedisStore;
   readonly #redis: RedisConnection;
   #feed: TaskEventFeed | undefined;
+  /** The task scripts' keys of each queue, built once (a call passes 24 of them). */
+  readonly #keys = new Map<string, readonly string[]>();
   /** Per channel: its listeners, and the subscription every listener must wait for. */
   readonly #channels = new Map<string, { listeners: Set<TaskEventListener>; subscribed: Promise<unknown> }>();
 
@@ -143,11 +155,20 @@ export class RedisTaskStore implements TaskStore {
     this.#redis = store.connection;
   }
 
+  #keysOf(base: string): readonly string[] {
+    let keys = this.#keys.get(base);
+    if (!keys) {
+      keys = taskKeys(base);
+      this.#keys.set(base, keys);
+    }
+    return keys;
+  }
+
   async enqueue(base: string, request: EnqueueRequest): Promise<boolean[]> {
     if (request.tasks.length === 0) return [];
     const args: (string | number)[] = [clockArg(this.#redis), request.delayMs, request.priority, request.task];
     for (const { taskId, payload } of request.tasks) args.push(taskId, payload);
-    const written = (await runScript(this.#redis, 'tasks/enqueue', taskKeys(base), args)) as number[];
+    const written = (await runScript(this.#redis, 'tasks/enqueue', this.#keysOf(base), args)) as number[];
     return written.map((w) => w === 1);
   }
 
@@ -165,7 +186,7 @@ export class RedisTaskStore implements TaskStore {
 
   async claim(base: string, request: ClaimRequest): Promise<ClaimResult> {
     const args = [clockArg(this.#redis), ...this.#claimArgs(base, request)];
-    return claimResult(await runScript(this.#redis, 'tasks/claim', taskKeys(base), args));
+    return claimResult(await runScript(this.#redis, 'tasks/claim', this.#keysOf(base), args));
   }
 
   async waitThenClaim(
@@ -179,7 +200,7 @@ export class RedisTaskStore implements TaskStore {
       base,
       cursor,
       timeoutMs,
-      { name: 'tasks/claim', keys: taskKeys(base), args: this.#claimArgs(base, request) },
+      { name: 'tasks/claim', keys: this.#keysOf(base), args: this.#claimArgs(base, request) },
       async (reply): Promise<ClaimResult> => {
         const claimed = claimResult(reply);
         if (!signal.aborted || claimed.tasks.length === 0) return claimed;
@@ -200,7 +221,8 @@ export class RedisTaskStore implements TaskStore {
 
   async settle(base: string, ops: readonly SettleOp[], specs: readonly TaskSpec[]): Promise<SettleOutcome[]> {
     if (ops.length === 0) return [];
-    const keys = taskKeys(base);
+    // a done with a result adds its result key after the queue's keys
+    const keys = [...this.#keysOf(base)];
     const args: (string | number)[] = [clockArg(this.#redis), eventsChannel(base), ...specArgs(specs)];
     for (const op of ops) pushOp(op, args, keys, base);
     const reply = (await runScript(this.#redis, 'tasks/settle', keys, args)) as string[];
@@ -229,7 +251,7 @@ export class RedisTaskStore implements TaskStore {
 
   async cancel(base: string, taskId: string, keepMs: number): Promise<boolean> {
     const args = [clockArg(this.#redis), taskId, keepMs, eventsChannel(base)];
-    return (await runScript(this.#redis, 'tasks/cancel', taskKeys(base), args)) === 1;
+    return (await runScript(this.#redis, 'tasks/cancel', this.#keysOf(base), args)) === 1;
   }
 
   async schedule(base: string, name: string, mode: ScheduleMode, seenDue: number, nextDue: number): Promise<ScheduleClaim> {

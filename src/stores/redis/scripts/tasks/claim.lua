@@ -21,8 +21,8 @@
     the worker decides), x<n> spent (its last run, n, died with its worker: the worker
     fails it). The lease of an item is "<id>:<entry>", as get.lua's.
   Side effects: the read's (see get.lua); started records move to s with this delivery's
-  lease and one more run, counted; a started task with a visibility timeout of its own is
-  held that long (a refresh entry); an item whose task is final (cancelled, done, failed)
+  lease and one more run, counted (every item stays under the worker's lease: the worker
+  keeps a running task's lease at its own visibility timeout); an item whose task is final (cancelled, done, failed)
   is finished without being handed over (but a failed task's redriven dead letter, at its
   first delivery, starts afresh), a cancelled one's record then kept for its time; the
   token is kept with the entry until it ends.
@@ -50,7 +50,7 @@ local function judge(record, lease, first, may_start)
   if not spec then return 'u0' end
   if not may_start then return 'h' .. record.attempt end
   if is_spent(record, lease, spec) then return 'x' .. record.attempt end
-  return 's', spec
+  return 's'
 end
 
 -- the same claim sent again: what it claimed and still holds, as it stands now
@@ -95,12 +95,11 @@ local task_records = redis.call('HMGET', T.tasks, unpack(ids))
 local log = new_log()
 local out = { -1, '', entry }
 local writes, discard = {}, {}
-local extend = {} -- deadline -> leases of started tasks held for their own visibility timeout
 for i, rec in ipairs(recs) do
   local id = ids[i]
   local lease = id .. ':' .. entry
   local record = decode_record(task_records[i])
-  local what, spec = judge(record, lease, function() return string.match(rec, '^%d+|[^|]*|(%d+)|') == '0' end, i <= start)
+  local what = judge(record, lease, function() return string.match(rec, '^%d+|[^|]*|(%d+)|') == '0' end, i <= start)
   if not what then
     discard[#discard + 1] = lease
     if record.state == 'C' and string.sub(record.x, 1, 1) == 'k' then
@@ -116,11 +115,6 @@ for i, rec in ipairs(recs) do
       writes[#writes + 1] = id
       writes[#writes + 1] = encode_record(record)
       log_change(log, id, 'started', record.name, false, -1)
-      if spec.vis_ms > 0 and spec.vis_ms ~= lease_ms then
-        local deadline = now + spec.vis_ms
-        extend[deadline] = extend[deadline] or {}
-        table.insert(extend[deadline], lease)
-      end
       what = 's' .. record.attempt
     end
     out[#out + 1] = what
@@ -129,6 +123,5 @@ for i, rec in ipairs(recs) do
 end
 if #writes > 0 then redis.call('HSET', T.tasks, unpack(writes)) end
 if #discard > 0 then finish_leases(lease_groups(discard), now, false) end
-for deadline, leases in pairs(extend) do refresh_leases(lease_groups(leases), deadline, now) end
 flush_log(log, ARGV[7], now)
 return out

@@ -112,7 +112,7 @@ local function set_record(id, record)
 end
 
 -- the items' settlements, gathered so that each kind is one call
-local finish, releases, extend = {}, {}, {}
+local finish, releases = {}, {}
 local function release(mode, delay, dead, lease)
   local key = mode .. '|' .. delay .. '|' .. (dead and '1' or '0')
   local group = releases[key]
@@ -147,11 +147,11 @@ local function fail(op, record, err, run_ms, spec)
   return dead
 end
 
-local function start(op, record, spec)
+-- A run starts under this lease (the worker keeps it at the task's visibility timeout).
+local function start(op, record)
   record.state, record.attempt, record.x = 's', record.attempt + 1, op.lease
   set_record(op.id, record)
   log_change(log, op.id, 'started', record.name, false, -1)
-  if spec.vis_ms > 0 then extend[#extend + 1] = { lease = op.lease, ms = spec.vis_ms } end
 end
 
 local out = {}
@@ -171,7 +171,7 @@ for i, op in ipairs(ops) do
       applied = false
     elseif not record then
       -- no record to start from (one lost, or expired after a failure): a fresh start
-      start(op, { state = 'q', attempt = 0, x = '', name = op.name, err = '' }, spec)
+      start(op, { state = 'q', attempt = 0, x = '', name = op.name, err = '' })
       applied = true
     elseif final then
       finish[#finish + 1] = op.lease
@@ -181,7 +181,7 @@ for i, op in ipairs(ops) do
       dead = fail(op, record, DIED, -1, spec)
       applied = true
     else
-      start(op, record, spec)
+      start(op, record)
       applied = true
     end
   elseif kind == 'D' then
@@ -270,11 +270,5 @@ end
 for _, group in pairs(releases) do
   release_leases(lease_groups(group.leases), group.mode, group.delay, group.dead, now)
 end
-local by_ms = {}
-for _, e in ipairs(extend) do
-  by_ms[e.ms] = by_ms[e.ms] or {}
-  table.insert(by_ms[e.ms], e.lease)
-end
-for ms, leases_of in pairs(by_ms) do refresh_leases(lease_groups(leases_of), now + ms, now) end
 flush_log(log, channel, now)
 return out
