@@ -162,11 +162,11 @@ export type SettleOp =
 export interface SettleOutcome {
   /** Whether the change was made (a stale lease or a state that forbids it changes nothing). */
   readonly applied: boolean;
-  /** The record's state afterwards ('' without a record). */
+  /** The record's state after an applied change ('' when nothing changed, and for a discard or hand-back). */
   readonly state: RecordState | '';
-  /** The record's attempt afterwards (for `start`: this run's number). */
+  /** For a start or a failure that applied: the run's number (0 otherwise). */
   readonly attempt: number;
-  /** `fail`: the item went to the dead-letter queue. */
+  /** A failure that applied: the item went to the dead-letter queue. */
   readonly deadLettered?: boolean;
 }
 

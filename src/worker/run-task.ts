@@ -1,11 +1,12 @@
 /**
  * One run of a task function: under its context (taskContext()), bounded by its timeout
- * and by the worker giving up, and reduced to an outcome the worker settles. The signal a
- * run sees is made only if the function asks for it.
+ * and by the worker giving up, and reduced to an outcome the worker settles. A run costs
+ * no promise of its own when the function is synchronous, and the signal a run sees is
+ * made only if the function asks for it.
  */
 import { VisqError } from '../errors.js';
 import { runInTaskContext, type TaskContext } from '../tasks/context.js';
-import type { Deadlines } from './deadlines.js';
+import type { DeadlineHandle, Deadlines } from './deadlines.js';
 
 /** A run that timed out. */
 export class TaskTimeoutError extends VisqError {
@@ -18,10 +19,8 @@ function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }
 
-/** How a run ended. */
-export type RunOutcome =
-  | { readonly ok: true; readonly result: unknown; readonly runMs: number }
-  | { readonly ok: false; readonly error: Error; readonly runMs: number };
+/** Called once when a run ends: with its value, or with its error. */
+export type RunEnd = (ok: boolean, value: unknown, runMs: number) => void;
 
 /** A run's context; its AbortSignal exists once asked for (or once the run is stopped). */
 export class RunContext implements TaskContext {
@@ -31,8 +30,10 @@ export class RunContext implements TaskContext {
   readonly attempt: number;
   readonly attempts: number;
   #controller: AbortController | undefined;
-  #stop: ((error: Error) => void) | undefined;
   #stopped: Error | undefined;
+  #end: RunEnd | undefined;
+  #started = 0;
+  #deadline: DeadlineHandle | undefined;
 
   constructor(taskId: string, task: string, queue: string, attempt: number, attempts: number) {
     this.taskId = taskId;
@@ -50,51 +51,56 @@ export class RunContext implements TaskContext {
     return this.#controller.signal;
   }
 
+  /**
+   * Runs `fn(...args)` in this context; `end` hears once how it ended. `timeoutSeconds` >
+   * 0 bounds it (one shared timer for all runs, in `deadlines`).
+   */
+  start(
+    fn: (...args: unknown[]) => unknown,
+    args: readonly unknown[],
+    timeoutSeconds: number,
+    deadlines: Deadlines,
+    end: RunEnd,
+  ): void {
+    this.#end = end;
+    this.#started = performance.now();
+    if (timeoutSeconds > 0) {
+      this.#deadline = deadlines.add(Math.ceil(timeoutSeconds * 1000), () =>
+        this.stop(new TaskTimeoutError(this.task, timeoutSeconds)),
+      );
+    }
+    let value: unknown;
+    try {
+      value = runInTaskContext(this, () => fn(...args));
+    } catch (error) {
+      this.#finish(false, asError(error));
+      return;
+    }
+    if (typeof (value as PromiseLike<unknown> | undefined)?.then === 'function') {
+      (value as PromiseLike<unknown>).then(
+        (result) => this.#finish(true, result),
+        (error: unknown) => this.#finish(false, asError(error)),
+      );
+    } else {
+      this.#finish(true, value);
+    }
+  }
+
   /** Ends the run now with `error` (a timeout, or the worker giving up): the function's signal aborts. */
   stop(error: Error): void {
     if (this.#stopped) return;
     this.#stopped = error;
     this.#controller?.abort(error);
-    this.#stop?.(error);
+    this.#finish(false, error);
   }
 
-  /** Runs `fn(...args)` in this context until it settles or the run is stopped. */
-  run(fn: (...args: unknown[]) => unknown, args: readonly unknown[]): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      if (this.#stopped) return reject(this.#stopped);
-      this.#stop = reject;
-      try {
-        Promise.resolve(runInTaskContext(this, () => fn(...args))).then(resolve, reject);
-      } catch (error) {
-        reject(error);
-      }
-    });
-  }
-}
-
-/**
- * Runs a task function once and tells how it ended. `timeoutSeconds` > 0 bounds it (one
- * shared timer for all runs, in `deadlines`).
- */
-export async function runTask(
-  fn: (...args: unknown[]) => unknown,
-  args: readonly unknown[],
-  context: RunContext,
-  timeoutSeconds: number,
-  deadlines: Deadlines,
-): Promise<RunOutcome> {
-  const started = performance.now();
-  const deadline =
-    timeoutSeconds > 0
-      ? deadlines.add(Math.ceil(timeoutSeconds * 1000), () => context.stop(new TaskTimeoutError(context.task, timeoutSeconds)))
-      : undefined;
-  try {
-    const result = await context.run(fn, args);
-    return { ok: true, result, runMs: performance.now() - started };
-  } catch (error) {
-    return { ok: false, error: asError(error), runMs: performance.now() - started };
-  } finally {
-    deadline?.cancel();
+  #finish(ok: boolean, value: unknown): void {
+    const end = this.#end;
+    if (!end) return;
+    // the first ending counts: a function that settles after its timeout changes nothing
+    this.#end = undefined;
+    this.#deadline?.cancel();
+    end(ok, value, performance.now() - this.#started);
   }
 }
 

@@ -7,7 +7,7 @@
  * while the store runs the next call.
  *
  * A call the store fails is sent again, op by op as they were, with back-off, until
- * RETRY_BUDGET_MS has passed; then its ops reject, and their deliveries come back after
+ * RETRY_BUDGET_MS has passed; then its ops are given up, and their deliveries come back after
  * their leases as at-least-once delivery allows.
  */
 import { VisqError } from '../errors.js';
@@ -23,10 +23,12 @@ const RETRY_BUDGET_MS = 60_000;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 
+/** Called once with an op's outcome, or with the error that made the settler give it up. */
+export type SettleCallback = (outcome: SettleOutcome | undefined, error?: unknown) => void;
+
 interface Pending {
   readonly op: SettleOp;
-  readonly resolve: (outcome: SettleOutcome) => void;
-  readonly reject: (error: unknown) => void;
+  readonly done: SettleCallback;
 }
 
 /** The settle batches of one task queue. */
@@ -49,12 +51,13 @@ export class Settler {
     this.#report = report;
   }
 
-  /** Queues `op` for the next call; resolves with its outcome once the store applied it. */
-  submit(op: SettleOp): Promise<SettleOutcome> {
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ op, resolve, reject });
-      this.#schedule();
-    });
+  /**
+   * Queues `op` for the next call; `done` gets its outcome once the store applied it (a
+   * callback, not a promise: a busy worker submits two ops per task).
+   */
+  submit(op: SettleOp, done: SettleCallback): void {
+    this.#pending.push({ op, done });
+    this.#schedule();
   }
 
   /** Resolves once every op submitted so far has been sent and answered (or given up). */
@@ -98,20 +101,29 @@ export class Settler {
           batch.map((p) => p.op),
           this.#specs(),
         );
-        batch.forEach((p, i) => p.resolve(outcomes[i] as SettleOutcome));
+        for (let i = 0; i < batch.length; i += 1) this.#tell(batch[i] as Pending, outcomes[i] as SettleOutcome);
         return;
       } catch (error) {
         if (performance.now() - started > RETRY_BUDGET_MS) {
           const gaveUp = new VisqError(`Gave up settling ${batch.length} task run(s) after ${RETRY_BUDGET_MS / 1000} s`, 'ERR_VISQ_STORE', {
             cause: error,
           });
-          for (const p of batch) p.reject(gaveUp);
+          for (const p of batch) this.#tell(p, undefined, gaveUp);
           return;
         }
         this.#report(error);
         await sleep(backoff);
         backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
       }
+    }
+  }
+
+  /** Calls an op's callback; one that throws is reported, and the others still hear. */
+  #tell(pending: Pending, outcome: SettleOutcome | undefined, error?: unknown): void {
+    try {
+      pending.done(outcome, error);
+    } catch (thrown) {
+      this.#report(thrown);
     }
   }
 

@@ -21,8 +21,8 @@ import { Deadlines } from './deadlines.js';
 import type { WorkerEvents } from './events.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { workerSettings, type WorkerOptions, type WorkerSettings } from './options.js';
-import { givenUp, RunContext, runTask } from './run-task.js';
-import { Settler } from './settler.js';
+import { givenUp, RunContext } from './run-task.js';
+import { Settler, type SettleCallback } from './settler.js';
 import { shardQueues } from './shard.js';
 
 /** Longest blocking wait of one claim on an empty queue, ms. */
@@ -78,10 +78,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #buffer: Held[] = [];
   readonly #keeper: LeaseKeeper;
   readonly #deadlines = new Deadlines();
-  /** Runs in progress, with their contexts (to give them up). */
-  readonly #runs = new Map<Promise<void>, RunContext>();
-  /** Settles of ended runs under way: their leases are held until then. */
-  readonly #settling = new Set<Promise<void>>();
+  /** Runs in progress (their contexts, to give them up). */
+  readonly #runs = new Set<RunContext>();
+  /** Settle ops under way: their deliveries' leases are held until then. */
+  #settling = 0;
+  /** Called whenever a run ends or a settle op is answered (see #until). */
+  #onQuieter: (() => void)[] = [];
   readonly #fetchLoops: Promise<void>[] = [];
   readonly #stopFetching = new AbortController();
   readonly #giveUp = new AbortController();
@@ -163,12 +165,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await Promise.all(this.#fetchLoops);
     this.#handBack(this.#buffer.splice(0));
     if (this.#runs.size > 0) {
-      await settleWithin(Promise.allSettled(this.#runs.keys()), this.settings.shutdownTimeout * 1000);
+      await settleWithin(this.#until(() => this.#runs.size === 0), this.settings.shutdownTimeout * 1000);
       this.#giveUp.abort();
-      for (const context of this.#runs.values()) context.stop(givenUp());
-      await Promise.allSettled(this.#runs.keys());
+      // a stopped run ends at once: its failure is settled like any other
+      for (const context of [...this.#runs]) context.stop(givenUp());
     }
-    await Promise.allSettled(this.#settling);
+    await this.#until(() => this.#settling === 0);
     await Promise.all(this.#served.map((served) => served.settler.drained()));
     this.#keeper.stop();
     this.#deadlines.clear();
@@ -178,6 +180,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   get #fetching(): boolean {
     return !this.#stopFetching.signal.aborted;
+  }
+
+  /** Resolves once `done()` holds, checked whenever a run ends or a settle op is answered. */
+  #until(done: () => boolean): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (done()) resolve();
+        else this.#onQuieter.push(check);
+      };
+      this.#onQuieter.push(check);
+    });
+  }
+
+  #quieter(): void {
+    const waiting = this.#onQuieter;
+    this.#onQuieter = [];
+    for (const check of waiting) check();
   }
 
   #report(error: unknown): void {
@@ -198,7 +218,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // batch of tasks, not one per task
     const refill = Math.max(1, Math.floor(capacity / 4));
     while (this.#fetching) {
-      const free = capacity - this.#buffer.length - this.#busy - this.#settling.size - this.#reserved;
+      const free = capacity - this.#buffer.length - this.#busy - this.#settling - this.#reserved;
       const room = Math.min(MAX_BATCH, empty ? Math.min(free, share) : free);
       if (room <= 0 || (room < refill && this.#buffer.length > 0)) {
         await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
@@ -320,15 +340,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
         task: registered.name,
         firstDelivery: claimed.delivery === 1,
       };
-      served.settler.submit(op).then(
-        (outcome) => this.#started(held, outcome),
-        (error: unknown) => {
-          // the start was never recorded: the delivery comes back after its lease
-          this.#report(error);
-          this.#keeper.release(claimed.lease);
-          this.#free(false);
-        },
-      );
+      this.#submit(served, op, (outcome, error) => {
+        if (outcome) return this.#started(held, outcome);
+        // the start was never recorded: the delivery comes back after its lease
+        this.#report(error);
+        this.#keeper.release(claimed.lease);
+        this.#free(false);
+      });
       if (this.#lifetimeReached()) void this.close();
     }
   }
@@ -360,81 +378,88 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#keeper.hold(claimed.lease, served.base, settings.visTimeout > 0 ? Math.ceil(settings.visTimeout * 1000) : this.#leaseMs);
     const context = new RunContext(claimed.id, registered.name, served.name, attempt, settings.attempts);
     if (this.listenerCount('started') > 0) this.emit('started', this.#info(held, attempt));
-    const run = runTask(registered.fn as (...args: unknown[]) => unknown, message.a, context, settings.timeout || this.settings.timeout, this.#deadlines).then(
-      (outcome) => {
-        this.#runs.delete(run);
+    this.#runs.add(context);
+    context.start(
+      registered.fn as (...args: unknown[]) => unknown,
+      message.a,
+      settings.timeout || this.settings.timeout,
+      this.#deadlines,
+      (ok, value, runMs) => {
+        this.#runs.delete(context);
         // the slot is free before the outcome is settled: the next task need not wait for it
         this.#free(true);
-        const settling = this.#settle(held, attempt, outcome).finally(() => {
-          this.#settling.delete(settling);
-          this.#wakeFetchers();
-        });
-        this.#settling.add(settling);
+        this.#settle(held, attempt, ok, value, runMs);
+        this.#quieter();
       },
     );
-    this.#runs.set(run, context);
   }
 
   /** Records how a run ended (done, retry, failed) and releases its lease once the store has it. */
-  async #settle(held: Held, attempt: number, outcome: Awaited<ReturnType<typeof runTask>>): Promise<void> {
+  #settle(held: Held, attempt: number, ok: boolean, value: unknown, runMs: number): void {
     const { served, claimed, registered } = held;
     const { settings } = registered;
-    const base = { lease: claimed.lease, taskId: claimed.id, task: registered.name, attempt, runMs: outcome.runMs };
-    let error = outcome.ok ? undefined : outcome.error;
-    let op: SettleOp | undefined;
-    if (outcome.ok) {
-      let result: string | undefined;
-      if (settings.saveResults > 0 && outcome.result !== undefined) {
-        try {
-          result = JSON.stringify(outcome.result);
-        } catch (cause) {
-          error = new VisqError(`Task ${registered.name} returned a value JSON cannot encode`, 'ERR_VISQ_TASK', { cause });
-        }
+    let error = ok ? undefined : (value as Error);
+    let result: string | undefined;
+    if (ok && settings.saveResults > 0 && value !== undefined) {
+      try {
+        result = JSON.stringify(value);
+      } catch (cause) {
+        error = new VisqError(`Task ${registered.name} returned a value JSON cannot encode`, 'ERR_VISQ_TASK', { cause });
       }
-      if (!error) op = { kind: 'done', ...base, ...(result === undefined ? {} : { result }) };
     }
     const willRetry = attempt < settings.attempts;
-    if (error) {
-      op = willRetry ? { kind: 'retry', ...base, error: error.message } : { kind: 'fail', ...base, error: error.message };
-    }
-    try {
-      const settled = await served.settler.submit(op as SettleOp);
+    const lease = claimed.lease;
+    const taskId = claimed.id;
+    const task = registered.name;
+    const op: SettleOp = !error
+      ? result === undefined
+        ? { kind: 'done', lease, taskId, task, attempt, runMs }
+        : { kind: 'done', lease, taskId, task, attempt, runMs, result }
+      : willRetry
+        ? { kind: 'retry', lease, taskId, task, attempt, runMs, error: error.message }
+        : { kind: 'fail', lease, taskId, task, attempt, runMs, error: error.message };
+    this.#submit(served, op, (outcome, failure) => {
+      this.#keeper.release(lease);
+      // given up: the delivery comes back after its lease, as at-least-once delivery allows
+      if (!outcome) return this.#report(failure);
       this.#finishedRuns += 1;
       if (!error) {
-        if (this.listenerCount('done') > 0) {
-          this.emit('done', { ...this.#info(held, attempt), result: outcome.ok ? outcome.result : undefined, ms: outcome.runMs });
-        }
+        if (this.listenerCount('done') > 0) this.emit('done', { ...this.#info(held, attempt), result: value, ms: runMs });
         return;
       }
       if (this.listenerCount('failed') > 0) this.emit('failed', { ...this.#info(held, attempt), error, willRetry });
-      if (!willRetry) this.#emitDead(held, attempt, settled.applied && settled.deadLettered === true);
-    } catch (failure) {
-      // given up: the delivery comes back after its lease, as at-least-once delivery allows
-      this.#report(failure);
-    } finally {
-      this.#keeper.release(claimed.lease);
-    }
+      if (!willRetry) this.#emitDead(held, attempt, outcome.applied && outcome.deadLettered === true);
+    });
   }
 
   /** Fails a task whose last run died with its worker (found by a claim). */
   #failSpent(held: Held, attempt: number): void {
     const { served, claimed, registered } = held;
     const op: SettleOp = { kind: 'fail', lease: claimed.lease, taskId: claimed.id, task: registered.name, attempt, error: DIED, runMs: -1 };
-    const settling = served.settler
-      .submit(op)
-      .then(
-        (outcome) => {
-          if (!outcome.applied) return;
-          this.#finishedRuns += 1;
-          this.#emitDead(held, attempt, outcome.deadLettered === true);
-        },
-        (error: unknown) => this.#report(error),
-      )
-      .finally(() => {
-        this.#settling.delete(settling);
+    this.#submit(served, op, (outcome, error) => {
+      if (!outcome) return this.#report(error);
+      if (!outcome.applied) return;
+      this.#finishedRuns += 1;
+      this.#emitDead(held, attempt, outcome.deadLettered === true);
+    });
+  }
+
+  /**
+   * Submits a settle op. Until it is answered its delivery counts as held (but a start's,
+   * which holds a slot already).
+   */
+  #submit(served: Served, op: SettleOp, done: SettleCallback): void {
+    const held = op.kind === 'start' ? 0 : 1;
+    this.#settling += held;
+    served.settler.submit(op, (outcome, error) => {
+      this.#settling -= held;
+      try {
+        done(outcome, error);
+      } finally {
         this.#wakeFetchers();
-      });
-    this.#settling.add(settling);
+        this.#quieter();
+      }
+    });
   }
 
   #emitDead(held: Held, attempt: number, deadLettered: boolean): void {
@@ -467,14 +492,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** A settle op whose outcome only matters to the store; a failure is reported (the lease then ends by itself). */
   #settleQuietly(served: Served, op: SettleOp): void {
-    const settling = served.settler
-      .submit(op)
-      .then(
-        () => undefined,
-        (error: unknown) => this.#report(error),
-      )
-      .finally(() => this.#settling.delete(settling));
-    this.#settling.add(settling);
+    this.#submit(served, op, (outcome, error) => {
+      if (!outcome) this.#report(error);
+    });
   }
 
   /** Leases the store no longer has for this worker: fetched tasks among them are another worker's now. */

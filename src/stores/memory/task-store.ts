@@ -200,7 +200,7 @@ export class MemoryTaskStore implements TaskStore {
     const now = this.#core.now();
     const specs = new Map(specList.map((spec) => [spec.name, spec]));
     const log = new StepLog();
-    const outcomes = ops.map((op) => this.#settleOne(base, op, specs, now, log));
+    const outcomes = ops.map((op) => answer(op, this.#settleOne(base, op, specs, now, log)));
     this.#finishStep(base, log);
     return outcomes;
   }
@@ -488,6 +488,23 @@ export class MemoryTaskStore implements TaskStore {
       for (const event of events) for (const listener of listeners) listener(event);
     });
   }
+}
+
+/**
+ * What a settle op answers, as the Redis script does: the state after an applied change
+ * (none for a discard or a hand-back), and the run number of a start or a failure.
+ */
+function answer(op: SettleOp, outcome: SettleOutcome): SettleOutcome {
+  if (!outcome.applied) return { applied: false, state: '', attempt: 0 };
+  if (op.kind === 'discard' || op.kind === 'handBack') return { applied: true, state: '', attempt: 0 };
+  if (op.kind === 'fail' && op.forceDead) return { applied: true, state: 'failed', attempt: 0, deadLettered: true };
+  const counted = outcome.state === 'started' || outcome.state === 'failed';
+  return {
+    applied: true,
+    state: outcome.state,
+    attempt: counted ? outcome.attempt : 0,
+    ...(outcome.state === 'failed' ? { deadLettered: outcome.deadLettered === true } : {}),
+  };
 }
 
 /**

@@ -6,7 +6,7 @@
  * waiters.
  */
 import { clockArg } from '../../data/clock.js';
-import { collectLeases, groupArgs, leaseOf } from '../../data/lease.js';
+import { collectLeases, groupArgs, leaseOf, parseLease } from '../../data/lease.js';
 import { MAX_ATTEMPTS } from '../../data/options.js';
 import type { RecordState, TaskEventListener, TaskFailure, TaskRecord } from '../../tasks/records.js';
 import type {
@@ -81,61 +81,65 @@ function specArgs(specs: readonly TaskSpec[]): readonly (string | number)[] {
 
 
 
-/** Adds an op's arguments (see tasks/settle.lua); a result's key goes to `keys`. */
-function pushOp(op: SettleOp, args: (string | number)[], keys: string[], base: string): void {
+/** An op's arguments after its kind and task id (see tasks/settle.lua); a result's key goes to `keys`. */
+function opArgs(op: SettleOp, keys: string[], base: string): (string | number)[] {
   switch (op.kind) {
     case 'start':
-      args.push('S', op.lease, op.firstDelivery ? '1' : '0', op.task);
-      return;
+      return ['S', op.taskId, op.firstDelivery ? '1' : '0', op.task];
     case 'done':
-      if (op.result === undefined) {
-        args.push('D', op.lease, op.attempt, op.runMs, 0);
-      } else {
-        keys.push(resultKey(base, op.taskId));
-        args.push('D', op.lease, op.attempt, op.runMs, keys.length, op.result);
-      }
-      return;
+      if (op.result === undefined) return ['D', op.taskId, op.runMs, 0];
+      keys.push(resultKey(base, op.taskId));
+      return ['D', op.taskId, op.runMs, keys.length, op.result];
     case 'retry':
-      args.push('R', op.lease, op.attempt, op.runMs, op.error);
-      return;
+      return ['R', op.taskId, op.attempt, op.runMs, op.error];
     case 'fail':
-      if (op.forceDead) args.push('Z', op.lease);
-      else args.push('F', op.lease, op.attempt, op.runMs, op.error);
-      return;
+      return op.forceDead ? ['Z', op.taskId] : ['F', op.taskId, op.attempt, op.runMs, op.error];
     case 'discard':
-      args.push('X', op.lease);
-      return;
+      return ['X', parseLease(op.lease)?.id ?? op.lease];
     case 'handBack':
-      args.push('H', op.lease, op.unstart ? '1' : '0', op.delayMs);
-      return;
+      return ['H', op.taskId, op.unstart ? '1' : '0', op.delayMs];
   }
 }
 
-/** An outcome "<applied 1|0><state letter or ->[+]<attempt>" (see tasks/settle.lua). */
-function outcomeOf(text: string): SettleOutcome {
-  const dead = text[2] === '+';
-  return {
-    applied: text[0] === '1',
-    state: STATES[text[1] as string] ?? '',
-    attempt: Number(text.slice(dead ? 3 : 2)),
-    deadLettered: dead,
-  };
+/** What an outcome letter says (see tasks/settle.lua). */
+const OUTCOMES: Record<string, Omit<SettleOutcome, 'attempt'> & { readonly counted: boolean }> = {
+  s: { applied: true, state: 'started', counted: true },
+  r: { applied: true, state: 'queued', counted: false },
+  y: { applied: true, state: 'delayed', counted: false },
+  d: { applied: true, state: 'done', counted: false },
+  f: { applied: true, state: 'failed', deadLettered: false, counted: true },
+  g: { applied: true, state: 'failed', deadLettered: true, counted: true },
+  a: { applied: true, state: '', counted: false },
+  '-': { applied: false, state: '', counted: false },
+};
+
+/** The settle script's reply: { outcomes, attempts }. */
+function outcomesOf(reply: [string, string]): SettleOutcome[] {
+  const [letters, attemptList] = reply;
+  const attempts = attemptList === '' ? [] : attemptList.split(',');
+  let next = 0;
+  return [...letters].map((letter) => {
+    const { counted, ...outcome } = OUTCOMES[letter] ?? (OUTCOMES['-'] as (typeof OUTCOMES)[string]);
+    return { ...outcome, attempt: counted ? Number(attempts[next++]) : 0 };
+  });
 }
 
-/** The claim script's reply: { wait_ms, cursor[, entry, what, record, ...] }. */
+/** The claim script's reply: { wait_ms, cursor } or { -1, '', entry, kinds, attempts, record... }. */
 function claimResult(reply: unknown): ClaimResult {
-  const [nextDueMs, cursor, entry, ...items] = reply as [number, string, string | undefined, ...string[]];
+  const [nextDueMs, cursor, entry, kinds, attemptList, ...records] = reply as [number, string, string?, string?, string?, ...string[]];
   const tasks: ClaimedTask[] = [];
-  for (let i = 0; i + 1 < items.length; i += 2) {
-    const what = items[i] as string;
-    const record = parseRecord(items[i + 1] as string);
+  const attempts = attemptList ? attemptList.split(',') : [];
+  let next = 0;
+  for (let i = 0; i < records.length; i += 1) {
+    const letter = (kinds as string)[i] as string;
+    const record = parseRecord(records[i] as string);
     tasks.push({
-      kind: KINDS[what[0] as string] as ClaimKind,
+      kind: KINDS[letter] as ClaimKind,
       lease: leaseOf(record.id, entry as string),
       id: record.id,
       delivery: record.deliveries + 1,
       payload: record.payload,
-      attempt: Number(what.slice(1)),
+      attempt: letter === 's' || letter === 'x' ? Number(attempts[next++]) : 0,
     });
   }
   return { tasks, nextDueMs, cursor };
@@ -223,10 +227,30 @@ export class RedisTaskStore implements TaskStore {
     if (ops.length === 0) return [];
     // a done with a result adds its result key after the queue's keys
     const keys = [...this.#keysOf(base)];
-    const args: (string | number)[] = [clockArg(this.#redis), eventsChannel(base), ...specArgs(specs)];
-    for (const op of ops) pushOp(op, args, keys, base);
-    const reply = (await runScript(this.#redis, 'tasks/settle', keys, args)) as string[];
-    return reply.map(outcomeOf);
+    // the ops go grouped by their leases' entry, as the data scripts take leases; the
+    // outcomes come back in that order
+    const byEntry = new Map<string, number[]>();
+    ops.forEach((op, i) => {
+      const entry = parseLease(op.lease)?.entry ?? '0';
+      const group = byEntry.get(entry);
+      if (group) group.push(i);
+      else byEntry.set(entry, [i]);
+    });
+    const args: (string | number)[] = [clockArg(this.#redis), eventsChannel(base), ...specArgs(specs), byEntry.size];
+    const order: number[] = [];
+    for (const [entry, indexes] of byEntry) {
+      args.push(entry, indexes.length);
+      for (const i of indexes) {
+        args.push(...opArgs(ops[i] as SettleOp, keys, base));
+        order.push(i);
+      }
+    }
+    const outcomes = outcomesOf((await runScript(this.#redis, 'tasks/settle', keys, args)) as [string, string]);
+    const inOrder: SettleOutcome[] = new Array(ops.length);
+    order.forEach((i, k) => {
+      inOrder[i] = outcomes[k] as SettleOutcome;
+    });
+    return inOrder;
   }
 
   async refresh(base: string, leases: readonly string[], leaseMs: number): Promise<Set<string>> {

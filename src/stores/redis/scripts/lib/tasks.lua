@@ -6,10 +6,11 @@
                     it finished (no per-field expiry: see the expiry lists)
   KEYS[22] metrics  hash: per task name, "<name>|started", "|done", "|failed", "|retried",
                     and the run-time histogram "|le|<ms bound>", "|runs", "|ms"
-  KEYS[23] expiry   list: "<expires at>|<task id>" of final records, in the order they
-                    became final; the scripts that finish tasks trim its head, a slice
-                    per call (records kept for different lengths can sit behind a longer
-                    one for a while: reads treat an expired record as gone meanwhile)
+  KEYS[23] expiry   list: "<expires at>|<task id>,<task id>,..." of final records, one
+                    entry per call and expiry time, in the order they became final; the
+                    scripts that finish tasks trim its head, a slice per call (records
+                    kept for different lengths can sit behind a longer one for a while:
+                    reads treat an expired record as gone meanwhile)
   KEYS[24] failures list: the latest failed runs, oldest first, at most FAILURES_KEPT,
                     one JSON object each: { t = task name, i = task id, m = item id,
                     e = error (cut to FAILURE_ERROR_BYTES bytes), a = the run that
@@ -43,16 +44,17 @@ local FINAL = { D = true, V = true, F = true, C = true }
 local DIED = 'the worker running the last attempt stopped before it finished'
 -- upper bounds (ms) of the run-time histogram's buckets; above the last is +Inf (tasks/metrics.ts)
 local BUCKETS = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000 }
--- finished records deleted per call at most beyond those the call itself finishes
-local TRIM_SLICE = 100
+-- expiry entries trimmed per call at most beyond those the call itself adds
+local TRIM_SLICE = 4
 -- failed runs kept per queue, and the longest error text one keeps (tasks/records.ts)
 local FAILURES_KEPT = 50
 local FAILURE_ERROR_BYTES = 1000
 
--- The time every record a script writes gets, as text (see set_now), and "<bytes>|<name>"
--- per task name: formatting numbers is what a record's text costs most.
+-- The time every record a script writes gets, as text (see set_now), and the tail
+-- "<bytes>|<name>" of a record per task name: formatting numbers is what a record's text
+-- costs most, and a record is rewritten with its tail as it is.
 local now_text
-local named = {}
+local tails = {}
 
 -- Sets the script's time for encode_record.
 local function set_now(now)
@@ -60,23 +62,40 @@ local function set_now(now)
 end
 
 local function encode_record(r)
-  local name = named[r.name]
-  if not name then
-    name = int_str(#r.name) .. '|' .. r.name
-    named[r.name] = name
-  end
-  return r.state .. '|' .. r.attempt .. '|' .. now_text .. '|' .. r.x .. '|' .. name .. r.err
+  return r.state .. '|' .. r.attempt .. '|' .. now_text .. '|' .. r.x .. '|' .. r.rest
 end
 
--- A record's fields, or nil. `x` stays a string (a lease, or an expiry in ms).
+-- A record's fields, or nil: state letter, attempt, x (a lease, or an expiry in ms, as
+-- text) and rest, the text after x ("<name bytes>|<name><error>"), kept as it is.
 local function decode_record(text)
   if not text then return nil end
-  local state, attempt, x, len, pos = string.match(text, '^(.)|(%d+)|%d+|([^|]*)|(%d+)|()')
-  local name_end = pos + len
-  return {
-    state = state, attempt = tonumber(attempt), x = x,
-    name = string.sub(text, pos, name_end - 1), err = string.sub(text, name_end),
-  }
+  local state, attempt, x, rest = string.match(text, '^(.)|(%d+)|%d+|([^|]*)|(.*)$')
+  return { state = state, attempt = tonumber(attempt), x = x, rest = rest }
+end
+
+-- A new record of the task `name`, with an error text (or '').
+local function new_record(state, attempt, x, name, err)
+  local tail = tails[name]
+  if not tail then
+    tail = int_str(#name) .. '|' .. name
+    tails[name] = tail
+  end
+  return { state = state, attempt = attempt, x = x, rest = tail .. err, name = name }
+end
+
+-- The task name of a record (read from its rest once).
+local function record_name(r)
+  if not r.name then
+    local len, pos = string.match(r.rest, '^(%d+)|()')
+    r.name = string.sub(r.rest, pos, pos + len - 1)
+  end
+  return r.name
+end
+
+-- Sets a record's error text (its last failure's message).
+local function set_error(r, err)
+  local len, pos = string.match(r.rest, '^(%d+)|()')
+  r.rest = string.sub(r.rest, 1, pos + len - 1) .. err
 end
 
 -- Whether a final record's time has passed: it counts as gone. (A cancelled record whose
@@ -104,12 +123,13 @@ end
 -- started a run that never ended (its worker died or hung past its lease), and it was
 -- the last run allowed, or the task runs at most once.
 local function is_spent(record, lease, spec)
+  -- (a record started under another lease than this one)
   return record.state == 's' and record.x ~= lease and (spec.vis_ms == 0 or record.attempt >= spec.attempts)
 end
 
 -- One script's task events, metrics and newly final records, written once at its end.
 local function new_log()
-  return { events = {}, metrics = {}, expiring = {}, failures = {} }
+  return { events = {}, metrics = {}, expiring = {}, expiring_order = {}, failures = {} }
 end
 
 -- A run that failed (final: the task failed for good), for the latest failures.
@@ -156,14 +176,21 @@ local function log_change(log, task_id, state, name, failed_run, run_ms)
   end
 end
 
--- A record that became final, to list for expiry; `expires_at` is text.
+-- A record that became final, to list for expiry; `expires_at` is text. The records of
+-- one call that expire together are listed as one entry.
 local function log_expiry(log, expires_at, task_id)
-  log.expiring[#log.expiring + 1] = expires_at .. '|' .. task_id
+  local ids = log.expiring[expires_at]
+  if not ids then
+    ids = {}
+    log.expiring[expires_at] = ids
+    log.expiring_order[#log.expiring_order + 1] = expires_at
+  end
+  ids[#ids + 1] = task_id
 end
 
--- Deletes final records whose time has passed from the head of the expiry list, at most
--- `limit`: a record that is not final any more, or final again since (a redriven task
--- that failed again), is kept.
+-- Deletes final records whose time has passed, listed in the head of the expiry list, at
+-- most `limit` entries (each "<expires at>|<id>,<id>,..."): a record that is not final
+-- any more, or final again since (a redriven task that failed again), is kept.
 local function trim_expired(now, limit)
   -- the head alone tells whether there is anything to do, the usual answer being no
   local first = redis.call('LRANGE', T.expiry, 0, 0)[1]
@@ -171,19 +198,22 @@ local function trim_expired(now, limit)
   local head = redis.call('LRANGE', T.expiry, 0, limit - 1)
   local ids, n = {}, 0
   for _, entry in ipairs(head) do
-    local bar = string.find(entry, '|', 1, true)
-    if tonumber(string.sub(entry, 1, bar - 1)) > now then break end
+    local expires_at, list = string.match(entry, '^(%d+)|(.*)$')
+    if tonumber(expires_at) > now then break end
     n = n + 1
-    ids[n] = string.sub(entry, bar + 1)
+    for id in string.gmatch(list, '[^,]+') do ids[#ids + 1] = id end
   end
   if n == 0 then return end
-  local records = redis.call('HMGET', T.tasks, unpack(ids))
   local gone = {}
-  for i, text in ipairs(ids) do
-    local record = decode_record(records[i])
-    if record and is_expired(record, now) then gone[#gone + 1] = text end
+  for i = 1, #ids, 1000 do
+    local slice = { unpack(ids, i, math.min(i + 999, #ids)) }
+    local records = redis.call('HMGET', T.tasks, unpack(slice))
+    for j, id in ipairs(slice) do
+      local record = decode_record(records[j])
+      if record and is_expired(record, now) then gone[#gone + 1] = id end
+    end
   end
-  if #gone > 0 then redis.call('HDEL', T.tasks, unpack(gone)) end
+  if #gone > 0 then chunked('HDEL', T.tasks, gone, 1) end
   redis.call('LTRIM', T.expiry, n, -1)
 end
 
@@ -196,9 +226,13 @@ local function flush_log(log, channel, now)
     end
     for bucket, n in pairs(m.le) do redis.call('HINCRBY', T.metrics, name .. '|le|' .. bucket, n) end
   end
-  if #log.expiring > 0 then
-    redis.call('RPUSH', T.expiry, unpack(log.expiring))
-    trim_expired(now, #log.expiring + TRIM_SLICE)
+  if #log.expiring_order > 0 then
+    local entries = {}
+    for i, expires_at in ipairs(log.expiring_order) do
+      entries[i] = expires_at .. '|' .. table.concat(log.expiring[expires_at], ',')
+    end
+    redis.call('RPUSH', T.expiry, unpack(entries))
+    trim_expired(now, #entries + TRIM_SLICE)
   end
   if #log.failures > 0 then
     -- only the newest FAILURES_KEPT can survive the trim: push no more

@@ -23,6 +23,6 @@ if not record or (record.state ~= 'q' and record.state ~= 'd') then return 0 end
 record.state, record.x = 'C', 'k' .. ARGV[3]
 redis.call('HSET', T.tasks, task_id, encode_record(record))
 local log = new_log()
-log_change(log, task_id, 'cancelled', record.name, false, -1)
+log_change(log, task_id, 'cancelled', record_name(record), false, -1)
 flush_log(log, ARGV[4], now)
 return 1

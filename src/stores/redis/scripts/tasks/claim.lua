@@ -8,21 +8,22 @@
   ARGV[1]  clock (test hook, "0" in production; see lib/clock.lua)
   ARGV[2]  count, 1..1000
   ARGV[3]  how many of them to start now, 0..count
-  ARGV[4]  the worker's lease in ms (> 0): items not started, and at-most-once runs
+  ARGV[4]  the worker's lease in ms (> 0): every item claimed stays under it (the worker
+           keeps a running task's lease at its own visibility timeout)
   ARGV[5]  claim token: the same claim sent again returns what it claimed, still live,
            and claims nothing more
   ARGV[6]  data-level attempts of the read (unbounded in effect: runs are counted by records)
   ARGV[7]  pub/sub channel of the queue's task events
   ARGV[8..] the queue's task specs (see lib/tasks.lua read_specs)
-  Returns { wait_ms, cursor, entry, what_1, record_1, ... }: wait_ms / cursor as get.lua's
-    when nothing was read; per item handed over, what the claim did with it, a kind
-    letter and an attempt: s<n> started (its record says started; n is this run), h<n>
-    held (not started), u0 unknown (no record to start from, or a task no spec names:
-    the worker decides), x<n> spent (its last run, n, died with its worker: the worker
-    fails it). The lease of an item is "<id>:<entry>", as get.lua's.
+  Returns { wait_ms, cursor } when nothing was read (as get.lua's), else
+    { -1, '', entry, kinds, attempts, record_1, record_2, ... }: per item handed over, in
+    kinds one letter of what the claim did with it: s started (its record says started),
+    h held (not started), u unknown (no record to start from, or a task no spec names:
+    the worker decides), x spent (its last run died with its worker: the worker fails
+    it); attempts the run number of each s and x item, comma-separated, in order. The
+    lease of an item is "<id>:<entry>", as get.lua's.
   Side effects: the read's (see get.lua); started records move to s with this delivery's
-  lease and one more run, counted (every item stays under the worker's lease: the worker
-  keeps a running task's lease at its own visibility timeout); an item whose task is final (cancelled, done, failed)
+  lease and one more run, counted; an item whose task is final (cancelled, done, failed)
   is finished without being handed over (but a failed task's redriven dead letter, at its
   first delivery, starts afresh), a cancelled one's record then kept for its time; the
   token is kept with the entry until it ends.
@@ -34,22 +35,23 @@
 
 local now = now_ms(ARGV[1])
 set_now(now)
-local count, start, lease_ms, token = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local count, start, token = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[5]
 local specs = read_specs(8)
 
--- What a claim makes of a delivery: a kind letter and the attempt, or nil to discard it.
--- `first` tells whether the item is at its first delivery (asked only of a failed task).
+-- What a claim makes of a delivery: a kind letter, or nil to discard it. `first` tells
+-- whether the item is at its first delivery (asked only of a failed task).
 local function judge(record, lease, first, may_start)
   if record and record.state == 'F' and first() then
     -- a failed task's redriven dead letter: it starts afresh
-    record.state, record.attempt, record.err = 'q', 0, ''
+    record.state, record.attempt = 'q', 0
+    set_error(record, '')
   end
-  if not record then return 'u0' end
+  if not record then return 'u' end
   if FINAL[record.state] then return nil end
-  local spec = specs[record.name]
-  if not spec then return 'u0' end
-  if not may_start then return 'h' .. record.attempt end
-  if is_spent(record, lease, spec) then return 'x' .. record.attempt end
+  local spec = specs[record_name(record)]
+  if not spec then return 'u' end
+  if not may_start then return 'h' end
+  if is_spent(record, lease, spec) then return 'x' end
   return 's'
 end
 
@@ -57,8 +59,7 @@ end
 local prior = redis.call('HGET', Q.entries, 'c:' .. token)
 if prior then
   local info = redis.call('HGET', Q.entries, prior)
-  local out = { -1, '', prior }
-  if not info then return out end
+  if not info then return { -1, '', prior, '', '' } end
   local _, _, _, list = parse_entry(info)
   local leases, ids = {}, {}
   for id in string.gmatch(list, '[^,]+') do
@@ -67,40 +68,42 @@ if prior then
   end
   local _, _, records = live_by_owner(Q, lease_groups(leases), now)
   local task_records = redis.call('HMGET', T.tasks, unpack(ids))
+  local kinds, attempts, recs = {}, {}, {}
   for i, lease in ipairs(leases) do
     local rec = records[lease]
     if rec then
       local record = decode_record(task_records[i])
-      local what
+      local kind
       if record and record.state == 's' and record.x == lease then
-        what = 's' .. record.attempt
+        kind = 's'
       else
-        what = judge(record, lease, function() return false end, true)
-        if what == 's' then what = 'h' .. record.attempt end
+        kind = judge(record, lease, function() return false end, true)
+        if kind == 's' then kind = 'h' end
       end
-      if what then
-        out[#out + 1] = what
-        out[#out + 1] = rec
+      if kind then
+        kinds[#kinds + 1] = kind
+        if kind == 's' or kind == 'x' then attempts[#attempts + 1] = record.attempt end
+        recs[#recs + 1] = rec
       end
     end
   end
-  return out
+  return { -1, '', prior, table.concat(kinds), table.concat(attempts, ','), unpack(recs) }
 end
 
-local recs, entry, ids, wait_ms, cursor = read_batch(count, lease_ms, ARGV[6], '0', now)
+local recs, entry, ids, wait_ms, cursor = read_batch(count, tonumber(ARGV[4]), ARGV[6], '0', now)
 if #recs == 0 then return { wait_ms, cursor } end
 redis.call('HSET', Q.entries, 'c:' .. token, entry, entry .. ':c', token)
 
 local task_records = redis.call('HMGET', T.tasks, unpack(ids))
 local log = new_log()
-local out = { -1, '', entry }
-local writes, discard = {}, {}
+local out = { -1, '', entry, '', '' }
+local kinds, attempts, writes, discard = {}, {}, {}, {}
 for i, rec in ipairs(recs) do
   local id = ids[i]
   local lease = id .. ':' .. entry
   local record = decode_record(task_records[i])
-  local what = judge(record, lease, function() return string.match(rec, '^%d+|[^|]*|(%d+)|') == '0' end, i <= start)
-  if not what then
+  local kind = judge(record, lease, function() return string.match(rec, '^%d+|[^|]*|(%d+)|') == '0' end, i <= start)
+  if not kind then
     discard[#discard + 1] = lease
     if record.state == 'C' and string.sub(record.x, 1, 1) == 'k' then
       -- its item is gone now: the cancelled record is kept for its time from here
@@ -110,17 +113,18 @@ for i, rec in ipairs(recs) do
       log_expiry(log, record.x, id)
     end
   else
-    if what == 's' then
+    if kind == 's' then
       record.state, record.attempt, record.x = 's', record.attempt + 1, lease
       writes[#writes + 1] = id
       writes[#writes + 1] = encode_record(record)
-      log_change(log, id, 'started', record.name, false, -1)
-      what = 's' .. record.attempt
+      log_change(log, id, 'started', record_name(record), false, -1)
     end
-    out[#out + 1] = what
+    if kind == 's' or kind == 'x' then attempts[#attempts + 1] = record.attempt end
+    kinds[#kinds + 1] = kind
     out[#out + 1] = rec
   end
 end
+out[4], out[5] = table.concat(kinds), table.concat(attempts, ',')
 if #writes > 0 then redis.call('HSET', T.tasks, unpack(writes)) end
 if #discard > 0 then finish_leases(lease_groups(discard), now, false) end
 flush_log(log, ARGV[7], now)

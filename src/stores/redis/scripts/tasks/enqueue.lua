@@ -26,8 +26,7 @@ for i = 1, n do ids[i] = ARGV[3 + 2 * i] end
 local existing = redis.call('HMGET', T.tasks, unpack(ids))
 
 local put_ids, payloads, fields, written = {}, {}, {}, {}
-local record = { state = delay > 0 and 'd' or 'q', attempt = 0, x = '', name = name, err = '' }
-local text = encode_record(record)
+local text = encode_record(new_record(delay > 0 and 'd' or 'q', 0, '', name, ''))
 for i = 1, n do
   local found = decode_record(existing[i])
   if found and not is_expired(found, now) then
