@@ -22,7 +22,7 @@ function reached(record: TaskRecord | undefined, until: 'done' | 'started'): boo
  * @typeParam R - what the task function resolves to.
  */
 export class EnqueuedTask<R> {
-  /** The task id (a UUID), also the id of its queue item; `app.enqueuedTask(id, { queue })` rebuilds the handle elsewhere. */
+  /** The task id (22 random characters of base64url), also the id of its queue item; `app.enqueuedTask(id, { queue })` rebuilds the handle elsewhere. */
   readonly id: string;
   /** The task's registered name. */
   readonly taskName: string;

@@ -2,12 +2,12 @@
  * Task: a named function registered on an app, with its options. `execute` enqueues one
  * run on the task's queue and returns an EnqueuedTask to wait on.
  */
-import { v4 as uuidv4 } from 'uuid';
 import { MAX_BATCH } from '../data/options.js';
 import * as check from '../validate.js';
 import type { AppCore, RegisteredTask } from './core.js';
 import { EnqueuedTask } from './enqueued.js';
 import { encodeMessage } from './message.js';
+import { newId } from './ids.js';
 import { executeOptions, type ExecuteOptions, type TaskSettings } from './options.js';
 import type { NewTask } from './task-store.js';
 
@@ -28,7 +28,7 @@ export async function enqueue(
   const maxBytes = core.queue(settings.queue).settings.maxItemBytes;
   const tasks: NewTask[] = [];
   for (let i = 0; i < argsList.length; i += 1) {
-    tasks.push({ taskId: uuidv4(), payload: encodeMessage(nameJson, argsList[i], where(i), maxBytes) });
+    tasks.push({ taskId: newId(), payload: encodeMessage(nameJson, argsList[i], where(i), maxBytes) });
   }
   const base = core.base(settings.queue);
   const delayMs = check.toMs(delay);

@@ -8,12 +8,12 @@
  * back what has not started at once, and waits for running tasks up to `shutdownTimeout`.
  */
 import { EventEmitter, setMaxListeners } from 'node:events';
-import { v4 as uuidv4 } from 'uuid';
 import { MAX_BATCH } from '../data/options.js';
 import { VisqError } from '../errors.js';
 import { after, settleWithin, sleep } from '../sleep.js';
 import type { AppCore, RegisteredTask } from '../tasks/core.js';
 import { isTaskMessage, type TaskMessage } from '../tasks/message.js';
+import { newId } from '../tasks/ids.js';
 import { claimRound } from '../tasks/schedule.js';
 import { enqueue } from '../tasks/task.js';
 import type { ClaimedTask, ClaimRequest, ClaimResult, SettleOp, SettleOutcome } from '../tasks/task-store.js';
@@ -231,7 +231,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         count: room,
         start,
         leaseMs: this.#leaseMs,
-        token: uuidv4(),
+        token: newId(),
         specs: this.#core.specs(served.name),
       };
       try {

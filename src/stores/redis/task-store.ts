@@ -41,10 +41,11 @@ const STATES: Record<string, RecordState> = {
 const KINDS: Record<string, ClaimKind> = { s: 'started', h: 'held', u: 'unknown', x: 'spent' };
 
 /**
- * A record's text (see lib/tasks.lua): "<state>|<attempt>|<at>|<x>|<name bytes>|<name><error>".
+ * A record's text (see lib/tasks.lua): "<state>|<attempt>|<at>|<x>|<name bytes>|<name><error>",
+ * `at` in base 36.
  */
 function decodeRecord(text: string, taskId: string): TaskRecord | undefined {
-  const match = /^(.)\|(\d+)\|(\d+)\|[^|]*\|(\d+)\|/.exec(text);
+  const match = /^(.)\|(\d+)\|([0-9a-z]+)\|[^|]*\|(\d+)\|/.exec(text);
   const state = match && STATES[match[1] as string];
   if (!match || !state) return undefined;
   // the name's length is in bytes, as Lua counts them
@@ -56,7 +57,8 @@ function decodeRecord(text: string, taskId: string): TaskRecord | undefined {
     attempt: Number(match[2]),
     task: tail.subarray(0, nameBytes).toString('utf8'),
     item: taskId,
-    at: Number(match[3]),
+    // ms in base 36
+    at: parseInt(match[3] as string, 36),
     ...(error === '' ? {} : { error }),
     hasResult: match[1] === 'V',
   };

@@ -12,7 +12,7 @@ local record = redis.call('HGET', KEYS[1], ARGV[2])
 if not record then return '' end
 -- a final record (D, V, F, C) says when it expires: then it is as good as gone (a
 -- cancelled one whose item waits to be discarded says "k<ms>": it does not expire yet)
-local state, expires_at = string.match(record, '^(.)|%d+|%d+|([^|]*)|')
+local state, expires_at = string.match(record, '^(.)|%d+|%w+|([^|]*)|')
 local at = tonumber(expires_at)
 if (state == 'D' or state == 'V' or state == 'F' or state == 'C') and at and at <= now_ms(ARGV[1]) then
   return ''
