@@ -72,8 +72,10 @@ export class Settler {
   #schedule(): void {
     if (this.#scheduled || this.#inFlight >= MAX_IN_FLIGHT || this.#pending.length === 0) return;
     this.#scheduled = true;
-    // the next turn, so that ops of runs that end together go out together
-    setImmediate(() => {
+    // once the code that submitted finishes: the ops of runs that end together (in one
+    // reply's callback, say) go out together, without waiting for another turn of the
+    // event loop (a poll of the sockets: a system call, for every call sent)
+    queueMicrotask(() => {
       this.#scheduled = false;
       this.#send();
     });
