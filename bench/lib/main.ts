@@ -38,7 +38,7 @@ const WORKLOADS: Readonly<Record<string, (ctx: Context) => Promise<Row[]>>> = {
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --quick              1 measured run per cell, shorter runs and smaller fills (about 3 minutes)
+  --quick              1 measured run per cell, shorter runs and smaller fills (about 4 minutes)
   --only <a,b,...>     workloads: ${Object.keys(WORKLOADS).join(', ')}
   --systems <a,b,...>  systems: ${SYSTEMS.join(', ')} (default: all)
   --reps <n>           measured runs per cell (default 3; the warm-up run is extra)

@@ -23,7 +23,7 @@ const ONE_PROCESS: readonly BatchSize[] = [10, 100];
 const INITIAL: Record<BatchSize, number> = { 1: 15_000, 10: 80_000, 100: 200_000, 1000: 250_000 };
 export const DATA_READERS: readonly SystemName[] = ['visq', 'streams'];
 
-/** The rows' workload names, which the goals (report.ts) look up. */
+/** The rows' workload names, which the goals (goals.ts) look up. */
 export const getDoneWorkload = (batch: number, oneProcess = false): string =>
   `get+done, batches of ${batch}, ${CONSUMERS} consumers${oneProcess ? ' in 1 process' : ''}`;
 

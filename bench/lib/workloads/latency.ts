@@ -18,6 +18,8 @@ export interface LatencyRow {
   readonly group: string;
   readonly workload: string;
   readonly system: SystemName;
+  /** Task latency: how the tasks are configured. */
+  readonly profile?: TaskProfile;
   readonly ratePerSec: number;
   /** Over all measured samples, µs. */
   readonly pooled: Percentiles;
@@ -42,13 +44,13 @@ async function measureLatency(
   const once = async (items: number): Promise<{ samples: number[]; otherCores: number }> => {
     await flush(ctx);
     const phase = await runPhase(ctx, [
-      { agent: 1, job: { kind: 'stamp-receive', system, target, count: items, ...(profile ? { profile } : {}) } },
-      { agent: 0, job: { kind: 'stamp-send', system, target, count: items, intervalMs, ...(profile ? { profile } : {}) } },
+      { agent: 1, job: { kind: 'stamp-receive', system, target, count: items, profile } },
+      { agent: 0, job: { kind: 'stamp-send', system, target, count: items, intervalMs, profile } },
     ]);
     return { samples: phase.results[0]?.samplesUs ?? [], otherCores: phase.otherCores };
   };
   let otherCores = Number.NaN;
-  const empty = { kind: 'latency', group, workload, system, ratePerSec: latencyRate } as const;
+  const empty = { kind: 'latency', group, workload, system, profile, ratePerSec: latencyRate } as const;
   try {
     await once(Math.max(200, count / 4));
     const perRep: number[][] = [];

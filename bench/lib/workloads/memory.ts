@@ -38,7 +38,7 @@ async function settledMemory(ctx: Context): Promise<number> {
   return usedMemory(ctx.admin);
 }
 
-/** The rows' workload names, which the goals (report.ts) look up. */
+/** The rows' workload names, which the goals (goals.ts) look up. */
 export const memoryWorkload = (target: Target, profile?: TaskProfile): string =>
   target === 'data' ? 'memory per queued item' : `memory per queued task, ${PROFILE_LABEL[profile ?? 'defaults']}`;
 
@@ -46,17 +46,8 @@ async function measureMemory(ctx: Context, system: SystemName, target: Target, p
   const items = ctx.settings.memoryItems;
   const payloadBytes = target === 'data' ? PAYLOAD_BYTES : JSON.stringify([TASK_ARGS.a, TASK_ARGS.b]).length;
   const workload = memoryWorkload(target, profile);
-  const base = {
-    kind: 'memory',
-    group: 'memory',
-    workload,
-    system,
-    target,
-    ...(profile ? { profile } : {}),
-    items,
-    payloadBytes,
-  } as const;
-  const put = (count: number, batch: number) => ({ kind: 'put', system, target, count, batch, ...(profile ? { profile } : {}) }) as const;
+  const base = { kind: 'memory', group: 'memory', workload, system, target, profile, items, payloadBytes } as const;
+  const put = (count: number, batch: number) => ({ kind: 'put', system, target, count, batch, profile }) as const;
   try {
     await flush(ctx);
     await runPhase(ctx, [{ agent: 0, job: put(1, 1) }]);

@@ -22,7 +22,7 @@ export const PROFILE_LABEL: Readonly<Record<TaskProfile, string>> = {
   'at-least-once': 'at least once',
 };
 
-/** The rows' workload names, which the goals (report.ts) look up. */
+/** The rows' workload names, which the goals (goals.ts) look up. */
 export const taskWorkload = {
   push: (bulk: number, profile: TaskProfile): string =>
     `${bulk === 1 ? 'task push, 1 call per task' : `task push, bulk of ${bulk}`}, ${PROFILE_LABEL[profile]}`,
@@ -41,6 +41,7 @@ export async function runTaskPush(ctx: Context): Promise<ThroughputRow[]> {
             group: `task-push, ${profile}`,
             workload: taskWorkload.push(bulk, profile),
             system,
+            profile,
             timed: (n) => [{ agent: 0, job: { kind: 'put', system, target: 'tasks', count: n, batch: bulk, profile } }],
             initialN: bulk === 1 || ctx.settings.quick ? MIN_TASKS : 5 * MIN_TASKS,
             minN: MIN_TASKS,
@@ -63,6 +64,7 @@ export async function runTaskProcess(ctx: Context): Promise<ThroughputRow[]> {
             group: `task-process, ${profile}`,
             workload: taskWorkload.process(concurrency, profile),
             system,
+            profile,
             fill: (n) =>
               split(n, FILLERS, BULK).map((count, agent) => ({
                 agent,
