@@ -16,6 +16,7 @@ import {
   type Payload,
   type ServerAddress,
   type TaskArgs,
+  type TaskProfile,
   type Target,
   type ToAgent,
 } from './protocol.js';
@@ -58,10 +59,10 @@ function driver(job: Job): SystemDriver {
   return drivers[job.system];
 }
 
-async function taskClient(job: Job): Promise<TaskClient> {
+async function taskClient(job: Job & { profile?: TaskProfile }): Promise<TaskClient> {
   const open = driver(job).tasks;
   if (!open) throw new Error(`${job.system} has no task layer`);
-  return open(server);
+  return open(server, job.profile ?? 'defaults');
 }
 
 function dataGet(client: DataClient, system: string): NonNullable<DataClient['get']> {
@@ -92,20 +93,33 @@ async function putJob(job: Extract<Job, { kind: 'put' }>): Promise<() => Promise
     });
 }
 
+/**
+ * Get + done until the queue is empty: one consumer, or `consumers` of them in this
+ * process, each with its own client (connection), sharing one event loop.
+ */
 async function drainJob(job: Extract<Job, { kind: 'drain' }>): Promise<() => Promise<JobResult>> {
-  const client = await driver(job).data(server, agentIndex);
-  closers.push(() => client.close());
-  const get = dataGet(client, job.system);
+  const consumers = job.consumers ?? 1;
+  const gets = await Promise.all(
+    Array.from({ length: consumers }, async (_, i) => {
+      // consumers are numbered apart across agents (Streams names its consumers)
+      const client = await driver(job).data(server, agentIndex * consumers + i);
+      closers.push(() => client.close());
+      return dataGet(client, job.system);
+    }),
+  );
+  const drain = async (get: NonNullable<DataClient['get']>): Promise<number> => {
+    let items = 0;
+    for (;;) {
+      const batch = await get(job.batch);
+      if (batch.items.length === 0) return items;
+      await batch.ack();
+      items += batch.items.length;
+    }
+  };
   return () =>
     timed(async () => {
-      let items = 0;
-      for (;;) {
-        const batch = await get(job.batch);
-        if (batch.items.length === 0) break;
-        await batch.ack();
-        items += batch.items.length;
-      }
-      return { items };
+      const counts = await Promise.all(gets.map(drain));
+      return { items: counts.reduce((sum, n) => sum + n, 0) };
     });
 }
 

@@ -15,16 +15,8 @@ import { AgentPool } from './agents.js';
 import { measureLoad } from './machine.js';
 import type { Context, Settings } from './context.js';
 import { SYSTEMS, type SystemName } from './protocol.js';
-import {
-  commandBreakdown,
-  depthTable,
-  goals,
-  goalsTable,
-  latencyTable,
-  memoryTable,
-  throughputTable,
-  type Row,
-} from './report.js';
+import { goals, goalsTable } from './goals.js';
+import { commandBreakdown, depthTable, latencyTable, memoryTable, throughputTable, type Row } from './report.js';
 import type { ThroughputRow } from './throughput.js';
 import { runDepth } from './workloads/depth.js';
 import { runGetDone } from './workloads/get-done.js';
@@ -46,7 +38,7 @@ const WORKLOADS: Readonly<Record<string, (ctx: Context) => Promise<Row[]>>> = {
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --quick              1 measured run per cell, shorter runs and smaller fills (about 3 minutes)
+  --quick              1 measured run per cell, shorter runs and smaller fills (about 4 minutes)
   --only <a,b,...>     workloads: ${Object.keys(WORKLOADS).join(', ')}
   --systems <a,b,...>  systems: ${SYSTEMS.join(', ')} (default: all)
   --reps <n>           measured runs per cell (default 3; the warm-up run is extra)
@@ -255,7 +247,9 @@ try {
       'Throughput: items/s is the median of the runs (min–max); visq ÷ = visq items/s over the row\'s. Redis cost per item:\n' +
         '"cmd" is the commandstats time of the commands clients sent (a script with all it ran), "Redis CPU" the server\n' +
         'process\'s CPU time; visq ÷ (Redis CPU) = the row\'s Redis CPU per item over visq\'s. Client CPU: the agents\'.\n' +
-        'Other load: cores kept busy by processes outside the benchmark during the worst measured run (over 0.1: disturbed).\n\n' +
+        'Other load: cores kept busy by processes outside the benchmark during the worst measured run (over 0.1: disturbed).\n' +
+        'Task rows: "defaults" = each system\'s task defaults; "at least once" = visq attempts: 3, visTimeout: 30 and the\n' +
+        'peers\' equivalent (3 attempts, stalled-job recovery, no results kept; bench/README.md).\n\n' +
         throughputTable(throughput),
     );
   }

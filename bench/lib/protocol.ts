@@ -26,20 +26,33 @@ export const TASK_ARGS: TaskArgs = { a: 1, b: 2 };
 /** `data`: a data queue of Payloads; `tasks`: the `add` task. */
 export type Target = 'data' | 'tasks';
 
+/**
+ * How tasks are configured. `defaults`: each system's task defaults (visq at most once,
+ * BullMQ and bee-queue in their fast settings); `at-least-once`: visq `attempts: 3,
+ * visTimeout: 30` and each peer's equivalent (3 attempts, stalled-job recovery on,
+ * results not kept; see the drivers' header comments). A task job without `profile`
+ * runs at `defaults`.
+ */
+export type TaskProfile = 'defaults' | 'at-least-once';
+export const TASK_PROFILES: readonly TaskProfile[] = ['defaults', 'at-least-once'];
+
 export type Job =
   /**
    * Puts `count` items (or `add` tasks), `batch` per call, one call in flight: timed as
    * the put and push workloads, untimed to fill a queue before a read workload.
    */
-  | { kind: 'put'; system: SystemName; target: Target; count: number; batch: number }
-  /** Data get + done, `batch` per read, until a read finds the queue empty. */
-  | { kind: 'drain'; system: SystemName; batch: number }
+  | { kind: 'put'; system: SystemName; target: Target; count: number; batch: number; profile?: TaskProfile }
+  /**
+   * Data get + done, `batch` per read, until a read finds the queue empty; with
+   * `consumers` > 1, that many consumers (one connection each) in this one process.
+   */
+  | { kind: 'drain'; system: SystemName; batch: number; consumers?: number }
   /** One worker with `concurrency` until `count` tasks finished. */
-  | { kind: 'process'; system: SystemName; concurrency: number; count: number }
+  | { kind: 'process'; system: SystemName; concurrency: number; count: number; profile?: TaskProfile }
   /** `count` items (or tasks) one at a time, one every `intervalMs`, stamped with the send time. */
-  | { kind: 'stamp-send'; system: SystemName; target: Target; count: number; intervalMs: number }
+  | { kind: 'stamp-send'; system: SystemName; target: Target; count: number; intervalMs: number; profile?: TaskProfile }
   /** Receives `count` stamped items (or starts `count` tasks) and returns their latencies. */
-  | { kind: 'stamp-receive'; system: SystemName; target: Target; count: number }
+  | { kind: 'stamp-receive'; system: SystemName; target: Target; count: number; profile?: TaskProfile }
   /** `calls` reads of `batch` items, each timed; the items are done and put back untimed. */
   | { kind: 'depth'; system: SystemName; calls: number; batch: number };
 

@@ -6,7 +6,7 @@
  * start to the last agent's end.
  */
 import { cellFailed, flush, leastDisturbed, RETRIES_PER_CELL, runPhase, type Assignment, type Context } from './context.js';
-import type { SystemName } from './protocol.js';
+import type { SystemName, TaskProfile } from './protocol.js';
 import { clientCommandMicros, probeClientShares, type CommandStats } from './redis-stats.js';
 import { median, spread, type Spread } from './stats.js';
 
@@ -14,6 +14,8 @@ export interface ThroughputSpec {
   readonly group: string;
   readonly workload: string;
   readonly system: SystemName;
+  /** Task workloads: how the tasks are configured. */
+  readonly profile?: TaskProfile;
   /** Untimed phase that fills the queue with `n` items first. */
   readonly fill?: (n: number) => Assignment[];
   readonly timed: (n: number) => Assignment[];
@@ -43,6 +45,7 @@ export interface ThroughputRow {
   readonly group: string;
   readonly workload: string;
   readonly system: SystemName;
+  readonly profile?: TaskProfile;
   readonly n: number;
   readonly reps: readonly Rep[];
   readonly itemsPerSec: Spread;
@@ -136,6 +139,7 @@ function summarize(spec: ThroughputSpec, n: number, reps: readonly Rep[]): Throu
     group: spec.group,
     workload: spec.workload,
     system: spec.system,
+    profile: spec.profile,
     n,
     reps,
     itemsPerSec: reps.length > 0 ? spread(reps.map((r) => r.itemsPerSec)) : { median: Number.NaN, min: Number.NaN, max: Number.NaN },

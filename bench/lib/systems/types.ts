@@ -1,5 +1,5 @@
 /** The small surface every compared system offers the agent: a data queue and a task queue. */
-import type { Payload, ServerAddress, TaskArgs } from '../protocol.js';
+import type { Payload, ServerAddress, TaskArgs, TaskProfile } from '../protocol.js';
 
 /** Items read under a lease (or a pending-entries list), not yet finished. */
 export interface Batch {
@@ -44,7 +44,8 @@ export interface TaskClient {
 export interface SystemDriver {
   /** `consumer` names this agent's consumer where the system needs one (Streams). */
   data(server: ServerAddress, consumer: number): Promise<DataClient>;
-  tasks?(server: ServerAddress): Promise<TaskClient>;
+  /** The `add` task configured by `profile`, for pushing and for workers alike. */
+  tasks?(server: ServerAddress, profile: TaskProfile): Promise<TaskClient>;
 }
 
 /** The queue (or stream) name every system uses. */

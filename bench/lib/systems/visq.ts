@@ -2,17 +2,27 @@
  * visq as users run it: the built package in dist/ (`npm run bench` builds it first; the
  * TypeScript source through tsx costs the worker about a tenth more CPU per task, mostly
  * esbuild's name-keeping wrappers on every closure). Its own ioredis connection per
- * agent. Data: a DataQueue with a 30 s visibility timeout. Tasks: the `add` task with
- * its defaults (visTimeout 0: at most once), a worker with prefetch 100.
+ * agent. Data: a DataQueue with a 30 s visibility timeout. Tasks: the `add` task, a
+ * worker with prefetch max(100, concurrency), and per profile:
+ * - `defaults`: the task defaults, `attempts: 1, visTimeout: 0` (at most once: a task
+ *   whose worker dies is not run again), no saved result;
+ * - `at-least-once`: `attempts: 3, visTimeout: 30`: a run that throws is retried, and a
+ *   task whose worker dies (or hangs past its 30 s lease, which the worker refreshes
+ *   while the run lasts) is run again, at most 3 runs in all; no saved result.
  */
 import { Redis } from 'ioredis';
-import { DataQueue, Visq, type Worker } from '../../../dist/index.js';
-import type { Payload, ServerAddress, TaskArgs } from '../protocol.js';
+import { DataQueue, Visq, type TaskOptions, type Worker } from '../../../dist/index.js';
+import type { Payload, ServerAddress, TaskArgs, TaskProfile } from '../protocol.js';
 import { DATA_QUEUE, TASK_QUEUE, type Batch, type DataClient, type SystemDriver, type TaskClient, type WorkerHooks } from './types.js';
 
 /** Seconds a read holds its items: far longer than any run, so nothing is redelivered. */
 const VIS_TIMEOUT = 30;
 const PREFETCH = 100;
+/** The task options of each profile (the task queue is added below). */
+const TASK_OPTIONS: Readonly<Record<TaskProfile, TaskOptions>> = {
+  defaults: {},
+  'at-least-once': { attempts: 3, visTimeout: 30 },
+};
 
 function connect(server: ServerAddress): Redis {
   return new Redis({ host: server.host, port: server.port });
@@ -45,7 +55,7 @@ export const visq: SystemDriver = {
     return client;
   },
 
-  async tasks(server) {
+  async tasks(server, profile) {
     const redis = connect(server);
     const app = new Visq({ redis });
     let hooks: WorkerHooks | undefined;
@@ -55,7 +65,7 @@ export const visq: SystemDriver = {
         hooks?.started?.({ a, b });
         return a + b;
       },
-      { queue: TASK_QUEUE },
+      { ...TASK_OPTIONS[profile], queue: TASK_QUEUE },
     );
     const client: TaskClient = {
       async push(argsList: readonly TaskArgs[]) {

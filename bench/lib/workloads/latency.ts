@@ -3,20 +3,23 @@
  * `latencyRate` per second, stamped with the system-wide monotonic clock; another
  * receives them (a blocking read of up to 100, then done / XACK+XDEL) or runs them (a
  * worker at concurrency 50) and records receive time − stamp. Data: put → get, visq
- * against Streams. Tasks: add → start, visq against BullMQ and bee-queue. Percentiles are
+ * against Streams. Tasks: add → start, visq against BullMQ and bee-queue, at each task
+ * profile (the worker's and the tasks' settings, see tasks.ts). Percentiles are
  * over the samples of all measured repetitions together, after a discarded warm-up.
  */
 import { cellFailed, flush, leastDisturbed, RETRIES_PER_CELL, runPhase, type Context } from '../context.js';
-import type { SystemName, Target } from '../protocol.js';
+import { TASK_PROFILES, type SystemName, type TaskProfile, type Target } from '../protocol.js';
 import { percentiles, spread, type Percentiles, type Spread } from '../stats.js';
 import { DATA_READERS } from './get-done.js';
-import { TASK_SYSTEMS } from './tasks.js';
+import { TASK_SYSTEMS, taskWorkload } from './tasks.js';
 
 export interface LatencyRow {
   readonly kind: 'latency';
   readonly group: string;
   readonly workload: string;
   readonly system: SystemName;
+  /** Task latency: how the tasks are configured. */
+  readonly profile?: TaskProfile;
   readonly ratePerSec: number;
   /** Over all measured samples, µs. */
   readonly pooled: Percentiles;
@@ -27,20 +30,27 @@ export interface LatencyRow {
   readonly error?: string;
 }
 
-async function measureLatency(ctx: Context, group: string, workload: string, system: SystemName, target: Target): Promise<LatencyRow> {
+async function measureLatency(
+  ctx: Context,
+  group: string,
+  workload: string,
+  system: SystemName,
+  target: Target,
+  profile?: TaskProfile,
+): Promise<LatencyRow> {
   const { latencyRate, latencySeconds, reps } = ctx.settings;
   const intervalMs = 1000 / latencyRate;
   const count = Math.round(latencyRate * latencySeconds);
   const once = async (items: number): Promise<{ samples: number[]; otherCores: number }> => {
     await flush(ctx);
     const phase = await runPhase(ctx, [
-      { agent: 1, job: { kind: 'stamp-receive', system, target, count: items } },
-      { agent: 0, job: { kind: 'stamp-send', system, target, count: items, intervalMs } },
+      { agent: 1, job: { kind: 'stamp-receive', system, target, count: items, profile } },
+      { agent: 0, job: { kind: 'stamp-send', system, target, count: items, intervalMs, profile } },
     ]);
     return { samples: phase.results[0]?.samplesUs ?? [], otherCores: phase.otherCores };
   };
   let otherCores = Number.NaN;
-  const empty = { kind: 'latency', group, workload, system, ratePerSec: latencyRate } as const;
+  const empty = { kind: 'latency', group, workload, system, profile, ratePerSec: latencyRate } as const;
   try {
     await once(Math.max(200, count / 4));
     const perRep: number[][] = [];
@@ -78,10 +88,13 @@ export async function runDataLatency(ctx: Context): Promise<LatencyRow[]> {
   return rows;
 }
 
+/** Task add → start at each task profile (see tasks.ts). */
 export async function runTaskLatency(ctx: Context): Promise<LatencyRow[]> {
   const rows: LatencyRow[] = [];
-  for (const system of TASK_SYSTEMS.filter((s) => ctx.systems.includes(s))) {
-    rows.push(await measureLatency(ctx, 'task-latency', 'latency task add → start', system, 'tasks'));
+  for (const profile of TASK_PROFILES) {
+    for (const system of TASK_SYSTEMS.filter((s) => ctx.systems.includes(s))) {
+      rows.push(await measureLatency(ctx, 'task-latency', taskWorkload.latency(profile), system, 'tasks', profile));
+    }
   }
   return rows;
 }
