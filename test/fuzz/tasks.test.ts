@@ -283,8 +283,11 @@ describe.runIf(runs)('fuzz: the task layer', () => {
       fc.constantFrom<unknown>([], 'default', null, 42, {}).map((value): Judged => ({ value, bad: ['type'] })),
     );
     const lifetime = fc.oneof(
-      // a Date is a finding of its own, tested below
-      secondsArg({ exclusiveMin: true }).filter((judged) => !(judged.value instanceof Date)),
+      // a Date is a finding of its own, tested below; a plain object is not a bad number of
+      // seconds here but lifetime's other form, an options object, judged as such below
+      secondsArg({ exclusiveMin: true }).filter(
+        (judged) => !(judged.value instanceof Date) && Object.getPrototypeOf(judged.value ?? 0) !== Object.prototype,
+      ),
       // numbers are judged as seconds, above
       optionsArg({ seconds: secondsArg({ exclusiveMin: true }), tasks: integerArg(1, Number.MAX_SAFE_INTEGER) }).filter(
         (judged) => typeof judged.value !== 'number',
