@@ -129,14 +129,15 @@ function claimResult(reply: unknown): ClaimResult {
   for (let i = 0; i + 1 < items.length; i += 2) {
     const what = items[i] as string;
     const record = parseRecord(items[i + 1] as string);
-    tasks.push({
+    const task: ClaimedTask = {
       kind: KINDS[what[0] as string] as ClaimKind,
       lease: leaseOf(record.id, entry as string),
       id: record.id,
       delivery: record.deliveries + 1,
       payload: record.payload,
       attempt: Number(what.slice(1)),
-    });
+    };
+    tasks.push(record.meta === '' ? task : { ...task, meta: record.meta });
   }
   return { tasks, nextDueMs, cursor };
 }
@@ -166,7 +167,7 @@ export class RedisTaskStore implements TaskStore {
 
   async enqueue(base: string, request: EnqueueRequest): Promise<boolean[]> {
     if (request.tasks.length === 0) return [];
-    const args: (string | number)[] = [clockArg(this.#redis), request.delayMs, request.priority, request.task];
+    const args: (string | number)[] = [clockArg(this.#redis), request.delayMs, request.priority, request.task, request.meta ?? ''];
     for (const { taskId, payload } of request.tasks) args.push(taskId, payload);
     const written = (await runScript(this.#redis, 'tasks/enqueue', this.#keysOf(base), args)) as number[];
     return written.map((w) => w === 1);
