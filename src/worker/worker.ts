@@ -16,6 +16,7 @@ import type { AppCore, RegisteredTask } from '../tasks/core.js';
 import { isTaskMessage, type TaskMessage } from '../tasks/message.js';
 import { claimRound } from '../tasks/schedule.js';
 import { enqueue } from '../tasks/task.js';
+import { outsideTraces, startProcess } from '../trace/spans.js';
 import type { ClaimedTask, ClaimRequest, ClaimResult, SettleOp, SettleOutcome } from '../tasks/task-store.js';
 import { Deadlines } from './deadlines.js';
 import type { WorkerEvents } from './events.js';
@@ -126,10 +127,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const base = core.base(name);
       return { name, base, settler: new Settler(core.tasks, base, () => core.specs(name), report) };
     });
-    for (const served of this.#served) this.#fetchLoops.push(this.#fetchLoop(served));
-    for (const task of core.registry.values()) {
-      if (task.schedule && this.queues.includes(task.settings.queue)) void this.#scheduleLoop(task);
-    }
+    // the loops outlive this call: they never join the trace of the code that made the worker
+    outsideTraces(() => {
+      for (const served of this.#served) this.#fetchLoops.push(this.#fetchLoop(served));
+      for (const task of core.registry.values()) {
+        if (task.schedule && this.queues.includes(task.settings.queue)) void this.#scheduleLoop(task);
+      }
+    });
     if (this.settings.lifetimeMs > 0) this.#cancelTimers.push(after(this.settings.lifetimeMs, () => void this.close()));
   }
 
@@ -360,8 +364,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#keeper.hold(claimed.lease, served.base, settings.visTimeout > 0 ? Math.ceil(settings.visTimeout * 1000) : this.#leaseMs);
     const context = new RunContext(claimed.id, registered.name, served.name, attempt, settings.attempts);
     if (this.listenerCount('started') > 0) this.emit('started', this.#info(held, attempt));
-    const run = runTask(registered.fn as (...args: unknown[]) => unknown, message.a, context, settings.timeout || this.settings.timeout, this.#deadlines).then(
+    const traced = startProcess({ ...claimed, queue: served.name, task: registered.name, attempt, mode: settings.trace });
+    const running = (): ReturnType<typeof runTask> =>
+      runTask(registered.fn as (...args: unknown[]) => unknown, message.a, context, settings.timeout || this.settings.timeout, this.#deadlines);
+    // only the run is in its span: what follows it (settling) serves many runs at once
+    const run = (traced ? traced.run(running) : running()).then(
       (outcome) => {
+        traced?.end(outcome.ok ? undefined : outcome.error);
         this.#runs.delete(run);
         // the slot is free before the outcome is settled: the next task need not wait for it
         this.#free(true);
@@ -497,7 +506,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     while (this.#fetching) {
       try {
         const waitMs = await claimRound(this.#core.tasks, base, task.name, schedule, async () => {
-          await enqueue(this.#core, task, [[]], () => 'args', { delay: 0, priority: 0 });
+          // each tick starts a trace of its own, not one endless trace of the loop
+          await outsideTraces(() => enqueue(this.#core, task, [[]], () => 'args', { delay: 0, priority: 0 }));
         });
         backoff = 0;
         await sleep(waitMs, this.#stopFetching.signal);
