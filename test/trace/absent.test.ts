@@ -1,11 +1,12 @@
 /**
- * Without OpenTelemetry registered in the process (no tracer provider, no context
- * manager: the state of every application that does not trace), visq creates no span,
- * stores no trace context and never loads the API. With globals registered but no tracer
- * provider, a put outside any trace still stores nothing.
+ * Without a tracer provider registered in the process (the state of every application
+ * that does not trace, whether or not the API is installed), visq creates no span, stores
+ * no trace context and never loads the API: not with a context manager alone, and not
+ * once a provider was unregistered again.
  */
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Visq } from '../../src/index.js';
 import { peekCarrying } from '../../src/data/queue.js';
@@ -38,13 +39,18 @@ describe('without OpenTelemetry registered', () => {
     expect(otel()).toBeUndefined();
   });
 
-  it('stores none either with a context manager but no tracer provider, outside any trace', async () => {
+  it('stays off with a context manager but no tracer provider, and once a provider is unregistered', async () => {
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    expect(otel()).toBeUndefined();
+    trace.setGlobalTracerProvider(new BasicTracerProvider());
     expect(otel()).toBeDefined();
+    trace.disable();
+    expect(otel()).toBeUndefined();
     const queue = open('orders');
-    await queue.putData(['a']);
+    await trace.getTracer('test').startActiveSpan('request', async (span) => {
+      await queue.putData(['a']);
+      span.end();
+    });
     expect((await queue[peekCarrying](1)).map((p) => p.meta)).toEqual(['']);
-    // with no provider, nothing records: the tracer is OpenTelemetry's no-op
-    expect(trace.getTracer('test').startSpan('x').isRecording()).toBe(false);
   });
 });
