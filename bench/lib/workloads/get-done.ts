@@ -13,7 +13,7 @@ export const CONSUMERS = 4;
 export const FILL_BATCH = 1000;
 const BATCHES = [1, 10, 100, 1000] as const;
 const INITIAL: Record<(typeof BATCHES)[number], number> = { 1: 15_000, 10: 80_000, 100: 200_000, 1000: 250_000 };
-export const DATA_READERS: readonly SystemName[] = ['visq', 'streams'];
+export const DATA_READERS: readonly SystemName[] = ['visq', 'streams', 'visq-otel'];
 
 export async function runGetDone(ctx: Context): Promise<ThroughputRow[]> {
   const rows: ThroughputRow[] = [];
