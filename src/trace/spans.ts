@@ -82,20 +82,27 @@ export function traceSend(queue: string, count: number, send: (meta: string) => 
   return sendTraced(api, queue, count, send);
 }
 
-async function sendTraced(api: OtelApi, queue: string, count: number, send: (meta: string) => Promise<string[]>): Promise<string[]> {
-  const parent = api.context.active();
-  const span = startSpan(api, `send ${queue}`, api.SpanKind.PRODUCER, attributesOf(queue, 'send', count), parent);
-  const meta = carriesContext(api, span, parent) ? metaOf(span.spanContext()) : '';
+/** Runs `fn` with `span` active (a child of `parent`), records its failure, and ends the span. */
+async function within<R>(api: OtelApi, span: Span, parent: Context, fn: () => Promise<R>): Promise<R> {
   try {
-    const ids = await api.context.with(api.trace.setSpan(parent, span), send, undefined, meta);
-    if (count === 1 && ids[0] !== undefined && span.isRecording()) span.setAttribute('messaging.message.id', ids[0]);
-    return ids;
+    return await api.context.with(api.trace.setSpan(parent, span), fn);
   } catch (error) {
     recordFailure(api, span, error);
     throw error;
   } finally {
     span.end();
   }
+}
+
+async function sendTraced(api: OtelApi, queue: string, count: number, send: (meta: string) => Promise<string[]>): Promise<string[]> {
+  const parent = api.context.active();
+  const span = startSpan(api, `send ${queue}`, api.SpanKind.PRODUCER, attributesOf(queue, 'send', count), parent);
+  const meta = carriesContext(api, span, parent) ? metaOf(span.spanContext()) : '';
+  return within(api, span, parent, async () => {
+    const ids = await send(meta);
+    if (count === 1 && ids[0] !== undefined && span.isRecording()) span.setAttribute('messaging.message.id', ids[0]);
+    return ids;
+  });
 }
 
 /**
@@ -112,8 +119,8 @@ export function traceReceive<D extends TracedItem>(queue: string, receive: () =>
 async function receiveTraced<D extends TracedItem>(api: OtelApi, queue: string, receive: () => Promise<D[]>): Promise<D[]> {
   const parent = api.context.active();
   const span = startSpan(api, `receive ${queue}`, api.SpanKind.CONSUMER, attributesOf(queue, 'receive'), parent);
-  try {
-    const items = await api.context.with(api.trace.setSpan(parent, span), receive);
+  return within(api, span, parent, async () => {
+    const items = await receive();
     if (span.isRecording()) {
       span.setAttribute('messaging.batch.message_count', items.length);
       const links = linksOf(api, items);
@@ -121,12 +128,7 @@ async function receiveTraced<D extends TracedItem>(api: OtelApi, queue: string, 
       if (links.length > 0 && typeof span.addLinks === 'function') span.addLinks(links);
     }
     return items;
-  } catch (error) {
-    recordFailure(api, span, error);
-    throw error;
-  } finally {
-    span.end();
-  }
+  });
 }
 
 function linksOf(api: OtelApi, items: readonly TracedItem[]): Link[] {
@@ -149,14 +151,7 @@ export function traceSettle(queue: string, count: number, settle: () => Promise<
 async function settleTraced(api: OtelApi, queue: string, count: number, settle: () => Promise<number>): Promise<number> {
   const parent = api.context.active();
   const span = startSpan(api, `settle ${queue}`, api.SpanKind.CLIENT, attributesOf(queue, 'settle', count), parent);
-  try {
-    return await api.context.with(api.trace.setSpan(parent, span), settle);
-  } catch (error) {
-    recordFailure(api, span, error);
-    throw error;
-  } finally {
-    span.end();
-  }
+  return within(api, span, parent, settle);
 }
 
 /** One traced task run: its span, active while the run's code runs, and how it ended. */
