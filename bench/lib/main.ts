@@ -14,7 +14,7 @@ import { startRedisServer } from '../../test/harness/redis-server.js';
 import { AgentPool } from './agents.js';
 import { measureLoad } from './machine.js';
 import type { Context, Settings } from './context.js';
-import { SYSTEMS, type SystemName } from './protocol.js';
+import { DEFAULT_SYSTEMS, SYSTEMS, type SystemName } from './protocol.js';
 import { goals, goalsTable } from './goals.js';
 import { commandBreakdown, depthTable, latencyTable, memoryTable, throughputTable, type Row } from './report.js';
 import type { ThroughputRow } from './throughput.js';
@@ -40,7 +40,8 @@ const USAGE = `Usage: npm run bench -- [options]
 
   --quick              1 measured run per cell, shorter runs and smaller fills (about 4 minutes)
   --only <a,b,...>     workloads: ${Object.keys(WORKLOADS).join(', ')}
-  --systems <a,b,...>  systems: ${SYSTEMS.join(', ')} (default: all)
+  --systems <a,b,...>  systems: ${SYSTEMS.join(', ')} (default: all but visq-otel,
+                       visq with a tracer provider registered and sampling off)
   --reps <n>           measured runs per cell (default 3; the warm-up run is extra)
   --json               write bench/results/latest.json and print it on stdout (the tables go to stderr)
   --commands           also print, per throughput cell, the Redis commands per item
@@ -134,7 +135,7 @@ if (values.help) {
   process.exit(0);
 }
 const only = list(values.only, Object.keys(WORKLOADS), '--only') ?? Object.keys(WORKLOADS);
-const systems: readonly SystemName[] = list(values.systems, SYSTEMS, '--systems') ?? SYSTEMS;
+const systems: readonly SystemName[] = list(values.systems, SYSTEMS, '--systems') ?? DEFAULT_SYSTEMS;
 const base = values.quick ? QUICK : FULL;
 const reps = values.reps === undefined ? base.reps : Number(values.reps);
 if (!Number.isInteger(reps) || reps < 1) fail(`--reps: expected an integer >= 1, got ${values.reps ?? ''}`);

@@ -5,8 +5,10 @@
  */
 
 /** The systems compared. */
-export type SystemName = 'visq' | 'streams' | 'bullmq' | 'bee-queue';
-export const SYSTEMS: readonly SystemName[] = ['visq', 'streams', 'bullmq', 'bee-queue'];
+export type SystemName = 'visq' | 'streams' | 'bullmq' | 'bee-queue' | 'visq-otel';
+export const SYSTEMS: readonly SystemName[] = ['visq', 'streams', 'bullmq', 'bee-queue', 'visq-otel'];
+/** Measured when `--systems` is not given: visq-otel (tracing's cost) only on request. */
+export const DEFAULT_SYSTEMS: readonly SystemName[] = SYSTEMS.filter((s) => s !== 'visq-otel');
 
 /** A data item: the same small JSON object for every system (30 bytes of JSON). */
 export interface Payload {

@@ -6,12 +6,25 @@
 import type { LeaseGroup } from './lease.js';
 import type { SqlClient } from './options.js';
 
+/**
+ * Item metadata: what visq carries beside an item's payload, never inside it. Today the
+ * W3C trace context of the item's put, "<traceparent>[ <tracestate>]" (src/trace/carrier.ts);
+ * '' or absent when the item has none. Opaque to stores, which keep it with the item
+ * through retries, dead letters and redrive; it never contains '|'.
+ */
+export type ItemMeta = string;
+
 /** What a put writes: JSON payloads, all with the same options. */
 export interface PutRequest {
   readonly payloads: readonly string[];
   readonly delayMs: number;
   readonly priority: number;
   readonly ttlMs: number;
+  /**
+   * The items' metadata: absent or empty when none has any, one entry for every item of
+   * the put, or one per payload.
+   */
+  readonly metas?: readonly ItemMeta[];
   /** The caller's transaction to write in; only given to a store that is `transactional`. */
   readonly db?: SqlClient;
 }
@@ -32,6 +45,8 @@ export interface RawDelivery {
   /** 1 for the first delivery, 2 for the first redelivery, … */
   readonly delivery: number;
   readonly payload: string;
+  /** The item's metadata, if it has any. */
+  readonly meta?: ItemMeta;
 }
 
 /** The result of one read; `nextDueMs`/`cursor` are set when nothing was delivered. */
@@ -51,6 +66,8 @@ export interface ReadResult {
 export interface RawItem {
   readonly id: string;
   readonly payload: string;
+  /** The item's metadata, if it has any. */
+  readonly meta?: ItemMeta;
 }
 
 /** Where one item is and how it got there, as inspect finds it. */
@@ -167,6 +184,12 @@ export interface QueueStore {
   checkConnection(timeoutMs: number): Promise<void>;
   /** Releases the store's own resources (blocking connections); never the caller's. */
   close(): Promise<void>;
+}
+
+/** The metadata of item `i` of a put (see {@link PutRequest.metas}); '' when it has none. */
+export function putMeta(metas: readonly ItemMeta[] | undefined, i: number): ItemMeta {
+  if (metas === undefined || metas.length === 0) return '';
+  return (metas.length === 1 ? metas[0] : metas[i]) ?? '';
 }
 
 /** The earlier of two due times in ms from now, either -1 for none. */

@@ -10,7 +10,7 @@ import { VisqRangeError } from '../errors.js';
 import { sleep } from '../sleep.js';
 import * as check from '../validate.js';
 import { MAX_BATCH } from './options.js';
-import { DataQueue, readKeepingAttempts } from './queue.js';
+import { DataQueue, doneReporting, peekCarrying, putCarrying, readKeepingAttempts } from './queue.js';
 
 /** Options of {@link forward}. */
 export interface ForwardOptions {
@@ -110,7 +110,9 @@ function forwardSettings(value: unknown): Settings {
  * batch in both queues; the source copy comes back when the lease expires and is moved
  * again. Nothing is lost.
  *
- * The items arrive as new items: with priority 0, no delay or ttl, and fresh attempts.
+ * The items arrive as new items: with priority 0, no delay or ttl, and fresh attempts,
+ * but with their metadata (the trace context they were put under). Forwarding makes no
+ * spans of its own.
  * Delayed and in-flight items of the source are not moved until they become visible
  * (with `follow`, as they do).
  *
@@ -217,13 +219,16 @@ class Forwarder<T> {
     if (deliveries.length === 0) return 0;
     const leases = deliveries.map((d) => d.lease);
     try {
-      await this.#target.putData(deliveries.map((d) => d.item));
+      await this.#target[putCarrying](
+        deliveries.map((d) => d.item),
+        deliveries.map((d) => d.meta),
+      );
     } catch (error) {
       // if the hand-back fails too, the leases expire and the items come back by themselves
       await this.#source.releaseData(leases, { countDelivery: false }).catch(() => undefined);
       throw error;
     }
-    const done = await this.#source.doneData(leases);
+    const done = (await this.#source[doneReporting](leases)).size;
     this.#counts.ready += deliveries.length;
     this.#counts.stale += deliveries.length - done;
     this.#report('ready');
@@ -241,16 +246,24 @@ class Forwarder<T> {
   async #forwardDead(): Promise<number> {
     const source = this.#source.dead;
     const target = this.#target.dead;
-    const peeked = await source.peekData(this.#perRead);
-    if (peeked.size === 0) return 0;
-    const fresh = [...peeked].filter(([id]) => !this.#copiedDead.has(id));
+    const peeked = await source[peekCarrying](this.#perRead);
+    if (peeked.length === 0) return 0;
+    const fresh = peeked.filter(({ id }) => !this.#copiedDead.has(id));
     if (fresh.length > 0) {
-      await target.putData(fresh.map(([, item]) => item));
-      for (const [id] of fresh) this.#copiedDead.add(id);
+      await target[putCarrying](
+        fresh.map((p) => p.item),
+        fresh.map((p) => p.meta),
+      );
+      for (const { id } of fresh) this.#copiedDead.add(id);
     }
-    const taken = await source.getDeliveries(peeked.size, { visTimeout: 0 });
+    const taken = await source[readKeepingAttempts](peeked.length, { visTimeout: 0 });
     const unseen = taken.filter((d) => !this.#copiedDead.has(d.id));
-    if (unseen.length > 0) await target.putData(unseen.map((d) => d.item));
+    if (unseen.length > 0) {
+      await target[putCarrying](
+        unseen.map((d) => d.item),
+        unseen.map((d) => d.meta),
+      );
+    }
     for (const d of taken) this.#copiedDead.delete(d.id);
     this.#counts.dead += taken.length;
     if (taken.length > 0) this.#report('dead');

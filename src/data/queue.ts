@@ -43,6 +43,7 @@ import {
   type SqlClient,
 } from './options.js';
 import { resolveStore, type StoreLike } from './store.js';
+import { traceReceive, traceSend, traceSettle } from '../trace/spans.js';
 
 /**
  * Key of a DataQueue method for visq's own tools, not exported from the package: a read
@@ -52,6 +53,20 @@ export const readKeepingAttempts = Symbol('visq.readKeepingAttempts');
 
 /** Key of a DataQueue method for visq's task workers: doneData reporting the leases finished. */
 export const doneReporting = Symbol('visq.doneReporting');
+
+/**
+ * Keys of DataQueue methods for the forwarder, which moves items with their metadata
+ * (their trace context) unchanged and makes no spans: a put of items each with its own
+ * metadata, and a peek that returns it.
+ */
+export const putCarrying = Symbol('visq.putCarrying');
+export const peekCarrying = Symbol('visq.peekCarrying');
+
+/** A delivery with the item's metadata, for the forwarder. */
+export interface CarriedDelivery<T> extends Delivery<T> {
+  /** The item's metadata ('' for none; see data/backend.ts `ItemMeta`). */
+  readonly meta: string;
+}
 
 /** Set just before the `dead` getter constructs a dead-letter queue; read once by the constructor. */
 let adopting:
@@ -139,20 +154,56 @@ export class DataQueue<T = unknown> {
   async putData(items: readonly T[], opts?: PutOptions): Promise<string[]> {
     this.#ensureOpen();
     if (!Array.isArray(items)) throw new VisqTypeError(`Expected \`items\` to be an array, got ${describe(items)}`);
-    const { delayMs, priority, ttlMs, db } = putOptions(opts);
-    this.#checkTransactional(db);
+    const options = putOptions(opts);
+    this.#checkTransactional(options.db);
+    const payloads = this.#encode(items);
+    // the trace context of the put's span, if any, goes with every item
+    const ids = await traceSend(this.name, payloads.length, (meta) => this.#write(payloads, options, meta === '' ? [] : [meta]));
+    // tools list queues from the registry instead of scanning keys; never fails the put
+    if (ids.length > 0) await this.#registry?.list();
+    return ids;
+  }
+
+  /**
+   * @internal For the forwarder: puts items with no options, each with its own metadata
+   * (`metas[i]`, '' for none), and makes no span.
+   */
+  async [putCarrying](items: readonly T[], metas: readonly string[]): Promise<string[]> {
+    this.#ensureOpen();
+    const payloads = this.#encode(items);
+    const ids = await this.#write(payloads, putOptions(undefined), metas.some((meta) => meta !== '') ? metas : []);
+    if (ids.length > 0) await this.#registry?.list();
+    return ids;
+  }
+
+  /** Every item as JSON, checked: one that JSON cannot give back unchanged is a TypeError. */
+  #encode(items: readonly T[]): string[] {
     // an index loop, not map: map skips the holes of a sparse array, which JSON would turn into null
     const payloads: string[] = [];
     for (let i = 0; i < items.length; i += 1) {
       payloads.push(encodeItem(items[i], `items[${i}]`, this.settings.maxItemBytes));
     }
+    return payloads;
+  }
+
+  /** Writes payloads in atomic steps of up to 1000; `metas` as PutRequest's (none, one for all, one each). */
+  async #write(payloads: readonly string[], options: ReturnType<typeof putOptions>, metas: readonly string[]): Promise<string[]> {
+    const { delayMs, priority, ttlMs, db } = options;
     const ids: string[] = [];
     for (let start = 0; start < payloads.length; start += MAX_BATCH) {
       const chunk = payloads.slice(start, start + MAX_BATCH);
-      ids.push(...(await this.#backend.put({ payloads: chunk, delayMs, priority, ttlMs, ...(db ? { db } : {}) })));
+      const chunkMetas = metas.length > 1 ? metas.slice(start, start + MAX_BATCH) : metas;
+      ids.push(
+        ...(await this.#backend.put({
+          payloads: chunk,
+          delayMs,
+          priority,
+          ttlMs,
+          ...(chunkMetas.length > 0 ? { metas: chunkMetas } : {}),
+          ...(db ? { db } : {}),
+        })),
+      );
     }
-    // tools list queues from the registry instead of scanning keys; never fails the put
-    if (ids.length > 0) await this.#registry?.list();
     return ids;
   }
 
@@ -170,10 +221,11 @@ export class DataQueue<T = unknown> {
 
   /** Like {@link DataQueue.getData}, with each item's id and delivery number. */
   async getDeliveries(count = 1, opts?: GetOptions): Promise<Delivery<T>[]> {
-    return this.#deliver(count, opts, this.settings.attempts);
+    const read = this.#reader(count, opts, this.settings.attempts);
+    return this.#decode(await traceReceive(this.name, read));
   }
 
-  /** @internal For visq's task workers: doneData that tells which leases it finished. */
+  /** @internal For visq's task workers and the forwarder: doneData that tells which leases it finished, and makes no span. */
   async [doneReporting](leases: Iterable<string>): Promise<Set<string>> {
     this.#ensureOpen();
     return new Set(await this.#backend.doneLeases(collectLeases('leases', leases)));
@@ -183,30 +235,34 @@ export class DataQueue<T = unknown> {
    * @internal For visq's own tools (the forwarder): a read whose lease, if it expires,
    * never spends an item's last attempt, whatever this handle's `attempts`.
    */
-  async [readKeepingAttempts](count: number, opts: GetOptions): Promise<Delivery<T>[]> {
-    return this.#deliver(count, opts, MAX_ATTEMPTS);
+  async [readKeepingAttempts](count: number, opts: GetOptions): Promise<CarriedDelivery<T>[]> {
+    const deliveries = await this.#reader(count, opts, MAX_ATTEMPTS)();
+    return this.#decode(deliveries).map((delivery, i) => ({ ...delivery, meta: deliveries[i]?.meta ?? '' }));
   }
 
-  async #deliver(count: unknown, opts: unknown, attempts: number): Promise<Delivery<T>[]> {
+  /** Checks a read's arguments now, and returns the read (see getData). */
+  #reader(count: unknown, opts: unknown, attempts: number): () => Promise<RawDelivery[]> {
     this.#ensureOpen();
     const checkedCount = countArg(count);
     const { visTimeoutMs, waitMs, signal } = getOptions(opts, this.settings);
     const request = { count: checkedCount, visTimeoutMs, attempts, useDead: this.settings.useDead };
-    const started = performance.now();
-    const stop = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
-    let result = await this.#backend.read(request);
-    for (;;) {
-      if (result.deliveries.length > 0) return this.#decode(result.deliveries);
-      const left = waitMs - (performance.now() - started);
-      if (left <= 0 || stop.aborted) return [];
-      // wake at the next due time at the latest: a delayed item or expired lease
-      // becomes visible then without any put to signal it
-      const block = result.nextDueMs >= 0 ? Math.min(left, result.nextDueMs + 1) : left;
-      const next = await this.#backend.waitThenRead(result.cursor, block, request, stop);
-      // aborted (a closed queue must not lease items its caller can no longer finish)
-      if (!next) return [];
-      result = next;
-    }
+    return async () => {
+      const started = performance.now();
+      const stop = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
+      let result = await this.#backend.read(request);
+      for (;;) {
+        if (result.deliveries.length > 0) return result.deliveries;
+        const left = waitMs - (performance.now() - started);
+        if (left <= 0 || stop.aborted) return [];
+        // wake at the next due time at the latest: a delayed item or expired lease
+        // becomes visible then without any put to signal it
+        const block = result.nextDueMs >= 0 ? Math.min(left, result.nextDueMs + 1) : left;
+        const next = await this.#backend.waitThenRead(result.cursor, block, request, stop);
+        // aborted (a closed queue must not lease items its caller can no longer finish)
+        if (!next) return [];
+        result = next;
+      }
+    };
   }
 
   /**
@@ -232,7 +288,9 @@ export class DataQueue<T = unknown> {
     const groups = collectLeases('leases', leases);
     const db = doneOptions(opts);
     this.#checkTransactional(db);
-    return db ? this.#backend.done(groups, db) : this.#backend.done(groups);
+    if (groups.length === 0) return 0;
+    const count = groups.reduce((sum, group) => sum + group.ids.length, 0);
+    return traceSettle(this.name, count, () => (db ? this.#backend.done(groups, db) : this.#backend.done(groups)));
   }
 
   /** Refuses a transaction for a store that cannot join one, before anything is written. */
@@ -279,6 +337,13 @@ export class DataQueue<T = unknown> {
     this.#ensureOpen();
     const items = await this.#backend.peek(countArg(count));
     return new Map(items.map(({ id, payload }) => [id, decodeItem<T>(payload, id)]));
+  }
+
+  /** @internal For the forwarder: peekData, with each item's metadata ('' for none). */
+  async [peekCarrying](count: number): Promise<{ id: string; item: T; meta: string }[]> {
+    this.#ensureOpen();
+    const items = await this.#backend.peek(countArg(count));
+    return items.map(({ id, payload, meta }) => ({ id, item: decodeItem<T>(payload, id), meta: meta ?? '' }));
   }
 
   /**

@@ -23,6 +23,15 @@ export interface TaskOptions {
   timeout?: number;
   /** Seconds before a failed run is tried again. Default 0 (at once). */
   retryDelay?: number;
+  /**
+   * With OpenTelemetry tracing on, how a run's `process` span is tied to the trace that
+   * enqueued the task: `'link'` (default) starts a new trace per run, linked to the
+   * enqueue's span, as the messaging semantic conventions recommend (a fan-out of
+   * thousands of tasks does not make one huge trace); `'parent'` makes the run a child of
+   * the enqueue's span, so that a request and the work it caused are one trace. See
+   * docs/observability.md.
+   */
+  trace?: 'link' | 'parent';
 }
 
 /** Options of a periodic task: every `every` seconds, aligned to multiples of it since the epoch. */
@@ -82,9 +91,10 @@ export interface TaskSettings {
   readonly saveResults: number;
   readonly timeout: number;
   readonly retryDelay: number;
+  readonly trace: 'link' | 'parent';
 }
 
-export const TASK_OPTION_KEYS = ['queue', 'attempts', 'visTimeout', 'useDead', 'saveResults', 'timeout', 'retryDelay'] as const;
+export const TASK_OPTION_KEYS = ['queue', 'attempts', 'visTimeout', 'useDead', 'saveResults', 'timeout', 'retryDelay', 'trace'] as const;
 
 export function taskSettings(where: string, value: Partial<Record<string, unknown>>): TaskSettings {
   return {
@@ -95,7 +105,14 @@ export function taskSettings(where: string, value: Partial<Record<string, unknow
     saveResults: value.saveResults === undefined ? 0 : check.seconds(`${where}.saveResults`, value.saveResults),
     timeout: value.timeout === undefined ? 0 : check.seconds(`${where}.timeout`, value.timeout),
     retryDelay: value.retryDelay === undefined ? 0 : check.seconds(`${where}.retryDelay`, value.retryDelay),
+    trace: traceMode(`${where}.trace`, value.trace),
   };
+}
+
+function traceMode(name: string, value: unknown): 'link' | 'parent' {
+  if (value === undefined) return 'link';
+  if (value !== 'link' && value !== 'parent') throw check.typeError(name, "'link' or 'parent'", value);
+  return value;
 }
 
 export function executeOptions(value: unknown): { delay: number; priority: number } {

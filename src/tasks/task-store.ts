@@ -8,6 +8,7 @@
  *
  * Keys of a queue are its key base `{prefix:queue}` (data/keys.ts). Times are ms.
  */
+import type { ItemMeta } from '../data/backend.js';
 import { VisqTypeError } from '../errors.js';
 import type { RecordState, TaskEventListener, TaskFailure, TaskRecord } from './records.js';
 
@@ -44,6 +45,8 @@ export interface EnqueueRequest {
   readonly tasks: readonly NewTask[];
   readonly delayMs: number;
   readonly priority: number;
+  /** The items' metadata, the same for all (see data/backend.ts `ItemMeta`); absent for none. */
+  readonly meta?: ItemMeta;
 }
 
 /**
@@ -83,6 +86,8 @@ export interface ClaimedTask {
   /** 1 for the item's first delivery. */
   readonly delivery: number;
   readonly payload: string;
+  /** The item's metadata (the trace context of its enqueue), if it has any. */
+  readonly meta?: ItemMeta;
   /** `started`: this run's number; `spent`: the last run's. */
   readonly attempt: number;
 }

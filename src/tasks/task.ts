@@ -3,6 +3,7 @@
  * run on the task's queue and returns an EnqueuedTask to wait on.
  */
 import { MAX_BATCH } from '../data/options.js';
+import { traceSend } from '../trace/spans.js';
 import * as check from '../validate.js';
 import type { AppCore, RegisteredTask } from './core.js';
 import { EnqueuedTask } from './enqueued.js';
@@ -32,12 +33,16 @@ export async function enqueue(
   }
   const base = core.base(settings.queue);
   const delayMs = check.toMs(delay);
-  for (let start = 0; start < tasks.length; start += MAX_BATCH) {
-    await core.tasks.enqueue(base, { task: name, tasks: tasks.slice(start, start + MAX_BATCH), delayMs, priority });
-  }
+  const ids = await traceSend(settings.queue, tasks.length, async (meta) => {
+    for (let start = 0; start < tasks.length; start += MAX_BATCH) {
+      const batch = tasks.slice(start, start + MAX_BATCH);
+      await core.tasks.enqueue(base, { task: name, tasks: batch, delayMs, priority, ...(meta === '' ? {} : { meta }) });
+    }
+    return tasks.map((t) => t.taskId);
+  });
   // tools list queues from the registry instead of scanning keys; never fails the enqueue
   if (tasks.length > 0) await core.listQueue(settings.queue);
-  return tasks.map((t) => t.taskId);
+  return ids;
 }
 
 /**

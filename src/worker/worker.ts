@@ -16,6 +16,7 @@ import { isTaskMessage, type TaskMessage } from '../tasks/message.js';
 import { newId } from '../tasks/ids.js';
 import { claimRound } from '../tasks/schedule.js';
 import { enqueue } from '../tasks/task.js';
+import { outsideTraces, startProcess } from '../trace/spans.js';
 import type { ClaimedTask, ClaimRequest, ClaimResult, SettleOp, SettleOutcome } from '../tasks/task-store.js';
 import { Deadlines } from './deadlines.js';
 import type { WorkerEvents } from './events.js';
@@ -128,10 +129,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const base = core.base(name);
       return { name, base, settler: new Settler(core.tasks, base, () => core.specs(name), report) };
     });
-    for (const served of this.#served) this.#fetchLoops.push(this.#fetchLoop(served));
-    for (const task of core.registry.values()) {
-      if (task.schedule && this.queues.includes(task.settings.queue)) void this.#scheduleLoop(task);
-    }
+    // the loops outlive this call: they never join the trace of the code that made the worker
+    outsideTraces(() => {
+      for (const served of this.#served) this.#fetchLoops.push(this.#fetchLoop(served));
+      for (const task of core.registry.values()) {
+        if (task.schedule && this.queues.includes(task.settings.queue)) void this.#scheduleLoop(task);
+      }
+    });
     if (this.settings.lifetimeMs > 0) this.#cancelTimers.push(after(this.settings.lifetimeMs, () => void this.close()));
   }
 
@@ -378,20 +382,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#keeper.hold(claimed.lease, served.base, settings.visTimeout > 0 ? Math.ceil(settings.visTimeout * 1000) : this.#leaseMs);
     const context = new RunContext(claimed.id, registered.name, served.name, attempt, settings.attempts);
     if (this.listenerCount('started') > 0) this.emit('started', this.#info(held, attempt));
+    const traced = startProcess(claimed, () => ({ queue: served.name, task: registered.name, attempt, mode: settings.trace }));
     this.#runs.add(context);
-    context.start(
-      registered.fn as (...args: unknown[]) => unknown,
-      message.a,
-      settings.timeout || this.settings.timeout,
-      this.#deadlines,
-      (ok, value, runMs) => {
-        this.#runs.delete(context);
-        // the slot is free before the outcome is settled: the next task need not wait for it
-        this.#free(true);
-        this.#settle(held, attempt, ok, value, runMs);
-        this.#quieter();
-      },
-    );
+    const start = (): void =>
+      context.start(
+        registered.fn as (...args: unknown[]) => unknown,
+        message.a,
+        settings.timeout || this.settings.timeout,
+        this.#deadlines,
+        (ok, value, runMs) => {
+          // only the run is in its span: what follows it (settling) serves many runs at once
+          traced?.end(ok ? undefined : (value as Error));
+          this.#runs.delete(context);
+          // the slot is free before the outcome is settled: the next task need not wait for it
+          this.#free(true);
+          this.#settle(held, attempt, ok, value, runMs);
+          this.#quieter();
+        },
+      );
+    if (traced) traced.run(start);
+    else start();
   }
 
   /** Records how a run ended (done, retry, failed) and releases its lease once the store has it. */
@@ -517,7 +527,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     while (this.#fetching) {
       try {
         const waitMs = await claimRound(this.#core.tasks, base, task.name, schedule, async () => {
-          await enqueue(this.#core, task, [[]], () => 'args', { delay: 0, priority: 0 });
+          // each tick starts a trace of its own, not one endless trace of the loop
+          await outsideTraces(() => enqueue(this.#core, task, [[]], () => 'args', { delay: 0, priority: 0 }));
         });
         backoff = 0;
         await sleep(waitMs, this.#stopFetching.signal);

@@ -11,10 +11,10 @@ import {
   type DataQueueOptions,
   type ForwardProgress,
   type ForwardResult,
-  type PutOptions,
   type StoreLike,
 } from '../../src/index.js';
 import { startRedisServer, type RedisServer } from '../harness/redis-server.js';
+import { doneReporting, putCarrying } from '../../src/data/queue.js';
 
 type Kind = 'redis' | 'memory';
 const KINDS: Kind[] = process.env.VISQ_TEST_STORE === 'memory' ? ['memory'] : ['redis', 'memory'];
@@ -38,20 +38,22 @@ async function drain<T>(dq: DataQueue<T>): Promise<T[]> {
 /** A target whose first put takes longer than the source lease, so that its done finds stale leases. */
 class SlowTarget<T> extends DataQueue<T> {
   puts = 0;
-  override async putData(batch: readonly T[], opts?: PutOptions): Promise<string[]> {
+  // the forwarder puts through this internal method (items with their trace context)
+  override async [putCarrying](batch: readonly T[], metas: readonly string[]): Promise<string[]> {
     this.puts += 1;
     if (this.puts === 1) await sleep(300);
-    return super.putData(batch, opts);
+    return super[putCarrying](batch, metas);
   }
 }
 
 /** A source whose done fails the first time, as a forwarder that dies between put and done. */
 class DiesBeforeDone<T> extends DataQueue<T> {
   dones = 0;
-  override async doneData(leases: Iterable<string> | Map<string, T>): Promise<number> {
+  // the forwarder finishes through this internal method (a done without a span)
+  override async [doneReporting](leases: Iterable<string>): Promise<Set<string>> {
     this.dones += 1;
     if (this.dones === 2) throw new Error('died between put and done');
-    return super.doneData(leases);
+    return super[doneReporting](leases);
   }
 }
 

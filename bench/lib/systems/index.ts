@@ -5,10 +5,12 @@ import { bullmq } from './bullmq.js';
 import { streams } from './streams.js';
 import type { SystemDriver } from './types.js';
 import { visq } from './visq.js';
+import { visqOtel } from './visq-otel.js';
 
 export const drivers: Readonly<Record<SystemName, SystemDriver>> = {
   visq,
   streams,
   bullmq,
   'bee-queue': beeQueue,
+  'visq-otel': visqOtel,
 };

@@ -21,7 +21,7 @@ type BatchSize = (typeof BATCHES)[number];
 /** Batches also measured with all consumers in one process. */
 const ONE_PROCESS: readonly BatchSize[] = [10, 100];
 const INITIAL: Record<BatchSize, number> = { 1: 15_000, 10: 80_000, 100: 200_000, 1000: 250_000 };
-export const DATA_READERS: readonly SystemName[] = ['visq', 'streams'];
+export const DATA_READERS: readonly SystemName[] = ['visq', 'streams', 'visq-otel'];
 
 /** The rows' workload names, which the goals (goals.ts) look up. */
 export const getDoneWorkload = (batch: number, oneProcess = false): string =>

@@ -7,8 +7,8 @@ import { comparing, deliveryOrder, dueOrder, type StoredItem } from './items.js'
 import type { QueueContents } from './queue-state.js';
 
 function recordOf(item: StoredItem): Record<string, unknown> {
-  const { seq, id, deliveries, priority, ttlMs, payload } = item;
-  return { seq, id, deliveries, priority, ttlMs, payload };
+  const { seq, id, deliveries, priority, ttlMs, meta, payload } = item;
+  return { seq, id, deliveries, priority, ttlMs, ...(meta === '' ? {} : { meta }), payload };
 }
 
 function byText(a: string, b: string): number {

@@ -13,6 +13,8 @@ export interface StoredItem {
   deliveries: number;
   readonly priority: number;
   ttlMs: number;
+  /** The item's metadata (see data/backend.ts `ItemMeta`), '' when it has none. */
+  readonly meta: string;
   readonly payload: string;
   place: Place;
   /** When a delayed item becomes visible. */
@@ -77,13 +79,22 @@ export function newGen(): string {
   return stamp.toString(36);
 }
 
-export function newItem(seq: number, id: string, deliveries: number, priority: number, ttlMs: number, payload: string): StoredItem {
+export function newItem(
+  seq: number,
+  id: string,
+  deliveries: number,
+  priority: number,
+  ttlMs: number,
+  meta: string,
+  payload: string,
+): StoredItem {
   return {
     seq,
     id,
     deliveries,
     priority,
     ttlMs,
+    meta,
     payload,
     place: 'gone',
     visibleAt: 0,

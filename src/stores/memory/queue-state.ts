@@ -9,6 +9,7 @@
  */
 import {
   earlierDue,
+  putMeta,
   type PutRequest,
   type RawDelivery,
   type RawItem,
@@ -93,7 +94,7 @@ export class QueueState {
 
   /** Stores items; `ids` are the caller's (task ids) when given, else new ones. */
   put(request: PutRequest, now: number, givenIds?: readonly string[]): string[] {
-    const { payloads, delayMs, priority, ttlMs } = request;
+    const { payloads, delayMs, priority, ttlMs, metas } = request;
     const first = this.#reserve(payloads.length, now);
     this.#totals.puts += payloads.length;
     const ids: string[] = [];
@@ -101,7 +102,7 @@ export class QueueState {
       const seq = first + i;
       const id = givenIds?.[i] ?? `${this.#gen}-${seq}`;
       ids.push(id);
-      this.#enqueue(newItem(seq, id, 0, priority, ttlMs, payloads[i] as string), now + delayMs, now, true);
+      this.#enqueue(newItem(seq, id, 0, priority, ttlMs, putMeta(metas, i), payloads[i] as string), now + delayMs, now, true);
     }
     this.#signal();
     return ids;
@@ -120,9 +121,10 @@ export class QueueState {
       request.visTimeoutMs > 0
         ? this.#leases.deliver(items, now, now + request.visTimeoutMs, request.attempts, request.useDead)
         : items.map((item) => item.id);
-    const deliveries = items.map(
-      (item, i): RawDelivery => ({ lease: leases[i] as string, id: item.id, delivery: item.deliveries + 1, payload: item.payload }),
-    );
+    const deliveries = items.map((item, i): RawDelivery => {
+      const delivery = { lease: leases[i] as string, id: item.id, delivery: item.deliveries + 1, payload: item.payload };
+      return item.meta === '' ? delivery : { ...delivery, meta: item.meta };
+    });
     return { deliveries, nextDueMs: -1 };
   }
 
@@ -194,7 +196,7 @@ export class QueueState {
 
   peek(count: number, now: number, dead: QueueState): RawItem[] {
     this.#maintain(dead, now);
-    return this.#take(count, false).map(({ id, payload }) => ({ id, payload }));
+    return this.#take(count, false).map(({ id, payload, meta }) => (meta === '' ? { id, payload } : { id, payload, meta }));
   }
 
   stats(now: number, dead: QueueState): RawStats {
@@ -405,8 +407,8 @@ export class QueueState {
     if (items.length === 0) return;
     const first = this.#reserve(items.length, now);
     for (let i = 0; i < items.length; i += 1) {
-      const { id, priority, payload } = items[i] as StoredItem;
-      this.#enqueue(newItem(first + i, id, 0, priority, 0, payload), now, now, false);
+      const { id, priority, meta, payload } = items[i] as StoredItem;
+      this.#enqueue(newItem(first + i, id, 0, priority, 0, meta, payload), now, now, false);
     }
     this.#signal();
   }

@@ -144,7 +144,13 @@ export class MemoryTaskStore implements TaskStore {
     if (fresh.length === 0) return written;
     const state = request.delayMs > 0 ? 'delayed' : 'queued';
     for (const { taskId } of fresh) records.set(taskId, { state, attempt: 0, at: now, task: request.task, lease: '' });
-    const put = { payloads: fresh.map((t) => t.payload), delayMs: request.delayMs, priority: request.priority, ttlMs: 0 };
+    const put = {
+      payloads: fresh.map((t) => t.payload),
+      delayMs: request.delayMs,
+      priority: request.priority,
+      ttlMs: 0,
+      ...(request.meta ? { metas: [request.meta] } : {}),
+    };
     this.#core.queue(base).put(put, now, fresh.map((t) => t.taskId));
     return written;
   }
@@ -164,7 +170,7 @@ export class MemoryTaskStore implements TaskStore {
     const records = this.#pending(base);
     const log = new StepLog();
     const tasks: ClaimedTask[] = [];
-    read.deliveries.forEach(({ lease, id, delivery, payload }, i) => {
+    read.deliveries.forEach(({ lease, id, delivery, payload, meta }, i) => {
       const record = records.get(id);
       const spec = record && specs.get(record.task);
       let kind: ClaimedTask['kind'] | 'discard';
@@ -179,7 +185,7 @@ export class MemoryTaskStore implements TaskStore {
         attempt = this.#start(id, record, lease, now, log);
       }
       if (kind === 'discard') this.#discard(base, id, lease, now);
-      else tasks.push({ kind, lease, id, delivery, payload, attempt });
+      else tasks.push({ kind, lease, id, delivery, payload, attempt, ...(meta === undefined ? {} : { meta }) });
     });
     this.#finishStep(base, log);
     return { tasks, nextDueMs: -1, cursor: '' };

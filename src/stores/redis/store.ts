@@ -59,12 +59,13 @@ function readResult(reply: unknown): ReadResult {
   // the script returns the batch's entry once; a lease is "<id>:<entry>"
   const deliveries = records.map((raw) => {
     const record = parseRecord(raw);
-    return {
+    const delivery = {
       lease: entry === '' ? record.id : leaseOf(record.id, entry),
       id: record.id,
       delivery: record.deliveries + 1,
       payload: record.payload,
     };
+    return record.meta === '' ? delivery : { ...delivery, meta: record.meta };
   });
   return { deliveries, nextDueMs, cursor };
 }
@@ -319,8 +320,8 @@ class RedisQueueBackend implements QueueBackend {
   }
 
   async put(request: PutRequest): Promise<string[]> {
-    const { delayMs, priority, ttlMs, payloads } = request;
-    return (await this.#run('put', [delayMs, priority, ttlMs, ...payloads])) as string[];
+    const { delayMs, priority, ttlMs, payloads, metas = [] } = request;
+    return (await this.#run('put', [delayMs, priority, ttlMs, metas.length, ...metas, ...payloads])) as string[];
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {
@@ -357,8 +358,8 @@ class RedisQueueBackend implements QueueBackend {
     await this.#catchUpParent();
     const records = (await this.#run('peek', [count])) as string[];
     return records.map((record) => {
-      const { id, payload } = parseRecord(record);
-      return { id, payload };
+      const { id, payload, meta } = parseRecord(record);
+      return meta === '' ? { id, payload } : { id, payload, meta };
     });
   }
 

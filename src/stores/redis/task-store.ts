@@ -135,14 +135,15 @@ function claimResult(reply: unknown): ClaimResult {
   for (let i = 0; i < records.length; i += 1) {
     const letter = (kinds as string)[i] as string;
     const record = parseRecord(records[i] as string);
-    tasks.push({
+    const task: ClaimedTask = {
       kind: KINDS[letter] as ClaimKind,
       lease: leaseOf(record.id, entry as string),
       id: record.id,
       delivery: record.deliveries + 1,
       payload: record.payload,
       attempt: letter === 's' || letter === 'x' ? Number(attempts[next++]) : 0,
-    });
+    };
+    tasks.push(record.meta === '' ? task : { ...task, meta: record.meta });
   }
   return { tasks, nextDueMs, cursor };
 }
@@ -172,7 +173,7 @@ export class RedisTaskStore implements TaskStore {
 
   async enqueue(base: string, request: EnqueueRequest): Promise<boolean[]> {
     if (request.tasks.length === 0) return [];
-    const args: (string | number)[] = [clockArg(this.#redis), request.delayMs, request.priority, request.task];
+    const args: (string | number)[] = [clockArg(this.#redis), request.delayMs, request.priority, request.task, request.meta ?? ''];
     for (const { taskId, payload } of request.tasks) args.push(taskId, payload);
     const written = (await runScript(this.#redis, 'tasks/enqueue', this.#keysOf(base), args)) as number[];
     return written.map((w) => w === 1);

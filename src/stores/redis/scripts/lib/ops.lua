@@ -6,9 +6,17 @@
   says `--@include ops`, after `--@include queue`, whose locals it uses.
 ]]
 
+-- The metadata of item i of a put (see lib/queue.lua's record): `metas` holds none (no
+-- item has any), one (every item's) or one per item.
+local function meta_of(metas, i)
+  if #metas == 1 then return metas[1] end
+  return metas[i] or ''
+end
+
 -- Stores items in Q with the payloads given, in order, and returns their ids: `ids` when
--- given (the task layer's task ids), else new ones "<gen>-<seq>" (see put.lua).
-local function put_items(payloads, ids, delay, priority, ttl, now)
+-- given (the task layer's task ids), else new ones "<gen>-<seq>" (see put.lua). `metas`:
+-- the items' metadata (see meta_of).
+local function put_items(payloads, ids, delay, priority, ttl, now, metas)
   local n = #payloads
   local gen, first = reserve_seq(Q, n, now, 'puts')
   local out = {}
@@ -16,14 +24,20 @@ local function put_items(payloads, ids, delay, priority, ttl, now)
   if delay == 0 and priority == 0 and ttl == 0 then
     -- the fast path: plain items go straight to the end of the ready list
     local recs = {}
-    for i = 1, n do recs[i] = seq_str(first + i - 1) .. '|' .. out[i] .. '|0|0|0|' .. payloads[i] end
+    if #metas == 0 then
+      for i = 1, n do recs[i] = seq_str(first + i - 1) .. '|' .. out[i] .. '|0|0|0||' .. payloads[i] end
+    else
+      for i = 1, n do
+        recs[i] = seq_str(first + i - 1) .. '|' .. out[i] .. '|0|0|0|' .. meta_of(metas, i) .. '|' .. payloads[i]
+      end
+    end
     chunked('RPUSH', Q.ready, recs, 1)
   else
     local recs = {}
     for i = 1, n do
       recs[i] = {
         seq = seq_str(first + i - 1), id = out[i], deliveries = 0, priority = priority, ttl = ttl,
-        payload = payloads[i], fresh = true,
+        meta = meta_of(metas, i), payload = payloads[i], fresh = true,
       }
     end
     local earliest = timers().enqueue(Q, recs, now + delay, now, true)

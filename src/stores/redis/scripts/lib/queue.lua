@@ -25,9 +25,12 @@
                  for a task claim's entry also <entry>:c -> claim token, c:<token> -> entry
    +10 signal    stream (MAXLEN ~1): every put appends, waking blocked readers
 
-  Record: "seq|id|deliveries|priority|ttlMs|payload", seq zero-padded to 16 digits so
-  that byte order is seq order. deliveries counts the deliveries that ended without
-  done; the current delivery is deliveries + 1. The payload is opaque.
+  Record: "seq|id|deliveries|priority|ttlMs|meta|payload", seq zero-padded to 16 digits
+  so that byte order is seq order. deliveries counts the deliveries that ended without
+  done; the current delivery is deliveries + 1. meta is the item's metadata, carried
+  beside the payload and never inside it: the W3C trace context of its put
+  ("<traceparent>[ <tracestate>]", see src/trace/carrier.ts), empty for most items (one
+  byte, its separator); it never contains '|'. The payload is opaque.
 
   Lease: "<id>:<entry>". An entry of kind "b" (read batch) lists item ids; a lease belongs
   to it unless owners says otherwise. An entry of kind "r" (refresh) lists whole leases.

@@ -12,19 +12,23 @@ local function parse_record(rec)
   local p3 = string.find(rec, '|', p2 + 1, true)
   local p4 = string.find(rec, '|', p3 + 1, true)
   local p5 = string.find(rec, '|', p4 + 1, true)
+  local p6 = string.find(rec, '|', p5 + 1, true)
   return {
     seq = string.sub(rec, 1, p1 - 1),
     id = string.sub(rec, p1 + 1, p2 - 1),
     deliveries = tonumber(string.sub(rec, p2 + 1, p3 - 1)),
     priority = tonumber(string.sub(rec, p3 + 1, p4 - 1)),
     ttl = tonumber(string.sub(rec, p4 + 1, p5 - 1)),
-    payload = string.sub(rec, p5 + 1),
+    meta = string.sub(rec, p5 + 1, p6 - 1),
+    payload = string.sub(rec, p6 + 1),
   }
 end
 
-local function build_record(seq, id, deliveries, priority, ttl, payload)
-  return seq .. '|' .. id .. '|' .. int_str(deliveries) .. '|' .. int_str(priority)
-    .. '|' .. int_str(ttl) .. '|' .. payload
+-- `r` as parse_record returns it; the metadata travels with the item wherever it goes
+-- (requeue, dead letter, redrive).
+local function build_record(r, ttl)
+  return r.seq .. '|' .. r.id .. '|' .. int_str(r.deliveries) .. '|' .. int_str(r.priority)
+    .. '|' .. int_str(ttl) .. '|' .. r.meta .. '|' .. r.payload
 end
 
 -- Makes records visible in q (or hidden until visible_at when it is later than now).
@@ -38,7 +42,7 @@ local function enqueue(q, recs, visible_at, now, apply_ttl)
     local args = {}
     for _, r in ipairs(recs) do
       args[#args + 1] = visible_at
-      args[#args + 1] = build_record(r.seq, r.id, r.deliveries, r.priority, r.ttl, r.payload)
+      args[#args + 1] = build_record(r, r.ttl)
     end
     chunked('ZADD', q.delayed, args, 2)
     return visible_at
@@ -47,7 +51,7 @@ local function enqueue(q, recs, visible_at, now, apply_ttl)
   local list_args, zset_args, ttl_args = {}, {}, {}
   for _, r in ipairs(recs) do
     local ttl = apply_ttl and r.ttl or 0
-    local rec = build_record(r.seq, r.id, r.deliveries, r.priority, ttl, r.payload)
+    local rec = build_record(r, ttl)
     if r.fresh and r.priority == 0 and ttl == 0 then
       list_args[#list_args + 1] = rec
     else

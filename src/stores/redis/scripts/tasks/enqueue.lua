@@ -7,7 +7,8 @@
   ARGV[2]  delay in ms; > 0 hides the items until now + delay
   ARGV[3]  priority, an integer from -1000 to 1000
   ARGV[4]  task name
-  ARGV[5..] per task: task id (its item id too), then its item's payload (the task message)
+  ARGV[5]  the items' metadata, the same for all ('' for none; see lib/queue.lua's record)
+  ARGV[6..] per task: task id (its item id too), then its item's payload (the task message)
   Returns per task 1 when it was put, 0 when its id already has a record that is not
   expired: the same put sent again (a client resending after a reconnect) puts nothing.
   Side effects: the put's (see put.lua); one record per task put, state q (queued) or
@@ -20,9 +21,10 @@
 local now = now_ms(ARGV[1])
 set_now(now)
 local delay, priority, name = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local n = (#ARGV - 4) / 2
+local metas = ARGV[5] == '' and {} or { ARGV[5] }
+local n = (#ARGV - 5) / 2
 local ids = {}
-for i = 1, n do ids[i] = ARGV[3 + 2 * i] end
+for i = 1, n do ids[i] = ARGV[4 + 2 * i] end
 local existing = redis.call('HMGET', T.tasks, unpack(ids))
 
 local put_ids, payloads, fields, written = {}, {}, {}, {}
@@ -34,13 +36,13 @@ for i = 1, n do
   else
     written[i] = 1
     put_ids[#put_ids + 1] = ids[i]
-    payloads[#payloads + 1] = ARGV[4 + 2 * i]
+    payloads[#payloads + 1] = ARGV[5 + 2 * i]
     fields[#fields + 1] = ids[i]
     fields[#fields + 1] = text
   end
 end
 if #put_ids > 0 then
-  put_items(payloads, put_ids, delay, priority, 0, now)
+  put_items(payloads, put_ids, delay, priority, 0, now, metas)
   redis.call('HSET', T.tasks, unpack(fields))
 end
 return written
