@@ -42,10 +42,10 @@ const KINDS: Record<string, ClaimKind> = { s: 'started', h: 'held', u: 'unknown'
 
 /**
  * A record's text (see lib/tasks.lua): "<state>|<attempt>|<at>|<x>|<name bytes>|<name><error>",
- * `at` in base 36.
+ * `at` in hexadecimal.
  */
 function decodeRecord(text: string, taskId: string): TaskRecord | undefined {
-  const match = /^(.)\|(\d+)\|([0-9a-z]+)\|[^|]*\|(\d+)\|/.exec(text);
+  const match = /^(.)\|(\d+)\|([0-9a-f]+)\|[^|]*\|(\d+)\|/.exec(text);
   const state = match && STATES[match[1] as string];
   if (!match || !state) return undefined;
   // the name's length is in bytes, as Lua counts them
@@ -57,8 +57,8 @@ function decodeRecord(text: string, taskId: string): TaskRecord | undefined {
     attempt: Number(match[2]),
     task: tail.subarray(0, nameBytes).toString('utf8'),
     item: taskId,
-    // ms in base 36
-    at: parseInt(match[3] as string, 36),
+    // ms in hexadecimal
+    at: parseInt(match[3] as string, 16),
     ...(error === '' ? {} : { error }),
     hasResult: match[1] === 'V',
   };
@@ -81,17 +81,15 @@ function specArgs(specs: readonly TaskSpec[]): readonly (string | number)[] {
   return args;
 }
 
-
-
 /** An op's arguments after its kind and task id (see tasks/settle.lua); a result's key goes to `keys`. */
 function opArgs(op: SettleOp, keys: string[], base: string): (string | number)[] {
   switch (op.kind) {
     case 'start':
       return ['S', op.taskId, op.firstDelivery ? '1' : '0', op.task];
     case 'done':
-      if (op.result === undefined) return ['D', op.taskId, op.runMs, 0];
+      if (op.result === undefined) return ['D', op.taskId, op.runMs];
       keys.push(resultKey(base, op.taskId));
-      return ['D', op.taskId, op.runMs, keys.length, op.result];
+      return ['V', op.taskId, op.runMs, keys.length, op.result];
     case 'retry':
       return ['R', op.taskId, op.attempt, op.runMs, op.error];
     case 'fail':
@@ -342,14 +340,18 @@ export class RedisTaskStore implements TaskStore {
 
   #ensureFeed(): TaskEventFeed {
     this.#feed ??= new TaskEventFeed(this.#redis, {
-      // one message carries the changes of one script call, a line "<task id> <state>" each
+      // one message carries the changes of one script call, in order, a line
+      // "<state> <task id>,<task id>,..." per run of changes to one state (lib/tasks.lua)
       message: (channel, message) => {
         const listeners = this.#channels.get(channel)?.listeners;
         if (!listeners) return;
         for (const line of message.split('\n')) {
           const space = line.indexOf(' ');
-          const event = { kind: 'change', taskId: line.slice(0, space), state: line.slice(space + 1) as RecordState } as const;
-          for (const listener of listeners) listener(event);
+          const state = line.slice(0, space) as RecordState;
+          for (const taskId of line.slice(space + 1).split(',')) {
+            const event = { kind: 'change', taskId, state } as const;
+            for (const listener of listeners) listener(event);
+          }
         }
       },
       // events published while the feed was away are lost: waiters read their task again

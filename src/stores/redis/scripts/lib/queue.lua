@@ -268,9 +268,12 @@ end
 
 -- Splits the leases of the given groups into live ones, grouped by their owning entry.
 -- Returns { [entry] = { leases... } } and the entry order, plus the inflight records.
-local function live_by_owner(q, groups, now)
-  local has_owners = redis.call('EXISTS', q.owners) == 1
-  local by_owner, order, records, liveness = {}, {}, {}, {}
+-- `has_owners` (whether the owners hash exists) is looked up when nil; `liveness`, if
+-- given, caches entry -> live across calls.
+local function live_by_owner(q, groups, now, has_owners, liveness)
+  if has_owners == nil then has_owners = redis.call('EXISTS', q.owners) == 1 end
+  liveness = liveness or {}
+  local by_owner, order, records = {}, {}, {}
   for _, g in ipairs(groups) do
     local recs = redis.call('HMGET', q.inflight, unpack(g.leases))
     local owners = has_owners and redis.call('HMGET', q.owners, unpack(g.leases)) or {}

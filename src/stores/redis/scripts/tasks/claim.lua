@@ -38,10 +38,11 @@ set_now(now)
 local count, start, token = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[5]
 local specs = read_specs(8)
 
--- What a claim makes of a delivery: a kind letter, or nil to discard it. `first` tells
--- whether the item is at its first delivery (asked only of a failed task).
-local function judge(record, lease, first, may_start)
-  if record and record.state == 'F' and first() then
+-- What a claim makes of a delivery: a kind letter, or nil to discard it. `rec` is the
+-- item's record when this is a fresh delivery (nil: the same claim sent again), read
+-- only of a failed task, to tell whether the item is at its first delivery.
+local function judge(record, lease, rec, may_start)
+  if record and record.state == 'F' and rec and string.match(rec, '^%d+|[^|]*|(%d+)|') == '0' then
     -- a failed task's redriven dead letter: it starts afresh
     record.state, record.attempt = 'q', 0
     set_error(record, '')
@@ -77,7 +78,7 @@ if prior then
       if record and record.state == 's' and record.x == lease then
         kind = 's'
       else
-        kind = judge(record, lease, function() return false end, true)
+        kind = judge(record, lease, nil, true)
         if kind == 's' then kind = 'h' end
       end
       if kind then
@@ -102,7 +103,7 @@ for i, rec in ipairs(recs) do
   local id = ids[i]
   local lease = id .. ':' .. entry
   local record = decode_record(task_records[i])
-  local kind = judge(record, lease, function() return string.match(rec, '^%d+|[^|]*|(%d+)|') == '0' end, i <= start)
+  local kind = judge(record, lease, rec, i <= start)
   if not kind then
     discard[#discard + 1] = lease
     if record.state == 'C' and string.sub(record.x, 1, 1) == 'k' then

@@ -12,8 +12,9 @@
            the entry of their deliveries' leases ("<task id>:<entry>"): <group count>, then
            per group <entry> <op count> and its ops, each a kind letter, the task id and:
              S start    '1' if it is the item's first delivery, the task name
-             D done     the run ms, the KEYS index of its result key (0: no result), then
-                        the result JSON when there is one
+             D done     the run ms
+             V done     with a result to save: the run ms, the KEYS index of its result
+                        key, the result JSON
              R retry    the attempt, the run ms, the error
              F fail     the attempt, the run ms (-1: no run ended here), the error
              X discard  -
@@ -53,54 +54,73 @@ set_now(now)
 local channel = ARGV[2]
 local specs, pos = read_specs(3)
 
--- ops: a table each (the fields of its kind), with its lease; groups as read_groups makes them
-local ops, task_ids, groups = {}, {}, {}
+-- The ops in parallel arrays (a table per op would cost more than most ops' work): kind,
+-- task id, lease, and up to three arguments. A done's lease (D, V) is finished with its
+-- entry's other dones when that entry is live; every other op needs to know whether its
+-- own lease is live (check).
+local kinds, task_ids, leases, arg1, arg2, arg3 = {}, {}, {}, {}, {}, {}
+local check_groups, done_groups = {}, {}
 local group_count = tonumber(ARGV[pos])
 pos = pos + 1
 for _ = 1, group_count do
   local entry, n = ARGV[pos], tonumber(ARGV[pos + 1])
-  local leases = {}
+  local check, dones = {}, {}
   pos = pos + 2
   for _ = 1, n do
+    local i = #kinds + 1
     local kind, id = ARGV[pos], ARGV[pos + 1]
-    local op = { kind = kind, id = id, lease = id .. ':' .. entry }
-    if kind == 'S' then
-      op.first, op.name = ARGV[pos + 2] == '1', ARGV[pos + 3]
-      pos = pos + 4
-    elseif kind == 'D' then
-      op.run_ms = tonumber(ARGV[pos + 2])
-      local result_key = tonumber(ARGV[pos + 3])
-      if result_key > 0 then
-        op.result_key, op.result = KEYS[result_key], ARGV[pos + 4]
-        pos = pos + 5
-      else
-        pos = pos + 4
-      end
-    elseif kind == 'R' or kind == 'F' then
-      op.attempt, op.run_ms, op.err = tonumber(ARGV[pos + 2]), tonumber(ARGV[pos + 3]), ARGV[pos + 4]
+    local lease = id .. ':' .. entry
+    kinds[i], task_ids[i], leases[i] = kind, id, lease
+    if kind == 'D' then
+      arg1[i] = ARGV[pos + 2]
+      dones[#dones + 1] = lease
+      pos = pos + 3
+    elseif kind == 'V' then
+      arg1[i], arg2[i], arg3[i] = ARGV[pos + 2], KEYS[tonumber(ARGV[pos + 3])], ARGV[pos + 4]
+      dones[#dones + 1] = lease
       pos = pos + 5
-    elseif kind == 'H' then
-      op.unstart, op.delay = ARGV[pos + 2] == '1', tonumber(ARGV[pos + 3])
-      pos = pos + 4
     else
-      pos = pos + 2
+      check[#check + 1] = lease
+      if kind == 'S' then
+        arg1[i], arg2[i] = ARGV[pos + 2] == '1', ARGV[pos + 3]
+        pos = pos + 4
+      elseif kind == 'R' or kind == 'F' then
+        arg1[i], arg2[i], arg3[i] = tonumber(ARGV[pos + 2]), ARGV[pos + 3], ARGV[pos + 4]
+        pos = pos + 5
+      elseif kind == 'H' then
+        arg1[i], arg2[i] = ARGV[pos + 2] == '1', tonumber(ARGV[pos + 3])
+        pos = pos + 4
+      else
+        pos = pos + 2
+      end
     end
-    ops[#ops + 1] = op
-    task_ids[#ops] = id
-    leases[#leases + 1] = op.lease
   end
-  groups[#groups + 1] = { entry = entry, leases = leases }
+  if #check > 0 then check_groups[#check_groups + 1] = { entry = entry, leases = check } end
+  if #dones > 0 then done_groups[#done_groups + 1] = { entry = entry, leases = dones } end
 end
 
-local by_owner, _, live = live_by_owner(Q, groups, now)
+-- Which leases are live. A done needs no lookup of its own while no lease has moved to a
+-- refresh entry (no owners hash): its entry's deadline says it all, and finishing it
+-- deletes its inflight field if it has one. Otherwise dones are checked like the rest.
+local has_owners = redis.call('EXISTS', Q.owners) == 1
+if has_owners then
+  for _, g in ipairs(done_groups) do check_groups[#check_groups + 1] = g end
+  done_groups = {}
+end
+local liveness = {}
+local by_owner, live = {}, {}
+if #check_groups > 0 then
+  local _
+  by_owner, _, live = live_by_owner(Q, check_groups, now, has_owners, liveness)
+end
 local owner_of = {}
 for owner, owned in pairs(by_owner) do
   for _, lease in ipairs(owned) do owner_of[lease] = owner end
 end
 local stored = redis.call('HMGET', T.tasks, unpack(task_ids))
 local records = {} -- task id -> its record (false: none), as this script changes it
-for i, op in ipairs(ops) do
-  if records[op.id] == nil then records[op.id] = decode_record(stored[i]) or false end
+for i, id in ipairs(task_ids) do
+  if records[id] == nil then records[id] = decode_record(stored[i]) or false end
 end
 
 local log = new_log()
@@ -127,7 +147,7 @@ end
 
 -- The record becomes final (D, V, F) for the spec's time.
 local expiry_text = {}
-local function finalize(op, record, state, spec)
+local function finalize(id, record, state, spec)
   local keep = spec and spec.keep_ms or 0
   local expires_at = expiry_text[keep]
   if not expires_at then
@@ -135,38 +155,51 @@ local function finalize(op, record, state, spec)
     expiry_text[keep] = expires_at
   end
   record.state, record.x = state, expires_at
-  set_record(op.id, record)
-  log_expiry(log, expires_at, op.id)
+  set_record(id, record)
+  log_expiry(log, expires_at, id)
 end
 
 -- Fails the task for good; returns whether its item went to the dead letters.
-local function fail(op, record, err, run_ms, spec)
+local function fail(i, record, err, run_ms, spec)
+  local id = task_ids[i]
   set_error(record, err)
-  finalize(op, record, 'F', spec)
+  finalize(id, record, 'F', spec)
   local name = record_name(record)
-  log_change(log, op.id, 'failed', name, false, run_ms)
-  log_failure(log, name, op.id, err, record.attempt, true, now)
+  log_change(log, id, 'failed', name, false, run_ms)
+  log_failure(log, name, id, err, record.attempt, true, now)
   local dead = spec ~= nil and spec.use_dead
-  release('fail', 0, dead, op.lease)
+  release('fail', 0, dead, leases[i])
   return dead
 end
 
 -- A run starts under this lease (the worker keeps it at the task's visibility timeout).
-local function start(op, record)
-  record.state, record.attempt, record.x = 's', record.attempt + 1, op.lease
-  set_record(op.id, record)
-  log_change(log, op.id, 'started', record_name(record), false, -1)
+local function start(i, record)
+  record.state, record.attempt, record.x = 's', record.attempt + 1, leases[i]
+  set_record(task_ids[i], record)
+  log_change(log, task_ids[i], 'started', record_name(record), false, -1)
 end
 
 local outcomes, attempts = {}, {}
-for i, op in ipairs(ops) do
-  local record = records[op.id]
-  local kind, is_live = op.kind, live[op.lease] ~= nil
+for i, kind in ipairs(kinds) do
+  local id, lease = task_ids[i], leases[i]
+  local record = records[id]
+  local is_live = live[lease] ~= nil
   local final = record and FINAL[record.state]
   local outcome = '-'
-  if kind == 'S' then
-    local spec = specs[record and record_name(record) or op.name]
-    if record and record.state == 'F' and op.first then
+  if kind == 'D' or kind == 'V' then
+    -- (its item is finished below, with its entry's other dones, when the lease is live)
+    if has_owners and is_live then finish[#finish + 1] = lease end
+    if record and not final then
+      local name = record_name(record)
+      local spec = specs[name]
+      if kind == 'V' then redis.call('SET', arg2[i], arg3[i], 'PX', spec and spec.result_ms or 1) end
+      finalize(id, record, kind, spec)
+      log_change(log, id, 'done', name, false, num(arg1[i]))
+      outcome = 'd'
+    end
+  elseif kind == 'S' then
+    local spec = specs[record and record_name(record) or arg2[i]]
+    if record and record.state == 'F' and arg1[i] then
       -- a failed task's redriven dead letter: it starts afresh
       record.state, record.attempt = 'q', 0
       set_error(record, '')
@@ -176,75 +209,65 @@ for i, op in ipairs(ops) do
       outcome = '-'
     elseif not record then
       -- no record to start from (one lost, or expired after a failure): a fresh start
-      record = new_record('q', 0, '', op.name, '')
-      start(op, record)
+      record = new_record('q', 0, '', arg2[i], '')
+      start(i, record)
       outcome = 's'
     elseif final then
-      finish[#finish + 1] = op.lease
-    elseif record.state == 's' and record.x == op.lease then
+      finish[#finish + 1] = lease
+    elseif record.state == 's' and record.x == lease then
       outcome = 's'
-    elseif is_spent(record, op.lease, spec) then
-      outcome = fail(op, record, DIED, -1, spec) and 'g' or 'f'
+    elseif is_spent(record, lease, spec) then
+      outcome = fail(i, record, DIED, -1, spec) and 'g' or 'f'
     else
-      start(op, record)
+      start(i, record)
       outcome = 's'
     end
     if outcome ~= '-' then attempts[#attempts + 1] = record.attempt end
-  elseif kind == 'D' then
-    if is_live then finish[#finish + 1] = op.lease end
-    if record and not final then
-      local name = record_name(record)
-      local spec = specs[name]
-      if op.result then redis.call('SET', op.result_key, op.result, 'PX', spec and spec.result_ms or 1) end
-      finalize(op, record, op.result and 'V' or 'D', spec)
-      log_change(log, op.id, 'done', name, false, op.run_ms)
-      outcome = 'd'
-    end
   elseif kind == 'R' then
-    if record and record.state == 's' and record.attempt == op.attempt then
+    if record and record.state == 's' and record.attempt == arg1[i] then
       local name = record_name(record)
       local spec = specs[name]
       local delay = spec and spec.retry_ms or 0
       record.state, record.x = delay > 0 and 'd' or 'q', ''
-      set_error(record, op.err)
-      set_record(op.id, record)
-      log_change(log, op.id, STATE_NAMES[record.state], name, true, op.run_ms)
-      log_failure(log, name, op.id, op.err, record.attempt, false, now)
-      if is_live then release('count', delay, false, op.lease) end
+      set_error(record, arg3[i])
+      set_record(id, record)
+      log_change(log, id, STATE_NAMES[record.state], name, true, num(arg2[i]))
+      log_failure(log, name, id, arg3[i], record.attempt, false, now)
+      if is_live then release('count', delay, false, lease) end
       outcome = delay > 0 and 'y' or 'r'
     elseif is_live and (not record or final) then
       -- final elsewhere meanwhile: the item has nothing left to do
-      finish[#finish + 1] = op.lease
+      finish[#finish + 1] = lease
     end
   elseif kind == 'F' then
-    if record and not final and record.attempt == op.attempt then
-      outcome = fail(op, record, op.err, op.run_ms, specs[record_name(record)]) and 'g' or 'f'
+    if record and not final and record.attempt == arg1[i] then
+      outcome = fail(i, record, arg3[i], num(arg2[i]), specs[record_name(record)]) and 'g' or 'f'
       attempts[#attempts + 1] = record.attempt
     elseif is_live and (not record or final) then
-      finish[#finish + 1] = op.lease
+      finish[#finish + 1] = lease
     end
   elseif kind == 'Z' then
     if is_live then
-      release('fail', 0, true, op.lease)
+      release('fail', 0, true, lease)
       outcome = 'g'
       attempts[#attempts + 1] = 0
     end
   elseif kind == 'X' then
     if is_live then
-      finish[#finish + 1] = op.lease
+      finish[#finish + 1] = lease
       outcome = 'a'
     end
   elseif kind == 'H' then
-    if op.unstart and record and record.state == 's' and record.x == op.lease then
+    if arg1[i] and record and record.state == 's' and record.x == lease then
       -- the run never began: as if the claim had not started it
       record.state, record.attempt, record.x = 'q', record.attempt - 1, ''
-      set_record(op.id, record)
+      set_record(id, record)
       local m = metrics_of(log, record_name(record))
       m.started = m.started - 1
-      log.events[#log.events + 1] = op.id .. ' queued'
+      log_event(log, id, 'queued')
     end
     if is_live then
-      release('keep', op.delay, false, op.lease)
+      release('keep', arg2[i], false, lease)
       outcome = 'a'
     end
   end
@@ -263,14 +286,15 @@ for _, id in ipairs(changed_order) do
 end
 if #writes > 0 then redis.call('HSET', T.tasks, unpack(writes)) end
 if #removes > 0 then redis.call('HDEL', T.tasks, unpack(removes)) end
+local dones = 0
 if #finish > 0 then
-  -- the leases to finish were found live above: finish them by the entry that owns them
-  local owned, order, seen, n = {}, {}, {}, 0
+  -- the other leases to finish were found live above: finish them by the entry that owns them
+  local owned, order, seen = {}, {}, {}
   for _, lease in ipairs(finish) do
     local owner = owner_of[lease]
     if not seen[lease] then
       seen[lease] = true
-      n = n + 1
+      dones = dones + 1
       if not owned[owner] then
         owned[owner] = {}
         order[#order + 1] = owner
@@ -278,15 +302,24 @@ if #finish > 0 then
       table.insert(owned[owner], lease)
     end
   end
-  local has_owners = redis.call('EXISTS', Q.owners) == 1
   for _, owner in ipairs(order) do
     local leases_of = owned[owner]
     redis.call('HDEL', Q.inflight, unpack(leases_of))
     if has_owners then redis.call('HDEL', Q.owners, unpack(leases_of)) end
     release_from_entry(Q, owner, #leases_of)
   end
-  redis.call('HINCRBY', Q.meta, 'dones', n)
 end
+-- then the dones by their entry: what HDEL deletes was live (and not finished just above),
+-- the rest changes nothing
+for _, g in ipairs(done_groups) do
+  if liveness[g.entry] == nil then liveness[g.entry] = entry_is_live(Q, g.entry, now) or false end
+  if liveness[g.entry] then
+    local n = redis.call('HDEL', Q.inflight, unpack(g.leases))
+    release_from_entry(Q, g.entry, n)
+    dones = dones + n
+  end
+end
+if dones > 0 then redis.call('HINCRBY', Q.meta, 'dones', dones) end
 for _, group in pairs(releases) do
   release_leases(lease_groups(group.leases), group.mode, group.delay, group.dead, now)
 end
