@@ -27,6 +27,11 @@ export class ExpiringMap<T> {
     return this.#entries.size;
   }
 
+  /** Expiry marks not swept yet (live entries' and stale ones'): bounded as the entries are. */
+  get marks(): number {
+    return this.#marks.size;
+  }
+
   /** The live value of `key` at `now`, if any. */
   get(key: string, now: number): T | undefined {
     const entry = this.#entries.get(key);

@@ -153,6 +153,19 @@ export function pendingWaits(store: MemoryStore): number {
   return coreOf(store).signals.pending;
 }
 
+/**
+ * What `store` keeps of tasks, counted: records of tasks whose item is queued, records of
+ * finished tasks, saved results, and the expiry marks of those two (for tests that check
+ * finished tasks do not pile up in the heap).
+ * @internal Not exported from the package.
+ */
+export function storedTasks(store: MemoryStore): { pending: number; finished: number; results: number; marks: number } {
+  const { pending, finished, results } = coreOf(store).tasks;
+  let queued = 0;
+  for (const records of pending.values()) queued += records.size;
+  return { pending: queued, finished: finished.size, results: results.size, marks: finished.marks + results.marks };
+}
+
 class MemoryQueueBackend implements QueueBackend {
   readonly #core: StoreCore;
   readonly #base: string;
