@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { ClosedError } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
 import { useTaskApps } from './helpers.js';
 
@@ -150,6 +151,24 @@ describe('EnqueuedTask.wait', () => {
     const waits = tasks.map((et) => watcher.enqueuedTask(et.id).wait(5));
     gate.open();
     expect(await Promise.all(waits)).toEqual(tasks.map(() => true));
+  });
+
+  // Issue 22 (task layer, 10): a wait after app.close() used to open a pub/sub connection
+  // that nothing closed any more, and so held the process open.
+  it('throws ClosedError once its app is closed, opening no connection', async () => {
+    const app = t.app();
+    const job = app.task('job', () => 'ok');
+    const et = await job.execute([]);
+    const rebuilt = app.enqueuedTask(et.id);
+    const clients = async (): Promise<number> =>
+      ctx.kind === 'memory' ? 0 : Number(/^connected_clients:(\d+)/m.exec(await ctx.redis.info('clients'))?.[1]);
+    await app.close();
+    const before = await clients();
+    await expect(et.wait(1)).rejects.toBeInstanceOf(ClosedError);
+    await expect(rebuilt.wait(0, { until: 'started' })).rejects.toBeInstanceOf(ClosedError);
+    // a connection would be under way by now
+    await sleep(100);
+    expect(await clients()).toBe(before);
   });
 
   it('checks its arguments', async () => {
