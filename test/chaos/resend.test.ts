@@ -77,7 +77,7 @@ describe.runIf(selectedKind() === 'redis')('a visq script sent twice, as after a
     const { redis: twice, resent } = resending(redis, (_script, args) => mentions(args, marker));
     const app = appOn(twice);
     const runs = new Map<string, number>();
-    const run = (): string => {
+    const run = (_marker: string): string => {
       const name = taskContext()?.task ?? '';
       runs.set(name, (runs.get(name) ?? 0) + 1);
       return 'ran';

@@ -154,16 +154,18 @@ export function pendingWaits(store: MemoryStore): number {
 }
 
 /**
- * What `store` keeps of tasks, counted: records of tasks whose item is queued, records of
- * finished tasks, saved results, and the expiry marks of those two (for tests that check
- * finished tasks do not pile up in the heap).
+ * What `store` keeps of the tasks of the queue at `base`, counted: records of tasks whose
+ * item is queued, records of finished tasks, saved results, and the expiry marks of those
+ * two (for tests that check finished tasks do not pile up in the heap).
  * @internal Not exported from the package.
  */
-export function storedTasks(store: MemoryStore): { pending: number; finished: number; results: number; marks: number } {
+export function storedTasks(store: MemoryStore, base: string): { pending: number; finished: number; results: number; marks: number } {
   const { pending, finished, results } = coreOf(store).tasks;
-  let queued = 0;
-  for (const records of pending.values()) queued += records.size;
-  return { pending: queued, finished: finished.size, results: results.size, marks: finished.marks + results.marks };
+  // finished records and results are keyed "<base>\n<task id>"
+  const mine = (key: string): boolean => key.startsWith(`${base}\n`);
+  const done = finished.count(mine);
+  const saved = results.count(mine);
+  return { pending: pending.get(base)?.size ?? 0, finished: done.entries, results: saved.entries, marks: done.marks + saved.marks };
 }
 
 class MemoryQueueBackend implements QueueBackend {
