@@ -20,7 +20,7 @@
  * a queue showed "items put 23" beside "items done 25".
  */
 import { describe, expect, it } from 'vitest';
-import { createMetricsHandler, type EnqueuedTask, type TaskMetrics, type Visq } from '../../src/index.js';
+import { createMetricsHandler, taskContext, type EnqueuedTask, type TaskMetrics, type Visq } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
 import { parseScrape, send, useServers } from '../observe/helpers.js';
 import { until, useTaskApps } from './helpers.js';
@@ -98,6 +98,11 @@ describe('the counters of a task queue', () => {
     const fail = (message: string) => (): never => {
       throw new Error(message);
     };
+    // fails its first run, succeeds its second
+    const failFirst = (): string => {
+      if (taskContext()?.attempt === 1) throw new Error('not yet');
+      return 'ok';
+    };
 
     // done at once
     const ok = app.task('ok', () => 'ok', { queue: 'success', visTimeout: 5 });
@@ -105,12 +110,7 @@ describe('the counters of a task queue', () => {
     expected.set('success', { queue: queueCounters({ puts: 1, deliveries: 1, dones: 1 }), tasks: { ok: [1, 1, 0, 0] } });
 
     // done after a retry: the same item, delivered again
-    let flakyRuns = 0;
-    const flaky = app.task('flaky', () => {
-      flakyRuns += 1;
-      if (flakyRuns === 1) throw new Error('not yet');
-      return 'ok';
-    }, { queue: 'retry', visTimeout: 5, attempts: 2 });
+    const flaky = app.task('flaky', failFirst, { queue: 'retry', visTimeout: 5, attempts: 2 });
     finished.push(await flaky.execute([]));
     expected.set('retry', { queue: queueCounters({ puts: 1, deliveries: 2, dones: 1 }), tasks: { flaky: [2, 1, 0, 1] } });
 
@@ -128,12 +128,7 @@ describe('the counters of a task queue', () => {
     expected.set('drop', { queue: queueCounters({ puts: 1, deliveries: 1, dropped: 1 }), tasks: { dropped: [1, 0, 1, 0] } });
 
     // at most once: retried (the same item, not a new one), and failed into the dead letters
-    let onceRuns = 0;
-    const onceFlaky = app.task('once-flaky', () => {
-      onceRuns += 1;
-      if (onceRuns === 1) throw new Error('not yet');
-      return 'ok';
-    }, { queue: 'once', attempts: 2 });
+    const onceFlaky = app.task('once-flaky', failFirst, { queue: 'once', attempts: 2 });
     const onceDead = app.task('once-dead', fail('never'), { queue: 'once', attempts: 1, useDead: true });
     finished.push(await onceFlaky.execute([]), await onceDead.execute([]));
     expected.set('once', {
