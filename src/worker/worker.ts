@@ -407,7 +407,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         return;
       }
       if (this.listenerCount('failed') > 0) this.emit('failed', { ...this.#info(held, attempt), error, willRetry });
-      if (!willRetry) this.#emitDead(held, attempt, settled.applied && settled.deadLettered === true);
+      // a settle sent twice (a client resending after a reconnect) answers with its repeat,
+      // not applied: the failed record tells all the same, and the spec what became of the item
+      if (!willRetry) this.#emitDead(held, attempt, settled.state === 'failed' && settings.useDead);
     } catch (failure) {
       // given up: the delivery comes back after its lease, as at-least-once delivery allows
       this.#report(failure);

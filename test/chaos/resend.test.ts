@@ -152,7 +152,7 @@ describe.runIf(selectedKind() === 'redis')('a visq script sent twice, as after a
     const dead = new Promise((resolve) => worker.once('dead', resolve));
     const tasks = [await ok.execute([]), await flaky.execute([]), await doomed.execute([]), await ok.execute([])];
     for (const et of tasks) expect(await et.wait(10)).toBe(true);
-    expect(await dead).toMatchObject({ taskId: tasks[2]?.id, attempt: 2 });
+    expect(await dead).toMatchObject({ taskId: tasks[2]?.id, attempt: 2, deadLettered: true });
     await worker.close();
     expect(resent.get('tasks/settle')).toBeGreaterThan(0);
     expect(await Promise.all(tasks.map(async (et) => [(await et.record())?.state, (await et.record())?.attempt]))).toEqual([
