@@ -167,7 +167,11 @@ export type SettleOp =
 export interface SettleOutcome {
   /** Whether the change was made (a stale lease or a state that forbids it changes nothing). */
   readonly applied: boolean;
-  /** The record's state after an applied change ('' when nothing changed, and for a discard or hand-back). */
+  /**
+   * The record's state after an applied change ('' for a discard or hand-back); when
+   * nothing changed, '' but for a failure sent again (the task already failed at that
+   * run): 'failed', with the run's number.
+   */
   readonly state: RecordState | '';
   /** For a start or a failure that applied: the run's number (0 otherwise). */
   readonly attempt: number;

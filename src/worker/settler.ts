@@ -6,9 +6,9 @@
  * an idle one waits for nothing. Several calls in flight let the worker handle one reply
  * while the store runs the next call.
  *
- * A call the store fails is sent again, op by op as they were, with back-off, until
- * RETRY_BUDGET_MS has passed; then its ops are given up, and their deliveries come back after
- * their leases as at-least-once delivery allows.
+ * A call the store fails is sent again, op by op as they were, with back-off, for up to
+ * a minute (settleRetry.budgetMs); then its ops are given up, the worker lets their leases
+ * go, and their deliveries come back after their leases as at-least-once delivery allows.
  */
 import { VisqError } from '../errors.js';
 import { sleep } from '../sleep.js';
@@ -18,8 +18,12 @@ import type { SettleOp, SettleOutcome, TaskSpec, TaskStore } from '../tasks/task
 export const MAX_IN_FLIGHT = 2;
 /** Ops one call carries at most. */
 export const MAX_OPS_PER_CALL = 500;
-/** How long a failing call is retried before its ops are given up, ms. */
-const RETRY_BUDGET_MS = 60_000;
+/**
+ * How long a failing call is retried before its ops are given up, ms. Test hook: a test
+ * shortens `settleRetry.budgetMs` to see a give-up without waiting a minute, and puts it
+ * back; nothing else changes it, and it is not exported from the package.
+ */
+export const settleRetry = { budgetMs: 60_000 };
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 
@@ -106,8 +110,9 @@ export class Settler {
         for (let i = 0; i < batch.length; i += 1) this.#tell(batch[i] as Pending, outcomes[i] as SettleOutcome);
         return;
       } catch (error) {
-        if (performance.now() - started > RETRY_BUDGET_MS) {
-          const gaveUp = new VisqError(`Gave up settling ${batch.length} task run(s) after ${RETRY_BUDGET_MS / 1000} s`, 'ERR_VISQ_STORE', {
+        const budgetMs = settleRetry.budgetMs;
+        if (performance.now() - started > budgetMs) {
+          const gaveUp = new VisqError(`Gave up settling ${batch.length} task run(s) after ${budgetMs / 1000} s`, 'ERR_VISQ_STORE', {
             cause: error,
           });
           for (const p of batch) this.#tell(p, undefined, gaveUp);

@@ -438,7 +438,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         return;
       }
       if (this.listenerCount('failed') > 0) this.emit('failed', { ...this.#info(held, attempt), error, willRetry });
-      if (!willRetry) this.#emitDead(held, attempt, outcome.applied && outcome.deadLettered === true);
+      // a failure settle sent twice (a client resending after a reconnect) answers its
+      // repeat as not applied, with the failed state: the spec tells what became of the item
+      if (!willRetry) {
+        this.#emitDead(held, attempt, outcome.applied ? outcome.deadLettered === true : outcome.state === 'failed' && settings.useDead);
+      }
     });
   }
 

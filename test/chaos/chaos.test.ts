@@ -1,7 +1,9 @@
 /**
  * The short chaos run of `npm test` (scenario.ts): real consumer and worker processes,
- * SIGKILLed while they hold leases; Redis restarted from its AOF, with SIGTERM and with
- * SIGKILL; the script cache flushed; every connection dropped; Redis full for a moment.
+ * SIGKILLed while they hold leases (workers also around the settle of a failed run);
+ * executes, claims and settles sent twice, as after a reconnect; Redis restarted from its
+ * AOF, with SIGTERM and with SIGKILL; the script cache flushed; every connection dropped;
+ * Redis full for a moment.
  * The long form is `npm run chaos -- --items 100000 --seconds 120`. A failing run prints
  * its seed: `CHAOS_SEED=<seed> npx vitest run test/chaos` runs the same plan again.
  */
@@ -31,6 +33,10 @@ describe.runIf(selectedKind() === 'redis')('a chaos run', () => {
     for (const figure of [
       'consumerKills',
       'workerKills',
+      'failureKills',
+      'resentEnqueues',
+      'resentClaims',
+      'resentSettles',
       'redisRestarts',
       'redisCrashes',
       'scriptFlushes',

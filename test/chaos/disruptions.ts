@@ -1,8 +1,9 @@
 /**
  * The disruptions of a chaos run, one at a time: SIGKILL of a consumer or a worker (then
- * started again), Redis restarted from its AOF after SIGTERM or SIGKILL, the script cache
- * flushed, every client connection dropped, Redis full for a moment. Slot 0 of the
- * consumers and of the workers is never killed.
+ * started again), a worker killing itself around the settle of a failed run (armed with
+ * SIGUSR2: fixtures/task-worker.ts), Redis restarted from its AOF after SIGTERM or
+ * SIGKILL, the script cache flushed, every client connection dropped, Redis full for a
+ * moment. Slot 0 of the consumers and of the workers is never killed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
@@ -12,6 +13,7 @@ import type { FixtureSlot } from './processes.js';
 export type Disruption =
   | 'kill-consumer'
   | 'kill-worker'
+  | 'kill-worker-at-failure'
   | 'restart-redis'
   | 'crash-redis'
   | 'flush-scripts'
@@ -22,6 +24,15 @@ export type Disruption =
 export interface ChaosFigures {
   consumerKills: number;
   workerKills: number;
+  /** Workers armed to kill themselves around the settle of their next failed run, and those that did. */
+  failureKillsArmed: number;
+  failureKills: number;
+  /** Of those, around a run that failed the task for good (its record and its dead letter). */
+  finalFailureKills: number;
+  /** Scripts sent twice on purpose (resend.ts): the producer's executes, the workers' claims and settles. */
+  resentEnqueues: number;
+  resentClaims: number;
+  resentSettles: number;
   /** Redis stopped with SIGTERM and started again from its AOF. */
   redisRestarts: number;
   /** Redis killed with SIGKILL and started again from its AOF. */
@@ -74,6 +85,8 @@ export function plan(next: () => number): { next: () => Disruption; required: nu
     'kill-consumer',
     'kill-worker',
     'kill-worker',
+    'kill-worker-at-failure',
+    'kill-worker-at-failure',
     'client-kill',
     'client-kill',
     'restart-redis',
@@ -88,6 +101,7 @@ export function plan(next: () => number): { next: () => Disruption; required: nu
   const weighted: Disruption[] = [
     ...Array<Disruption>(4).fill('kill-consumer'),
     ...Array<Disruption>(3).fill('kill-worker'),
+    ...Array<Disruption>(2).fill('kill-worker-at-failure'),
     ...Array<Disruption>(3).fill('client-kill'),
     'restart-redis',
     'crash-redis',
@@ -102,6 +116,12 @@ export class Disruptor {
   readonly figures: ChaosFigures = {
     consumerKills: 0,
     workerKills: 0,
+    failureKillsArmed: 0,
+    failureKills: 0,
+    finalFailureKills: 0,
+    resentEnqueues: 0,
+    resentClaims: 0,
+    resentSettles: 0,
     redisRestarts: 0,
     redisCrashes: 0,
     scriptFlushes: 0,
@@ -116,15 +136,24 @@ export class Disruptor {
   readonly #consumers: readonly FixtureSlot[];
   readonly #workers: readonly FixtureSlot[];
   readonly #next: () => number;
+  /** Makes runs fail soon (executes poison tasks), for a worker armed to die around one. */
+  readonly #failSoon: () => Promise<void>;
   readonly #respawns: Promise<void>[] = [];
   readonly #failures: string[] = [];
 
-  constructor(server: RedisServer, admin: Redis, slots: { consumers: readonly FixtureSlot[]; workers: readonly FixtureSlot[] }, next: () => number) {
+  constructor(
+    server: RedisServer,
+    admin: Redis,
+    slots: { consumers: readonly FixtureSlot[]; workers: readonly FixtureSlot[] },
+    next: () => number,
+    failSoon: () => Promise<void>,
+  ) {
     this.#server = server;
     this.#admin = admin;
     this.#consumers = slots.consumers;
     this.#workers = slots.workers;
     this.#next = next;
+    this.#failSoon = failSoon;
   }
 
   async run(what: Disruption): Promise<void> {
@@ -137,6 +166,10 @@ export class Disruptor {
       case 'kill-worker':
         await this.#kill(this.#workers);
         f.workerKills += 1;
+        return;
+      case 'kill-worker-at-failure':
+        await this.#killAtFailure();
+        f.failureKillsArmed += 1;
         return;
       case 'restart-redis':
         await this.#restartRedis('SIGTERM');
@@ -180,6 +213,23 @@ export class Disruptor {
   async #kill(slots: readonly FixtureSlot[]): Promise<void> {
     const slot = pick(slots.slice(1), this.#next);
     await slot.kill();
+    this.#respawn(slot);
+  }
+
+  /**
+   * Arms a worker to kill itself around the settle of a failed run, has some runs fail
+   * (poison tasks), and waits a while for it to do so; one that did not is killed all the
+   * same. Either way it starts again.
+   */
+  async #killAtFailure(): Promise<void> {
+    const slot = pick(this.#workers.slice(1), this.#next);
+    await slot.signal('SIGUSR2');
+    await this.#failSoon();
+    if (!(await slot.exitsWithin(3000))) await slot.kill();
+    this.#respawn(slot);
+  }
+
+  #respawn(slot: FixtureSlot): void {
     this.#respawns.push(
       slot
         .startLater(Math.floor(this.#next() * 200))

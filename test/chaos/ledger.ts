@@ -65,7 +65,15 @@ export type LedgerLine =
   /** A task run began (the first thing the task function does). */
   | { readonly e: 'run'; readonly p: string; readonly t: number; readonly task: string; readonly a: number; readonly k: string }
   /** A task run is about to return successfully. */
-  | { readonly e: 'ok'; readonly p: string; readonly t: number; readonly task: string; readonly a: number };
+  | { readonly e: 'ok'; readonly p: string; readonly t: number; readonly task: string; readonly a: number }
+  /** A script this process is about to send twice, as ioredis does after a reconnect (resend.ts). */
+  | { readonly e: 'resent'; readonly p: string; readonly t: number; readonly script: string }
+  /**
+   * This worker kills itself around the settle of a failed run of `task` (the run's last
+   * allowed, `last`, or one to be retried): just before the settle goes out, while it is
+   * in flight, or just after it was applied.
+   */
+  | { readonly e: 'die'; readonly p: string; readonly t: number; readonly task: string; readonly a: number; readonly last: boolean };
 
 /** Distributes Omit over the union, so each kind keeps its own fields. */
 type WithoutHeader<L> = L extends LedgerLine ? Omit<L, 'p' | 't'> : never;

@@ -94,6 +94,25 @@ export class FixtureSlot {
     });
   }
 
+  /** Sends `signal` to the current process (once it has started). */
+  async signal(signal: NodeJS.Signals): Promise<void> {
+    await this.#starting?.catch(() => undefined);
+    this.#child?.kill(signal);
+  }
+
+  /** Whether the current process exits (by itself) within `ms`. */
+  async exitsWithin(ms: number): Promise<boolean> {
+    const child = this.#child;
+    if (!child) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    const result = await Promise.race([exited(child).then(() => true), timedOut]);
+    clearTimeout(timer);
+    return result;
+  }
+
   /** SIGKILL, as a crash: leases it holds are left to expire. */
   async kill(): Promise<void> {
     await this.#starting?.catch(() => undefined);

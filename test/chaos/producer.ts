@@ -53,6 +53,15 @@ export class Producer {
   }
 
   /**
+   * Executes `tasks` poison tasks (retried under a lease, failing every run) at once: runs
+   * that fail, for a worker armed to die around the settle of one. An execute that fails
+   * is not tried again.
+   */
+  async failing(tasks: number): Promise<void> {
+    await this.#executeTasks(tasks, true, true);
+  }
+
+  /**
    * Puts `items` items and executes `tasks` tasks that always succeed, trying again until
    * they are in (Redis is expected to be up).
    */
@@ -84,7 +93,7 @@ export class Producer {
     }
   }
 
-  async #executeTasks(n: number, mayFail = true): Promise<boolean> {
+  async #executeTasks(n: number, mayFail = true, allPoison = false): Promise<boolean> {
     if (n <= 0) return true;
     let ok = true;
     const groups: { task: ChaosTasks[keyof ChaosTasks]; once: boolean; args: ChaosTaskArgs[] }[] = [
@@ -92,9 +101,9 @@ export class Producer {
       { task: this.#tasks.once, once: true, args: [] },
     ];
     for (let i = 0; i < n; i += 1) {
-      const once = mayFail && this.#next() < TASKS.once;
+      const once = mayFail && !allPoison && this.#next() < TASKS.once;
       const k = this.#key(once ? ONCE_KEY : RETRIED_KEY);
-      const poison = mayFail && !once && this.#next() < TASKS.poison;
+      const poison = allPoison || (mayFail && !once && this.#next() < TASKS.poison);
       groups[once ? 1 : 0]?.args.push([k, poison, Math.floor(this.#next() * 20)]);
     }
     for (const { task, once, args } of groups) {

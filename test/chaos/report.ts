@@ -26,6 +26,11 @@ export function formatReport(report: ChaosReport): string {
     ['data items through chaos (put + found)', `${d.items} (${d.put} put, ${d.discovered} found only by delivery)`],
     ['tasks through chaos', `${t.executed} (${t.runs} runs)`],
     ['consumer / worker SIGKILLs', `${f.consumerKills} / ${f.workerKills}`],
+    [
+      'worker kills around a failed run\'s settle (armed; of them failing the task for good)',
+      `${f.failureKills} (${f.failureKillsArmed}; ${f.finalFailureKills})`,
+    ],
+    ['scripts sent twice: executes / claims / settles', `${f.resentEnqueues} / ${f.resentClaims} / ${f.resentSettles}`],
     ['Redis restarts (SIGTERM / SIGKILL), AOF everysec', `${f.redisRestarts} / ${f.redisCrashes}`],
     ['script cache flushes; EVAL fallbacks after NOSCRIPT', `${f.scriptFlushes}; ${f.evalFallbacks}`],
     ['CLIENT KILL rounds (connections dropped, of them blocked)', `${f.clientKills} (${f.clientsDropped}, ${f.blockedDropped})`],

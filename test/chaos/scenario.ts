@@ -1,9 +1,11 @@
 /**
  * One chaos run. A private redis-server with AOF (`appendfsync everysec`) and
  * `noeviction`; data consumer and task worker processes; a producer in this process that
- * puts items and executes tasks over the run's window. Meanwhile, one disruption at a
- * time: consumers and workers SIGKILLed while they hold leases (and started again),
- * Redis stopped with SIGTERM or SIGKILL and started again from its AOF, the script cache
+ * puts items and executes tasks over the run's window, some of its executes sent twice
+ * (as ioredis resends a command after a reconnect; the workers send some of their claims
+ * and settles twice too). Meanwhile, one disruption at a time: consumers and workers
+ * SIGKILLed while they hold leases (and started again), workers killing themselves
+ * around the settle of a failed run, Redis stopped with SIGTERM or SIGKILL and started again from its AOF, the script cache
  * flushed, every client connection dropped with CLIENT KILL (blocked reads, puts and dones
  * in flight), and Redis made full (`maxmemory`) for a moment. Slot 0 of the consumers and
  * of the workers is never killed: it has to come back from every disruption by itself.
@@ -27,6 +29,7 @@ import { readLedger, type ChaosItem, type LedgerLine } from './ledger.js';
 import { FixtureSlot } from './processes.js';
 import { Producer } from './producer.js';
 import type { ChaosReport } from './report.js';
+import { resending } from './resend.js';
 import { DATA, random, TASKS } from './settings.js';
 import { registerChaosTasks } from './tasks.js';
 import { verifyData, verifyTasks } from './verify.js';
@@ -91,13 +94,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     attempts: DATA.attempts,
     useDead: true,
   });
-  const app = new Visq({ redis: producerRedis, prefix: TASKS.prefix });
-  const disruptor = new Disruptor(server, admin, { consumers, workers }, next);
+  // some executes are sent twice: each must still put its task once
+  const resendChance = random(options.seed + 7);
+  const producerTwice = resending(producerRedis, (script) => script === 'tasks/enqueue' && resendChance() < 0.2);
+  const app = new Visq({ redis: producerTwice.redis, prefix: TASKS.prefix });
+  let producer: Producer | undefined;
+  // poison tasks at once: runs that fail soon, for a worker armed to die around one's settle
+  const disruptor = new Disruptor(server, admin, { consumers, workers }, next, async () => producer?.failing(4));
   const violations: string[] = [];
   try {
     await Promise.all([...consumers, ...workers].map((slot) => slot.start()));
     log(`chaos: redis on ${server.port}, seed ${options.seed}, ledger ${ledgerDir}`);
-    const producer = new Producer(queue, registerChaosTasks(app), next);
+    producer = new Producer(queue, registerChaosTasks(app), next);
     const windowMs = options.seconds * 1000;
     const started = performance.now();
     const producing = producer.run(options.items, options.tasks, windowMs);
@@ -176,9 +184,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       records,
     });
     violations.push(...data.violations, ...tasks.violations, ...counters.violations, ...resumed(lines, probedAt));
+    const figures = disruptor.figures;
+    figures.resentEnqueues = producerTwice.resent.get('tasks/enqueue') ?? 0;
+    for (const line of lines) {
+      if (line.e === 'resent' && line.script === 'tasks/claim') figures.resentClaims += 1;
+      if (line.e === 'resent' && line.script === 'tasks/settle') figures.resentSettles += 1;
+      if (line.e === 'die') {
+        figures.failureKills += 1;
+        if (line.last) figures.finalFailureKills += 1;
+      }
+    }
     return {
       options,
-      figures: disruptor.figures,
+      figures,
       data,
       tasks,
       counters: counters.figures,

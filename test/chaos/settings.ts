@@ -24,7 +24,8 @@ export const TASKS = {
   queue: 'tasks',
   visTimeout: 1,
   attempts: 3,
-  poison: 0.05,
+  /** Share of the retried tasks that always fail: they end as dead letters (and give the failure kills their moment). */
+  poison: 0.1,
   once: 0.1,
   concurrency: 8,
 } as const;

@@ -11,6 +11,8 @@ import { TASKS } from './settings.js';
 export interface RunLog {
   started(taskId: string, attempt: number, k: string): void;
   finished(taskId: string, attempt: number): void;
+  /** The run is about to throw: its failure is settled next (`last`: it fails the task for good). */
+  failing?(taskId: string, attempt: number, last: boolean): void;
 }
 
 export interface ChaosTasks {
@@ -26,7 +28,10 @@ export function registerChaosTasks(app: Visq, log?: RunLog): ChaosTasks {
     if (!context) throw new Error('a chaos task ran outside a worker');
     log?.started(context.taskId, context.attempt, k);
     await sleep(ms);
-    if (poison) throw new Error(`${k} is poison`);
+    if (poison) {
+      log?.failing?.(context.taskId, context.attempt, context.attempt === context.attempts);
+      throw new Error(`${k} is poison`);
+    }
     log?.finished(context.taskId, context.attempt);
     return k;
   };

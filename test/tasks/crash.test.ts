@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { EnqueuedTask, Task, Visq } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
+import { startCuttingProxy } from '../harness/tcp-proxy.js';
 import { nextEvent, until, useTaskApps } from './helpers.js';
 
 const ctx = useStore();
@@ -130,4 +133,52 @@ describe.runIf(ctx.kind === 'redis')('a worker that dies mid-run', () => {
       queue: await app.queue().stats(),
     }).toMatchObject({ finished: true, status: 'done', ranHere: 1, queue: { ready: 0, inflight: 0 } });
   });
+
+  // Issue 22 (task layer, 2): a task failed for good used to be two writes, the `failed`
+  // record and then its dead letter. A worker that died between them (here: right after
+  // Redis got the failure) left a failed record whose item the next delivery finished
+  // instead of dead-lettering it: the dead letter was lost (dead 0 here). Now the record
+  // and the dead letter are one settle: whenever the worker dies, both or neither.
+  it.each(['before', 'after'] as const)(
+    'keeps the record and the dead letter of a task failed for good together when its worker dies right %s Redis got the failure',
+    async (at) => {
+      const app = t.app();
+      let survivorRuns = 0;
+      const countRun = (): void => {
+        survivorRuns += 1;
+      };
+      const doomed = app.task('doomed', countRun, { visTimeout: 1, attempts: 1, useDead: true });
+      const doomedOnce = app.task('doomed-once', countRun, { attempts: 1, useDead: true });
+      const tasks = [await doomed.execute([]), await doomedOnce.execute([])];
+      const failure = `failure ${randomUUID()}`;
+      const proxy = await startCuttingProxy(ctx.server.port, failure, at);
+      try {
+        const dying = await t.spawnWorker('fail-worker', { VISQ_URL: proxy.url, FAILURE: failure });
+        await proxy.cut;
+        // what Redis was sent, it runs: give it the moment it takes
+        await sleep(100);
+        await dying.kill();
+      } finally {
+        await proxy.close();
+      }
+
+      // a worker here fails whatever the dead one left started (its runs are spent)
+      t.worker(app);
+      for (const et of tasks) {
+        expect(await et.wait(10)).toBe(true);
+        expect(await et.record()).toMatchObject({
+          state: 'failed',
+          attempt: 1,
+          error: at === 'after' ? failure : expect.stringMatching(/stopped/),
+        });
+      }
+      const queue = app.queue();
+      const stats = await queue.stats();
+      expect(stats).toMatchObject({ ready: 0, delayed: 0, inflight: 0, dead: 2 });
+      expect(stats.deadLettered).toBe(2);
+      // a task's dead letter keeps its id, the task id
+      expect([...(await queue.dead.getData(10)).keys()].sort()).toEqual(tasks.map((et) => et.id).sort());
+      expect(survivorRuns).toBe(0);
+    },
+  );
 });

@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach } from 'vitest';
 import { taskContext, Visq, type VisqOptions, type Worker, type WorkerEvents, type WorkerOptions } from '../../src/index.js';
+import type { QueueStore } from '../../src/data/backend.js';
+import { resolveStore } from '../../src/data/store.js';
+import type { TaskStore, TaskStoreProvider } from '../../src/tasks/task-store.js';
 import type { StoreContext } from '../harness/context.js';
 
 /** Holds task runs until the test opens it; a run given up by its worker stops waiting too. */
@@ -108,11 +111,47 @@ const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 /** Options of the apps a test makes; the prefix is the test's own. */
 type AppOptions = Omit<VisqOptions, 'redis' | 'store' | 'prefix'>;
 
+/** How many times each TaskStore method was called, by method name. */
+export type CallCounts = Map<string, number>;
+
+/** `tasks`, counting the calls of its methods in `calls`. */
+function countedTaskStore(tasks: TaskStore, calls: CallCounts): TaskStore {
+  return new Proxy(tasks, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      const method = value as (...args: unknown[]) => unknown;
+      return (...args: unknown[]) => {
+        calls.set(String(property), (calls.get(String(property)) ?? 0) + 1);
+        return method.apply(target, args);
+      };
+    },
+  });
+}
+
+/** `store`, whose task stores count their calls in `calls`; every other method is the store's own. */
+function countedStore(store: QueueStore, calls: CallCounts): QueueStore {
+  return new Proxy(store, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      if (property === 'taskStore') return () => countedTaskStore((target as QueueStore & TaskStoreProvider).taskStore(), calls);
+      // the store's private fields need the store itself as `this`
+      return (value as (...args: unknown[]) => unknown).bind(target);
+    },
+  });
+}
+
 export interface TaskTestContext {
   /** A Visq app on the file's store (its Redis connection, or its MemoryStore), under the test's prefix. */
   app(options?: AppOptions): Visq;
   /** A Visq app on a connection of its own, as another process would have (the same MemoryStore in memory). */
   appElsewhere(options?: AppOptions): Visq;
+  /**
+   * A Visq app on the file's store, as `app()` makes, whose store calls of the task layer
+   * (reads, claims, settles, schedule claims...) are counted in `calls`, per TaskStore method.
+   */
+  countingApp(options?: AppOptions): { app: Visq; calls: CallCounts };
   /** `app.worker(options)` with a short `shutdownTimeout` so a stuck test ends quickly. */
   worker(app: Visq, options?: WorkerOptions): Worker;
   /** A gate opened at the latest when the test ends. */
@@ -128,11 +167,14 @@ export function useTaskApps(ctx: StoreContext): TaskTestContext {
   const apps: Visq[] = [];
   const gates: Gate[] = [];
   const processes: WorkerProcess[] = [];
+  /** Stores made for counting apps (a RedisStore on the file's connection), closed after their apps. */
+  const stores: QueueStore[] = [];
 
   afterEach(async () => {
     await Promise.all(processes.splice(0).map((p) => p.kill()));
     for (const gate of gates.splice(0)) gate.open();
     await Promise.all(apps.splice(0).map((app) => app.close()));
+    await Promise.all(stores.splice(0).map((store) => store.close()));
   });
 
   const track = (app: Visq): Visq => {
@@ -143,6 +185,12 @@ export function useTaskApps(ctx: StoreContext): TaskTestContext {
   return {
     app: (options) => track(new Visq({ store: ctx.store, prefix: ctx.prefix, ...options })),
     appElsewhere: (options) => track(new Visq({ store: ctx.elsewhere(), prefix: ctx.prefix, ...options })),
+    countingApp(options) {
+      const calls: CallCounts = new Map();
+      const { store, owned } = resolveStore('store', ctx.store);
+      if (owned) stores.push(store);
+      return { app: track(new Visq({ store: countedStore(store, calls), prefix: ctx.prefix, ...options })), calls };
+    },
     worker: (app, options) => app.worker({ shutdownTimeout: 0.5, ...options }),
     gate() {
       const gate = new Gate();

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { storedTasks, type MemoryStore } from '../../src/stores/memory/store.js';
 import { useStore } from '../harness/context.js';
-import { nextEvent, useTaskApps } from './helpers.js';
+import { nextEvent, until, useTaskApps } from './helpers.js';
 
 const ctx = useStore();
 const t = useTaskApps(ctx);
@@ -104,5 +105,52 @@ describe('keepFinished', () => {
     await sleep(300);
     expect(await et.status()).toBe('done');
     expect(await et.result()).toBe('kept');
+  });
+
+  /**
+   * What the store keeps of the tasks of `queue`: in memory, its records (of queued and of
+   * finished tasks), saved results and their expiry marks; on Redis, the records hash and
+   * the list that orders finished records by expiry (saved results are keys with a TTL,
+   * which Redis expires itself).
+   */
+  async function stored(queue = 'default'): Promise<Record<string, number>> {
+    const base = `{${ctx.prefix}:${queue}}`;
+    if (ctx.kind === 'memory') {
+      const { pending, finished, results, marks } = storedTasks(ctx.store as MemoryStore, base);
+      return { records: pending + finished, results, marks };
+    }
+    return { records: await ctx.redis.hlen(`${base}:tasks`), expiring: await ctx.redis.llen(`${base}:expiry`) };
+  }
+
+  // Issue 22 (task layer, 9): the MemoryStore removed a finished task's record and its
+  // saved result only when one was read after it expired, so tasks nobody looked at again
+  // stayed in the heap for good (25 -> 87 MB over 120k tasks). Here: 248 records kept
+  // before, 1 now. A cancelled task's record, which waits for its item to be discarded
+  // without an expiry time, also left an expiry mark behind for good.
+  it('removes finished records and saved results as they expire, whether read or not', async () => {
+    const app = t.app({ keepFinished: 1 });
+    const job = app.task('job', (n: number) => n, { saveResults: 1 });
+    const failing = app.task('failing', () => {
+      throw new Error('failed for good');
+    });
+    const cancelled = app.task('cancelled', () => 'never runs');
+    t.worker(app, { concurrency: 20 });
+    const queue = app.queue();
+    for (let round = 0; round < 4; round += 1) {
+      const tasks = [...(await job.executeMany(Array.from({ length: 60 }, (_, n) => [n] as [number]))), await failing.execute([])];
+      expect(await (await cancelled.execute([])).cancel()).toBe(true);
+      for (const et of tasks) expect(await et.wait(10)).toBe(true);
+      // the cancelled task's item is discarded by a claim
+      await until('the queue is empty', async () => {
+        const { ready, inflight } = await queue.stats();
+        return ready + inflight === 0;
+      });
+      // every task of this round expires now
+      ctx.advance(2);
+    }
+    // the steps of one more task sweep the last round too
+    const last = await job.execute([0]);
+    expect(await last.wait(10)).toBe(true);
+    expect(await stored()).toEqual(ctx.kind === 'memory' ? { records: 1, results: 1, marks: 2 } : { records: 1, expiring: 1 });
   });
 });

@@ -221,4 +221,26 @@ describe('leases of running tasks', () => {
     expect(runs).toBe(1);
     expect(started.flat().map((s) => s.attempt)).toEqual([1]);
   });
+
+  // Issue 22 (task layer, 8): the lease keeper's interval was fixed when the worker was
+  // made (a third of the shortest visTimeout then: 1 s here), so the lease of a task
+  // registered later with a shorter one (0.3 s) ran out between two refreshes and the
+  // task ran twice.
+  it('keeps the lease of a task registered after the worker started with a shorter visTimeout', async () => {
+    const app = t.app();
+    app.task('early', () => 'ok', { visTimeout: 3 });
+    const worker = t.worker(app);
+    const started = record(worker, 'started');
+    let runs = 0;
+    const late = app.task('late', async () => {
+      runs += 1;
+      await sleep(1500);
+      return 'ok';
+    }, { visTimeout: 0.3, attempts: 3 });
+    const et = await late.execute([]);
+    expect(await et.wait(10)).toBe(true);
+    expect(await et.record()).toMatchObject({ state: 'done', attempt: 1 });
+    expect(runs).toBe(1);
+    expect(started.map((s) => s.attempt)).toEqual([1]);
+  });
 });

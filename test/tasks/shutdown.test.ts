@@ -110,6 +110,38 @@ describe('Worker.close', () => {
     expect(await reader.enqueuedTask(et.id).result()).toBe('finished');
   });
 
+  // Issue 22 (task layer, 7): close() used to resolve while a claim was still out; what
+  // that claim leased then stayed leased for its whole lease (30 s here), and its answer
+  // arriving after `closed` was reported as an `error`.
+  it('waits for a fetch in flight: what it fetched goes back at once, and no error follows `closed`', async () => {
+    const app = t.app();
+    let runs = 0;
+    const job = app.task('job', () => {
+      runs += 1;
+    }, { visTimeout: 30 });
+    const tasks = await job.executeMany([[], [], []]);
+    // on Redis, the worker's first claim is held back for a moment: it is out when close() is called
+    if (ctx.kind !== 'memory') await ctx.redis.client('PAUSE', 300, 'WRITE');
+    const worker = t.worker(app, { concurrency: 2, prefetch: 4 });
+    const errors: { error: Error; afterClosed: boolean }[] = [];
+    let closed = false;
+    worker.on('error', (error) => errors.push({ error, afterClosed: closed }));
+    worker.on('closed', () => {
+      closed = true;
+    });
+    await worker.close();
+    expect(await app.queue().stats()).toMatchObject({ ready: 3, inflight: 0 });
+    for (const et of tasks) expect(await et.record()).toMatchObject({ state: 'queued', attempt: 0 });
+    // anything the claim still had to say would have been said by now
+    await sleep(300);
+    expect(errors.filter((e) => e.afterClosed)).toEqual([]);
+    expect(runs).toBe(0);
+    // and what it fetched is there for the next worker at once
+    t.worker(app);
+    for (const et of tasks) expect(await et.wait(10)).toBe(true);
+    expect(runs).toBe(3);
+  });
+
   it('ends a blocked fetch at once: a worker waiting on an empty queue closes without delay', async () => {
     const app = t.app();
     app.task('job', () => 1);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { ClosedError } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
 import { useTaskApps } from './helpers.js';
 
@@ -150,6 +151,25 @@ describe('EnqueuedTask.wait', () => {
     const waits = tasks.map((et) => watcher.enqueuedTask(et.id).wait(5));
     gate.open();
     expect(await Promise.all(waits)).toEqual(tasks.map(() => true));
+  });
+
+  // Issue 22 (task layer, 10): a wait after app.close() used to open a pub/sub connection
+  // that nothing closed any more, and so held the process open.
+  it('throws ClosedError once its app is closed, opening no connection', async () => {
+    const app = t.app();
+    const job = app.task('job', () => 'ok');
+    const et = await job.execute([]);
+    const rebuilt = app.enqueuedTask(et.id);
+    await app.close();
+    // the file's own redis-server: a client id above the highest now is a new connection
+    const ids = async (): Promise<number[]> =>
+      ctx.kind === 'redis' ? [...String(await ctx.redis.client('LIST')).matchAll(/^id=(\d+)/gm)].map((m) => Number(m[1])) : [];
+    const highest = Math.max(0, ...(await ids()));
+    await expect(et.wait(1)).rejects.toBeInstanceOf(ClosedError);
+    await expect(rebuilt.wait(0, { until: 'started' })).rejects.toBeInstanceOf(ClosedError);
+    // a connection would be under way by now
+    await sleep(100);
+    expect((await ids()).filter((id) => id > highest)).toEqual([]);
   });
 
   it('checks its arguments', async () => {

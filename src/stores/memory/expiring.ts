@@ -27,6 +27,17 @@ export class ExpiringMap<T> {
     return this.#entries.size;
   }
 
+  /**
+   * How many entries, and expiry marks not swept yet (live entries' and stale ones'), have
+   * a key that `mine` accepts: for tests that check both stay bounded. O(n).
+   */
+  count(mine: (key: string) => boolean): { entries: number; marks: number } {
+    let entries = 0;
+    for (const key of this.#entries.keys()) if (mine(key)) entries += 1;
+    const marks = this.#marks.values().filter((mark) => mine(mark.key)).length;
+    return { entries, marks };
+  }
+
   /** The live value of `key` at `now`, if any. */
   get(key: string, now: number): T | undefined {
     const entry = this.#entries.get(key);
@@ -38,9 +49,11 @@ export class ExpiringMap<T> {
     return entry.value;
   }
 
+  /** Sets `key` until `expiresAt`; an entry set until Infinity stays until set again or deleted. */
   set(key: string, value: T, expiresAt: number): void {
     this.#entries.set(key, { value, expiresAt });
-    this.#marks.push({ key, expiresAt });
+    // a mark that never comes due would never leave the heap
+    if (Number.isFinite(expiresAt)) this.#marks.push({ key, expiresAt });
   }
 
   delete(key: string): void {

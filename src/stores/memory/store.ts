@@ -153,6 +153,21 @@ export function pendingWaits(store: MemoryStore): number {
   return coreOf(store).signals.pending;
 }
 
+/**
+ * What `store` keeps of the tasks of the queue at `base`, counted: records of tasks whose
+ * item is queued, records of finished tasks, saved results, and the expiry marks of those
+ * two (for tests that check finished tasks do not pile up in the heap).
+ * @internal Not exported from the package.
+ */
+export function storedTasks(store: MemoryStore, base: string): { pending: number; finished: number; results: number; marks: number } {
+  const { pending, finished, results } = coreOf(store).tasks;
+  // finished records and results are keyed "<base>\n<task id>"
+  const mine = (key: string): boolean => key.startsWith(`${base}\n`);
+  const done = finished.count(mine);
+  const saved = results.count(mine);
+  return { pending: pending.get(base)?.size ?? 0, finished: done.entries, results: saved.entries, marks: done.marks + saved.marks };
+}
+
 class MemoryQueueBackend implements QueueBackend {
   readonly #core: StoreCore;
   readonly #base: string;

@@ -501,7 +501,11 @@ export class MemoryTaskStore implements TaskStore {
  * (none for a discard or a hand-back), and the run number of a start or a failure.
  */
 function answer(op: SettleOp, outcome: SettleOutcome): SettleOutcome {
-  if (!outcome.applied) return { applied: false, state: '', attempt: 0 };
+  if (!outcome.applied) {
+    // the same failure sent again: the task failed at that run
+    const repeat = op.kind === 'fail' && !op.forceDead && outcome.state === 'failed' && outcome.attempt === op.attempt;
+    return repeat ? { applied: false, state: 'failed', attempt: op.attempt } : { applied: false, state: '', attempt: 0 };
+  }
   if (op.kind === 'discard' || op.kind === 'handBack') return { applied: true, state: '', attempt: 0 };
   if (op.kind === 'fail' && op.forceDead) return { applied: true, state: 'failed', attempt: 0, deadLettered: true };
   const counted = outcome.state === 'started' || outcome.state === 'failed';

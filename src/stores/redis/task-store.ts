@@ -110,6 +110,8 @@ const OUTCOMES: Record<string, Omit<SettleOutcome, 'attempt'> & { readonly count
   f: { applied: true, state: 'failed', deadLettered: false, counted: true },
   g: { applied: true, state: 'failed', deadLettered: true, counted: true },
   a: { applied: true, state: '', counted: false },
+  // the same failure sent again: not applied, the task failed at that run
+  F: { applied: false, state: 'failed', counted: true },
   '-': { applied: false, state: '', counted: false },
 };
 

@@ -65,6 +65,14 @@ function script(name: ScriptName): Script {
   return found;
 }
 
+/**
+ * The SHA1 under which script `name` runs (EVALSHA), for tests that tell the scripts a
+ * client sends apart. @internal Not exported from the package.
+ */
+export function scriptSha(name: ScriptName): string {
+  return script(name).sha;
+}
+
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -45,8 +45,10 @@ local FINAL = { D = true, V = true, F = true, C = true }
 local DIED = 'the worker running the last attempt stopped before it finished'
 -- upper bounds (ms) of the run-time histogram's buckets; above the last is +Inf (tasks/metrics.ts)
 local BUCKETS = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000 }
--- expiry entries trimmed per call at most beyond those the call itself adds
+-- expiry entries a call trims beyond those it adds itself (its first slice; see trim_expired)
 local TRIM_SLICE = 4
+-- ... and further slices while they hold fewer records than this, up to this many entries
+local TRIM_IDS, TRIM_ENTRIES = 100, 64
 -- failed runs kept per queue, and the longest error text one keeps (tasks/records.ts)
 local FAILURES_KEPT = 50
 local FAILURE_ERROR_BYTES = 1000
@@ -236,21 +238,30 @@ local function log_expiry(log, expires_at, task_id)
   ids[#ids + 1] = task_id
 end
 
--- Deletes final records whose time has passed, listed in the head of the expiry list, at
--- most `limit` entries (each "<expires at>|<id>,<id>,..."): a record that is not final
--- any more, or final again since (a redriven task that failed again), is kept.
+-- Deletes final records whose time has passed, listed in the head of the expiry list
+-- (entries "<expires at>|<id>,<id>,..."): `limit` entries, and more while they hold fewer
+-- than TRIM_IDS records together, so that calls that finish one task each keep up with
+-- calls that finished many, without one call's work growing past a slice of the list. A
+-- record that is not final any more, or final again since (a redriven task that failed
+-- again), is kept.
 local function trim_expired(now, limit)
   -- the head alone tells whether there is anything to do, the usual answer being no
   local first = redis.call('LRANGE', T.expiry, 0, 0)[1]
   if not first or tonumber(string.match(first, '^(%d+)')) > now then return end
-  local head = redis.call('LRANGE', T.expiry, 0, limit - 1)
   local ids, n = {}, 0
-  for _, entry in ipairs(head) do
-    local expires_at, list = string.match(entry, '^(%d+)|(.*)$')
-    if tonumber(expires_at) > now then break end
-    n = n + 1
-    for id in string.gmatch(list, '[^,]+') do ids[#ids + 1] = id end
-  end
+  repeat
+    local head = redis.call('LRANGE', T.expiry, n, n + limit - 1)
+    local more = #head == limit
+    for _, entry in ipairs(head) do
+      local expires_at, list = string.match(entry, '^(%d+)|(.*)$')
+      if tonumber(expires_at) > now then
+        more = false
+        break
+      end
+      n = n + 1
+      for id in string.gmatch(list, '[^,]+') do ids[#ids + 1] = id end
+    end
+  until not more or #ids >= TRIM_IDS or n >= TRIM_ENTRIES
   if n == 0 then return end
   local gone = {}
   for i = 1, #ids, 1000 do

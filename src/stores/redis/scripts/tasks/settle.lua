@@ -22,8 +22,9 @@
              H handBack '1' to take back the start this lease made, the delay ms
   Returns { outcomes, attempts }: outcomes one letter per op, in order: s started, r
   requeued, y delayed (a retry), d done, f failed, g failed and dead-lettered, a applied
-  (a discard or hand-back of a live delivery), - nothing changed; attempts the run number
-  of each s, f and g outcome of a start or fail op, comma-separated, in order.
+  (a discard or hand-back of a live delivery), F nothing changed, the same failure sent
+  again (the task failed at that run), - nothing changed; attempts the run number of each
+  s, f, g and F outcome, comma-separated, in order.
 
   Per op, as in stores/memory/task-store.ts:
     S  a live delivery only. From q/d, or s by another lease (its worker died or hung)
@@ -243,8 +244,13 @@ for i, kind in ipairs(kinds) do
     if record and not final and record.attempt == arg1[i] then
       outcome = fail(i, record, arg3[i], num(arg2[i]), specs[record_name(record)]) and 'g' or 'f'
       attempts[#attempts + 1] = record.attempt
-    elseif is_live and (not record or final) then
-      finish[#finish + 1] = lease
+    else
+      if record and record.state == 'F' and record.attempt == arg1[i] then
+        -- the same failure sent again
+        outcome = 'F'
+        attempts[#attempts + 1] = record.attempt
+      end
+      if is_live and (not record or final) then finish[#finish + 1] = lease end
     end
   elseif kind == 'Z' then
     if is_live then
