@@ -1,7 +1,8 @@
 /**
  * Task metrics: per task name, runs started, tasks done, tasks failed, runs retried, and a
  * run-time histogram, counted by the status transitions themselves
- * (src/stores/redis/scripts/tasks/task_transitions.lua) so that every process sees the same totals.
+ * (the stores' task steps, e.g. src/stores/redis/scripts/lib/tasks.lua) so that every process
+ * sees the same totals.
  * This module holds their vocabulary: the buckets, the increments of one transition (for
  * the in-process records), and the typed view of the stored counts.
  */
@@ -21,7 +22,7 @@ export interface TaskMetrics {
   readonly failed: number;
   /** Runs that failed and were retried. */
   readonly retried: number;
-  /** Run time of the runs that ended (done, failed or retried). */
+  /** Run time of the runs that ended (done, failed or retried), each rounded up to a whole ms. */
   readonly runTime: {
     readonly count: number;
     readonly sumSeconds: number;
@@ -38,7 +39,7 @@ export function transitionIncrements(task: string, to: string, failedRun: boolea
   else if ((to === 'queued' || to === 'delayed') && failedRun) out.push([`${task}|retried`, 1]);
   if (to !== 'started' && to !== 'cancelled' && runMs >= 0) {
     const bound = RUN_BUCKETS_MS.find((b) => runMs <= b);
-    out.push([`${task}|le|${bound === undefined ? 'inf' : bound}`, 1], [`${task}|runs`, 1], [`${task}|ms`, Math.floor(runMs)]);
+    out.push([`${task}|le|${bound === undefined ? 'inf' : bound}`, 1], [`${task}|runs`, 1], [`${task}|ms`, Math.ceil(runMs)]);
   }
   return out;
 }

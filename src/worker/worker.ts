@@ -418,16 +418,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
     }
     const willRetry = attempt < settings.attempts;
+    // whole ms, rounded up (the histogram's bounds are whole ms): short text for the store,
+    // and a few distinct values per batch
+    const ms = Math.ceil(runMs);
     const lease = claimed.lease;
     const taskId = claimed.id;
     const task = registered.name;
     const op: SettleOp = !error
       ? result === undefined
-        ? { kind: 'done', lease, taskId, task, attempt, runMs }
-        : { kind: 'done', lease, taskId, task, attempt, runMs, result }
+        ? { kind: 'done', lease, taskId, task, attempt, runMs: ms }
+        : { kind: 'done', lease, taskId, task, attempt, runMs: ms, result }
       : willRetry
-        ? { kind: 'retry', lease, taskId, task, attempt, runMs, error: error.message }
-        : { kind: 'fail', lease, taskId, task, attempt, runMs, error: error.message };
+        ? { kind: 'retry', lease, taskId, task, attempt, runMs: ms, error: error.message }
+        : { kind: 'fail', lease, taskId, task, attempt, runMs: ms, error: error.message };
     this.#submit(served, op, (outcome, failure) => {
       this.#keeper.release(lease);
       // given up: the delivery comes back after its lease, as at-least-once delivery allows

@@ -116,17 +116,25 @@ local function new_record(state, attempt, x, name, err)
   return { state = state, attempt = attempt, x = x, rest = tail .. err, name = name }
 end
 
--- The task name of a record (read from its rest once per distinct rest and call).
+-- The task name in a record's rest ("<name bytes>|<name><error>"), read once per
+-- distinct rest and call.
+local function name_of_rest(rest)
+  local name = names[rest]
+  if not name then
+    local len, pos = string.match(rest, '^(%d+)|()')
+    name = string.sub(rest, pos, pos + len - 1)
+    names[rest] = name
+  end
+  return name
+end
+
+-- The task name of a record.
 local function record_name(r)
   local name = r.name
-  if name then return name end
-  name = names[r.rest]
   if not name then
-    local len, pos = string.match(r.rest, '^(%d+)|()')
-    name = string.sub(r.rest, pos, pos + len - 1)
-    names[r.rest] = name
+    name = name_of_rest(r.rest)
+    r.name = name
   end
-  r.name = name
   return name
 end
 
@@ -202,6 +210,31 @@ local function metrics_of(log, name)
   return m
 end
 
+-- The histogram bucket of a run time in ms (the run time as text, memoised).
+local buckets_of = {}
+local function bucket_of(run_ms)
+  local bucket = buckets_of[run_ms]
+  if not bucket then
+    bucket = 'inf'
+    for _, bound in ipairs(BUCKETS) do
+      if run_ms <= bound then
+        bucket = bound
+        break
+      end
+    end
+    buckets_of[run_ms] = bucket
+  end
+  return bucket
+end
+
+-- Counts a run that ended in the metrics `m`, its run time in whole ms.
+local function log_run(m, run_ms)
+  local bucket = bucket_of(run_ms)
+  m.le[bucket] = (m.le[bucket] or 0) + 1
+  m.runs = m.runs + 1
+  m.ms = m.ms + run_ms
+end
+
 local function log_change(log, task_id, state, name, failed_run, run_ms)
   log_event(log, task_id, state)
   local m = metrics_of(log, name)
@@ -212,18 +245,7 @@ local function log_change(log, task_id, state, name, failed_run, run_ms)
   elseif failed_run then
     m.retried = m.retried + 1
   end
-  if state ~= 'started' and state ~= 'cancelled' and run_ms >= 0 then
-    local bucket = 'inf'
-    for _, bound in ipairs(BUCKETS) do
-      if run_ms <= bound then
-        bucket = bound
-        break
-      end
-    end
-    m.le[bucket] = (m.le[bucket] or 0) + 1
-    m.runs = m.runs + 1
-    m.ms = m.ms + math.floor(run_ms)
-  end
+  if state ~= 'started' and state ~= 'cancelled' and run_ms >= 0 then log_run(m, run_ms) end
 end
 
 -- A record that became final, to list for expiry; `expires_at` is text. The records of
