@@ -134,23 +134,27 @@ describe('keepFinished', () => {
       throw new Error('failed for good');
     });
     const cancelled = app.task('cancelled', () => 'never runs');
-    t.worker(app, { concurrency: 20 });
     const queue = app.queue();
     for (let round = 0; round < 4; round += 1) {
       const tasks = [...(await job.executeMany(Array.from({ length: 60 }, (_, n) => [n] as [number]))), await failing.execute([])];
+      // cancelled before a worker could start it: the workers of a round start after it
       expect(await (await cancelled.execute([])).cancel()).toBe(true);
+      const worker = t.worker(app, { concurrency: 20 });
       for (const et of tasks) expect(await et.wait(10)).toBe(true);
       // the cancelled task's item is discarded by a claim
       await until('the queue is empty', async () => {
         const { ready, inflight } = await queue.stats();
         return ready + inflight === 0;
       });
+      await worker.close();
       // every task of this round expires now
       ctx.advance(2);
     }
     // the steps of one more task sweep the last round too
+    const worker = t.worker(app);
     const last = await job.execute([0]);
     expect(await last.wait(10)).toBe(true);
+    await worker.close();
     expect(await stored()).toEqual(ctx.kind === 'memory' ? { records: 1, results: 1, marks: 2 } : { records: 1, expiring: 1 });
   });
 });

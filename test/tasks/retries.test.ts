@@ -152,8 +152,10 @@ describe('retries', () => {
     }, { attempts: 2, visTimeout: 5, retryDelay: 120 });
     const ping = app.task('ping', () => undefined);
     const worker = t.worker(app);
+    // listening before the execute: the worker may run the task before the execute returns
+    const failed = new Promise<void>((resolve) => worker.once('failed', () => resolve()));
     const et = await flaky.execute([]);
-    await new Promise<void>((resolve) => worker.once('failed', () => resolve()));
+    await failed;
     expect(await et.status()).toBe('delayed');
     expect(await app.queue().stats()).toMatchObject({ ready: 0, delayed: 1, inflight: 0 });
 
