@@ -15,6 +15,7 @@ export type VisqErrorCode =
   | 'ERR_VISQ_STORE'
   | 'ERR_VISQ_STORE_FULL'
   | 'ERR_VISQ_CORRUPT'
+  | 'ERR_VISQ_FORMAT'
   | 'ERR_VISQ_TASK'
   | 'ERR_VISQ_TIMEOUT';
 
@@ -80,5 +81,28 @@ export class StoreFullError extends StoreError {
 export class CorruptRecordError extends VisqError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 'ERR_VISQ_CORRUPT', options);
+  }
+}
+
+/**
+ * The queue's stored data has a format this visq does not read: another, incompatible
+ * visq version wrote it. Nothing was changed. See docs/operations.md, "Upgrading".
+ */
+export class IncompatibleFormatError extends StoreError {
+  /** The format the queue's data has ('none': written before formats were recorded). */
+  readonly found: string;
+  /** The format this visq reads and writes. */
+  readonly expected: number;
+
+  constructor(found: string, expected: number, options?: { cause?: unknown }) {
+    super(
+      `This queue's data has format ${found === 'none' ? 'none (written by a visq older than 0.1.0)' : found}; ` +
+        `this visq reads format ${expected} only, and changed nothing. Run a visq of the queue's format ` +
+        'until the queue is drained, or give the new version its own prefix (docs/operations.md, "Upgrading")',
+      options,
+      'ERR_VISQ_FORMAT',
+    );
+    this.found = found;
+    this.expected = expected;
   }
 }

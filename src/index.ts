@@ -32,6 +32,7 @@ export type {
 export {
   ClosedError,
   CorruptRecordError,
+  IncompatibleFormatError,
   StoreError,
   StoreFullError,
   VisqError,

@@ -6,8 +6,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
-import { StoreError, StoreFullError } from '../../../errors.js';
+import { IncompatibleFormatError, StoreError, StoreFullError } from '../../../errors.js';
 import { VERSION } from '../../../version.js';
+import { REDIS_FORMAT } from '../format.js';
 import { assembleScript } from './assemble.js';
 
 /** The connection types visq accepts. */
@@ -49,8 +50,8 @@ function readScript(file: string): string {
 function compile(name: ScriptName): Script {
   let lua = assembleScript(readScript(`./${name}.lua`), (lib) => readScript(`./lib/${lib}.lua`));
   // the version line makes every release's scripts distinct, so mixed deployments
-  // never run each other's scripts under one SHA
-  lua = `-- visq ${VERSION} ${name}\n${lua}`;
+  // never run each other's scripts under one SHA; FORMAT is the layout's (see format.ts)
+  lua = `-- visq ${VERSION} ${name}\nlocal FORMAT = '${REDIS_FORMAT}'\n${lua}`;
   return { name, lua, sha: createHash('sha1').update(lua).digest('hex') };
 }
 
@@ -82,6 +83,8 @@ export function toStoreError(error: unknown, operation: string): StoreError {
   if (error instanceof StoreError) return error;
   const message = messageOf(error);
   if (message.startsWith('OOM')) return new StoreFullError({ cause: error });
+  const format = /VISQ_FORMAT (\S+) (\S+)/.exec(message);
+  if (format) return new IncompatibleFormatError(format[1] as string, Number(format[2]), { cause: error });
   return new StoreError(`Redis failed ${operation}: ${message}`, { cause: error });
 }
 

@@ -13,6 +13,7 @@
 ]]
 --@include queue
 
+check_queue_format(Q)
 local now = now_ms(ARGV[1])
 maintain_if_due(Q, D, now)
 local first = redis.call('ZRANGE', Q.leases, 0, 0, 'WITHSCORES')

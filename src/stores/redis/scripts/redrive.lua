@@ -12,6 +12,7 @@
 ]]
 --@include queue
 
+check_queue_format(Q)
 local now = now_ms(ARGV[1])
 -- the queue's own expired leases first: they may be dead letters that belong in this redrive
 maintain_if_due(Q, D, now)

@@ -57,7 +57,8 @@ end
 local function read_batch(count, vis_ms, attempts, use_dead, now)
   -- one read of meta serves the maintenance check, the next entry number and the delivery
   -- count (maintenance changes neither of those two), so that a leased read writes meta once
-  local meta = redis.call('HMGET', Q.meta, 'due', 'entry', 'gen', 'deliveries')
+  local meta = redis.call('HMGET', Q.meta, 'due', 'entry', 'gen', 'deliveries', 'v')
+  if meta[3] then check_format(meta[5]) end
   local due = tonumber(meta[1] or '0')
   if now >= due then
     timers().maintain(Q, D, now)

@@ -8,7 +8,8 @@
 
   KEYS (the same 20 for every script, see src/data/keys.ts):
     KEYS[1..10]  the queue itself     KEYS[11..20] its dead-letter queue
-    +1 meta      hash: gen (id prefix of this key epoch), seq (last item seq),
+    +1 meta      hash: v (format of the stored layout, see check_format),
+                 gen (id prefix of this key epoch), seq (last item seq),
                  entry (last lease-entry number, never below now_ms * 1000), expired,
                  dropped, due (a lower bound of every score in delayed, leases and
                  ttl: nothing can come due before it, so maintenance is skipped until
@@ -99,13 +100,29 @@ local function signal(q)
   redis.call('XADD', q.signal, 'MAXLEN', '~', '1', '*', 'v', '1')
 end
 
+-- Refuses a queue whose data another, incompatible visq wrote: its meta.v (the layout's
+-- format, FORMAT, which the loader defines from src/stores/redis/format.ts) differs, or is
+-- missing from a queue that has data (a layout older than format versions). Called by
+-- the steps that meet a queue, its reads and puts, before they write anything; the
+-- steps that settle leases work only on leases those reads issued.
+local function check_format(found)
+  if found ~= FORMAT then error({ err = 'VISQ_FORMAT ' .. (found or 'none') .. ' ' .. FORMAT }) end
+end
+
+-- check_format for the queue q, for the steps that meet it without reading its meta.
+local function check_queue_format(q)
+  local meta = redis.call('HMGET', q.meta, 'gen', 'v')
+  if meta[1] then check_format(meta[2]) end
+end
+
 -- Reserves `n` sequence numbers in q; returns the id prefix and the first seq. Seqs
 -- never run below now_ms * 1000, so a seq also tells when its item was put (or entered
 -- the queue as a dead letter or by redrive): the age of the oldest item needs no field.
 -- `total`, if given, names a meta counter that grows by n in the same write.
 local function reserve_seq(q, n, now, total)
-  local meta = redis.call('HMGET', q.meta, 'gen', 'seq', total or 'seq')
+  local meta = redis.call('HMGET', q.meta, 'gen', 'seq', total or 'seq', 'v')
   local gen = meta[1]
+  if gen and q == Q then check_format(meta[4]) end
   if not gen then
     local t = redis.call('TIME')
     local stamp = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -116,7 +133,7 @@ local function reserve_seq(q, n, now, total)
       stamp = (stamp - d) / 36
     end
     gen = table.concat(digits)
-    redis.call('HSET', q.meta, 'gen', gen)
+    redis.call('HSET', q.meta, 'gen', gen, 'v', FORMAT)
     -- a new key epoch has no timer yet (this put may add one, and lowers it then), so that
     -- reads need not look for due items until something can come due
     redis.call('HSETNX', q.meta, 'due', int_str(NEVER))
