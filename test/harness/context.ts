@@ -62,8 +62,9 @@ export interface StoreContext {
   blockedWaits(): Promise<number>;
   /**
    * Kills the connections of this file's blocked waits from another connection (`CLIENT
-   * KILL`), as a network failure or a proxy would; resolves how many it killed. Redis
-   * and cluster only: throws in memory, which has no connections.
+   * KILL` on Redis; on PostgreSQL `pg_terminate_backend` of the LISTEN connections of the
+   * stores that have blocked reads), as a network failure or a proxy would; resolves how
+   * many it killed. Throws in memory, which has no connections.
    */
   killBlocked(): Promise<number>;
 }
@@ -196,16 +197,19 @@ function startMemoryFile(): FileStore {
 
 /**
  * A file on PostgreSQL: a database of its own, on the run's server (or on one the file
- * starts when run without the global setup). Stores are PostgresStores on their own pools.
+ * starts when run without the global setup). Stores are PostgresStores on their own pools,
+ * each with an application_name of its own, so that the connections of one store can be
+ * found in pg_stat_activity (its LISTEN connection is `<name>:listen`).
  */
 async function startPostgresFile(): Promise<FileStore> {
   let own: PostgresServer | undefined;
   const address = inject('visqPostgres') ?? (own = await startPostgresServer());
   const database = await createDatabase(address);
-  const stores = new Set<PostgresStore>();
+  const stores = new Map<PostgresStore, string>();
   const connect = (): PostgresStore => {
-    const store = new PostgresStore({ connectionString: database.url, max: 4 });
-    stores.add(store);
+    const name = `visq-test-${stores.size + 1}`;
+    const store = new PostgresStore({ connectionString: database.url, max: 4, application_name: name });
+    stores.set(store, name);
     return store;
   };
   const store = connect();
@@ -217,10 +221,20 @@ async function startPostgresFile(): Promise<FileStore> {
     server: () => unavailable('ctx.server', 'postgres'),
     snapshot: (marker) => snapshotPostgres(admin, store.schema, marker),
     elsewhere: connect,
-    blockedWaits: async () => [...stores].reduce((sum, each) => sum + pendingPostgresWaits(each), 0),
-    killBlocked: () => unavailable('ctx.killBlocked', 'postgres'),
+    blockedWaits: async () => [...stores.keys()].reduce((sum, each) => sum + pendingPostgresWaits(each), 0),
+    // a blocked read holds no pool connection, only its store's LISTEN connection: that is
+    // what a network failure or a proxy would cut under it
+    async killBlocked() {
+      const names = [...stores].filter(([each]) => pendingPostgresWaits(each) > 0).map(([, name]) => `${name}:listen`);
+      const { rows } = await admin.query(
+        `SELECT count(pg_terminate_backend(pid))::int AS killed FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = ANY($1::text[])`,
+        [names],
+      );
+      return (rows[0] as { killed: number }).killed;
+    },
     async stop() {
-      await Promise.all([...stores].map((each) => each.close()));
+      await Promise.all([...stores.keys()].map((each) => each.close()));
       await admin.end();
       await database.drop();
       await own?.stop();

@@ -4,6 +4,7 @@
  * whose last delivery ended are there whether or not anyone uses the parent.
  */
 import {
+  earlierDue,
   type PutRequest,
   type QueueBackend,
   type RawItem,
@@ -87,7 +88,7 @@ export class PostgresQueueBackend implements QueueBackend {
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {
-    await this.#catchUpParent();
+    const parentDueMs = await this.#catchUpParent();
     const { count, visTimeoutMs, attempts, useDead } = request;
     const leasing = visTimeoutMs > 0;
     // taken before the statement is sent: a wake-up heard while it runs then counts
@@ -96,7 +97,10 @@ export class PostgresQueueBackend implements QueueBackend {
     const base = [this.#clock(), this.#base, this.#deadBase, count];
     const rows = await this.#core.run(stmt, leasing ? [...base, visTimeoutMs, attempts, useDead] : base, 'get');
     const first = rows[0];
-    if (!first || first.id === null) return { deliveries: [], nextDueMs: Number(first?.next_due ?? -1), cursor };
+    if (!first || first.id === null) {
+      // a dead-letter reader wakes when a lease of the parent can have ended into it
+      return { deliveries: [], nextDueMs: earlierDue(Number(first?.next_due ?? -1), parentDueMs), cursor };
+    }
     const deliveries = rows.map((row) => ({
       lease: leasing ? leaseOf(row) : (row.id as string),
       id: row.id as string,
@@ -122,7 +126,10 @@ export class PostgresQueueBackend implements QueueBackend {
     const { ids, tokens } = leaseArrays(groups);
     if (ids.length === 0) return [];
     const stmt = this.#statement('refresh', refreshStatement);
-    const rows = await this.#core.run(stmt, [this.#clock(), this.#base, ids, tokens, visTimeoutMs], 'refresh');
+    const rows = await this.#core.run(stmt, [this.#clock(), this.#base, ids, tokens, visTimeoutMs, this.#deadBase], 'refresh');
+    // the statement NOTIFYed other processes; readers here are woken at once
+    if (rows[0]?.shortened === true) this.#core.wakeups.wake(this.#base);
+    if (rows[0]?.dead_shortened === true) this.#core.wakeups.wake(this.#deadBase);
     return rows.map(leaseOf);
   }
 
@@ -220,14 +227,19 @@ export class PostgresQueueBackend implements QueueBackend {
     return new PostgresQueueBackend(this.#core, this.#deadBase, this);
   }
 
-  /** Settles this queue's rows whose time came (sql/maintain.ts). */
-  async maintain(): Promise<void> {
+  /**
+   * Settles this queue's rows whose time came (sql/maintain.ts). Resolves the ms until
+   * its next lease deadline, -1 when nothing is in flight.
+   */
+  async maintain(): Promise<number> {
     const stmt = this.#statement('maintain', maintainStatement);
-    await this.#core.run(stmt, [this.#clock(), this.#base, this.#deadBase], 'maintain');
+    const [row] = await this.#core.run(stmt, [this.#clock(), this.#base, this.#deadBase], 'maintain');
+    return Number(row?.next_lease ?? -1);
   }
 
-  async #catchUpParent(): Promise<void> {
-    await this.#parent?.maintain();
+  /** A dead-letter queue settles its parent first; resolves the parent's next lease deadline in ms (-1: none, or no parent). */
+  async #catchUpParent(): Promise<number> {
+    return (await this.#parent?.maintain()) ?? -1;
   }
 
   /** Items became visible in a committed statement of this store: wake readers here, and elsewhere if it sent no NOTIFY. */

@@ -190,7 +190,7 @@ export class PostgresStore implements QueueStore {
           'Blocking reads need connection settings for their LISTEN connection: this pool has none (`pool.options`), so pass `options.listenUrl`',
         );
       }
-      return new pg.Client(listenConfig);
+      return new pg.Client(named(listenConfig, 'listen'));
     };
     this.#core = new StoreCore(pool, this.schema, this, listen);
   }
@@ -274,6 +274,15 @@ export class PostgresStore implements QueueStore {
  */
 export function pendingWaits(store: PostgresStore): number {
   return PostgresStore.coreOf(store).wakeups.pending;
+}
+
+/**
+ * Connection settings for a connection of the store's own, named `<application_name>:<role>`
+ * (default `visq:<role>`) so that it can be told apart in `pg_stat_activity`.
+ */
+export function named(config: Record<string, unknown>, role: string): Record<string, unknown> {
+  const base = typeof config.application_name === 'string' && config.application_name !== '' ? config.application_name : 'visq';
+  return { ...config, application_name: `${base}:${role}` };
 }
 
 function errorMessage(error: unknown): string {
