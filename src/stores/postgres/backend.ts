@@ -33,17 +33,22 @@ import { releaseStatement } from './sql/release.js';
 import { statsStatement } from './sql/stats.js';
 import type { StoreCore } from './store.js';
 
-/** Item ids and lease tokens are positive bigints, written without leading zeros. */
-const TOKEN = /^[1-9][0-9]{0,17}$/;
+/** Lease tokens are positive bigints, written without leading zeros. */
+export const TOKEN = /^[1-9][0-9]{0,17}$/;
 
-/** The lease groups as the statements take them: ids and tokens, pairwise; malformed ones left out. */
-function leaseArrays(groups: readonly LeaseGroup[]): { ids: string[]; tokens: string[] } {
+/**
+ * The lease groups as the statements take them: item ids and tokens, pairwise; leases
+ * whose token or id cannot be one are left out. An item id is any text: the decimal seq of an
+ * item put by putData, or the task id a task was enqueued with.
+ */
+export function leaseArrays(groups: readonly LeaseGroup[]): { ids: string[]; tokens: string[] } {
   const ids: string[] = [];
   const tokens: string[] = [];
   for (const { entry, ids: groupIds } of groups) {
     if (!TOKEN.test(entry)) continue;
     for (const id of groupIds) {
-      if (!TOKEN.test(id)) continue;
+      // PostgreSQL text holds no NUL: no id has one, so such a lease is no live one
+      if (id.includes('\u0000')) continue;
       ids.push(id);
       tokens.push(entry);
     }
@@ -200,7 +205,8 @@ export class PostgresQueueBackend implements QueueBackend {
 
   async inspect(id: string): Promise<RawItemInfo | undefined> {
     await this.#catchUpParent();
-    if (!TOKEN.test(id)) return undefined;
+    // PostgreSQL text holds no NUL: no item has such an id
+    if (id.includes('\u0000')) return undefined;
     const stmt = this.#statement('inspect', inspectStatement);
     const [row] = await this.#core.run(stmt, [this.#clock(), this.#base, id], 'inspect');
     return row ? itemInfo(row) : undefined;

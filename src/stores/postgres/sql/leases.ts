@@ -3,7 +3,7 @@
  * and lease tokens; a lease string is "<id>:<token>").
  *
  * $1 clock, $2 queue
- * $3 item ids, bigint[]; $4 lease tokens, bigint[]
+ * $3 item ids, text[]; $4 lease tokens, bigint[]
  * refresh only: $5 the new lease length in ms, $6 the dead-letter queue
  * Returns one row (id, lease) per lease acted on. A lease is live while it is its item's
  *   current delivery and its deadline is later than now; any other pair (stale, done,
@@ -26,7 +26,7 @@ import { CLOCK, count, NOW, sizeOf, type Tables } from './lib.js';
 function live(t: Tables): string {
   return `live AS (
   SELECT i.id FROM ${t.items} i
-  JOIN unnest($3::bigint[], $4::bigint[]) AS l(id, lease) ON i.id = l.id AND i.lease = l.lease
+  JOIN unnest($3::text[], $4::bigint[]) AS l(id, lease) ON i.id = l.id AND i.lease = l.lease
   WHERE i.queue = $2 AND i.due_at > ${NOW}
   ORDER BY i.id FOR UPDATE OF i
 )`;
@@ -40,7 +40,7 @@ finished AS (
   RETURNING i.id, i.lease
 ),
 ${count(t, { dones: sizeOf('finished') })}
-SELECT id::text AS id, lease::text AS lease FROM finished`;
+SELECT id, lease::text AS lease FROM finished`;
 }
 
 export function refreshStatement(t: Tables): string {
@@ -49,7 +49,7 @@ held AS (
   SELECT i.id, i.due_at > ${NOW} + $5::bigint AS shortened,
     i.due_at > ${NOW} + $5::bigint AND i.use_dead AND i.failed + 1 >= i.attempts AS dead_shortened
   FROM ${t.items} i
-  JOIN unnest($3::bigint[], $4::bigint[]) AS l(id, lease) ON i.id = l.id AND i.lease = l.lease
+  JOIN unnest($3::text[], $4::bigint[]) AS l(id, lease) ON i.id = l.id AND i.lease = l.lease
   WHERE i.queue = $2 AND i.due_at > ${NOW}
   ORDER BY i.id FOR UPDATE OF i
 ),
@@ -64,6 +64,6 @@ wake AS (
   SELECT pg_notify(${t.channel}, $2) WHERE (SELECT queue FROM shortened)
   UNION ALL SELECT pg_notify(${t.channel}, $6) WHERE (SELECT dead FROM shortened)
 )
-SELECT m.id::text AS id, m.lease::text AS lease, s.queue AS shortened, s.dead AS dead_shortened, ${sizeOf('wake')} AS woke
+SELECT m.id, m.lease::text AS lease, s.queue AS shortened, s.dead AS dead_shortened, ${sizeOf('wake')} AS woke
 FROM moved m, shortened s`;
 }
