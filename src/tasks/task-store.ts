@@ -8,6 +8,7 @@
  *
  * Keys of a queue are its key base `{prefix:queue}` (data/keys.ts). Times are ms.
  */
+import type { SqlClient } from '../data/options.js';
 import { VisqTypeError } from '../errors.js';
 import type { RecordState, TaskEventListener, TaskFailure, TaskRecord } from './records.js';
 
@@ -44,6 +45,12 @@ export interface EnqueueRequest {
   readonly tasks: readonly NewTask[];
   readonly delayMs: number;
   readonly priority: number;
+  /**
+   * The caller's transaction to write in (`execute(args, { db })`); only given to a store
+   * that is `transactional` (see data/backend.ts QueueStore), whose step then takes effect
+   * when that transaction commits.
+   */
+  readonly db?: SqlClient;
 }
 
 /**

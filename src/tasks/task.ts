@@ -3,7 +3,8 @@
  * run on the task's queue and returns an EnqueuedTask to wait on.
  */
 import { v4 as uuidv4 } from 'uuid';
-import { MAX_BATCH } from '../data/options.js';
+import { MAX_BATCH, type SqlClient } from '../data/options.js';
+import { checkTransactional } from '../data/store.js';
 import * as check from '../validate.js';
 import type { AppCore, RegisteredTask } from './core.js';
 import { EnqueuedTask } from './enqueued.js';
@@ -21,9 +22,10 @@ export async function enqueue(
   registered: RegisteredTask,
   argsList: readonly unknown[],
   where: (i: number) => string,
-  { delay, priority }: { delay: number; priority: number },
+  { delay, priority, db }: { delay: number; priority: number; db?: SqlClient | undefined },
 ): Promise<string[]> {
   core.ensureOpen();
+  checkTransactional(core.store, db, "this app's");
   const { name, nameJson, settings } = registered;
   const maxBytes = core.queue(settings.queue).settings.maxItemBytes;
   const tasks: NewTask[] = [];
@@ -33,7 +35,8 @@ export async function enqueue(
   const base = core.base(settings.queue);
   const delayMs = check.toMs(delay);
   for (let start = 0; start < tasks.length; start += MAX_BATCH) {
-    await core.tasks.enqueue(base, { task: name, tasks: tasks.slice(start, start + MAX_BATCH), delayMs, priority });
+    const batch = tasks.slice(start, start + MAX_BATCH);
+    await core.tasks.enqueue(base, { task: name, tasks: batch, delayMs, priority, ...(db ? { db } : {}) });
   }
   // tools list queues from the registry instead of scanning keys; never fails the enqueue
   if (tasks.length > 0) await core.listQueue(settings.queue);
@@ -69,7 +72,8 @@ export class Task<A extends readonly unknown[], R> {
 
   /**
    * Enqueues one run with `args` (a JSON-encodable tuple), in one round trip. With `delay`
-   * (seconds) it starts no earlier than that; `priority` (-1000..1000) orders it.
+   * (seconds) it starts no earlier than that; `priority` (-1000..1000) orders it; with
+   * `db` (PostgresStore) it is enqueued inside the caller's open transaction.
    */
   async execute(args: A, opts?: ExecuteOptions): Promise<EnqueuedTask<R>> {
     const [id] = await enqueue(this.#core, this.#registered, [args], () => 'args', executeOptions(opts));

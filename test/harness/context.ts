@@ -208,7 +208,9 @@ async function startPostgresFile(): Promise<FileStore> {
   const stores = new Map<PostgresStore, string>();
   const connect = (): PostgresStore => {
     const name = `visq-test-${stores.size + 1}`;
-    const store = new PostgresStore({ connectionString: database.url, max: 4, application_name: name });
+    // idle connections stay until the store closes: no idle timers of the pool's own
+    // outlive what a test closes (tests check that an app leaves no timer behind)
+    const store = new PostgresStore({ connectionString: database.url, max: 4, application_name: name, idleTimeoutMillis: 0 });
     stores.set(store, name);
     return store;
   };

@@ -248,10 +248,8 @@ export class PostgresQueueBackend implements QueueBackend {
     return (await this.#parent?.maintain()) ?? -1;
   }
 
-  /** Items became visible in a committed statement of this store: wake readers here, and elsewhere if it sent no NOTIFY. */
   #shown(notified: boolean): void {
-    this.#core.wakeups.wake(this.#base);
-    if (!notified) this.#core.announcer.owe(this.#base);
+    this.#core.shown(this.#base, notified);
   }
 }
 

@@ -51,8 +51,17 @@ describe('new PostgresStore', () => {
     expect(await listQueues(pgx.main, { prefix: pgx.prefix })).toEqual([...names].sort());
   });
 
-  it('cannot hold task records yet: Visq refuses it with a TypeError', () => {
-    expect(() => new Visq({ store: pgx.main })).toThrow(VisqTypeError);
+  it('serves task queues: a Visq app on it runs tasks', async () => {
+    const app = new Visq({ store: pgx.main, prefix: pgx.prefix });
+    try {
+      const add = app.task('add', (a: number, b: number) => a + b, { saveResults: 60 });
+      app.worker();
+      const et = await add.execute([1, 2]);
+      expect(await et.wait(10)).toBe(true);
+      expect(await et.result()).toBe(3);
+    } finally {
+      await app.close();
+    }
   });
 });
 
