@@ -73,7 +73,7 @@ describe('execute in a transaction', () => {
   it('leaves nothing after ROLLBACK: no item, no record, nothing for a worker to run', async () => {
     const mailer = app();
     let runs = 0;
-    const mail = mailer.task('mail', () => {
+    const mail = mailer.task('mail', (_to: string) => {
       runs += 1;
     });
     const attempt = pgx.transaction(async (client) => {
