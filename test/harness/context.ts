@@ -40,6 +40,11 @@ export interface StoreContext {
   readonly redis: Redis | Cluster;
   /** The file's redis-server; throws on other stores (a Cluster has no one server). */
   readonly server: RedisServer;
+  /**
+   * Where another process reaches the file's store: the redis-server's URL, or the
+   * PostgreSQL database's; throws on the cluster and in memory.
+   */
+  readonly url: string;
   /** A key prefix unique to the current test. */
   readonly prefix: string;
   /** Every stored value of the current test's prefix, for "nothing changed" checks. */
@@ -92,6 +97,7 @@ interface FileStore {
   readonly store: StoreLike;
   redis(): Redis | Cluster;
   server(): RedisServer;
+  url(): string;
   snapshot(marker: string): Promise<Record<string, unknown>>;
   elsewhere(): StoreLike;
   blockedWaits(): Promise<number>;
@@ -122,6 +128,7 @@ async function startRedisFile(extraArgs: readonly string[]): Promise<FileStore> 
     store: redis,
     redis: () => redis,
     server: () => server,
+    url: () => server.url,
     snapshot: (marker) => snapshotRedis(redis, marker),
     elsewhere: () => server.client(),
     async blockedWaits() {
@@ -160,6 +167,7 @@ async function startClusterFile(): Promise<FileStore> {
     store: redis,
     redis: () => redis,
     server: () => unavailable('ctx.server', 'cluster'),
+    url: () => unavailable('ctx.url', 'cluster'),
     snapshot: (marker) => snapshotRedis(redis, marker),
     elsewhere: connect,
     async blockedWaits() {
@@ -187,6 +195,7 @@ function startMemoryFile(): FileStore {
     store,
     redis: () => unavailable('ctx.redis', 'memory'),
     server: () => unavailable('ctx.server', 'memory'),
+    url: () => unavailable('ctx.url', 'memory'),
     snapshot: async (marker) => dumpMemoryStore(store, marker),
     elsewhere: () => store,
     blockedWaits: async () => pendingWaits(store),
@@ -221,6 +230,7 @@ async function startPostgresFile(): Promise<FileStore> {
     store,
     redis: () => unavailable('ctx.redis', 'postgres'),
     server: () => unavailable('ctx.server', 'postgres'),
+    url: () => database.url,
     snapshot: (marker) => snapshotPostgres(admin, store.schema, marker),
     elsewhere: connect,
     blockedWaits: async () => [...stores.keys()].reduce((sum, each) => sum + pendingPostgresWaits(each), 0),
@@ -273,6 +283,9 @@ export function useStore(extraArgs: readonly string[] = []): StoreContext {
     },
     get server() {
       return current().server();
+    },
+    get url() {
+      return current().url();
     },
     get prefix() {
       return prefix;

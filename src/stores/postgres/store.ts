@@ -162,6 +162,14 @@ export class StoreCore {
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** `value` as a schema name: a lowercase SQL identifier; a TypeError or RangeError naming `name` otherwise. */
+export function schemaName(name: string, value: unknown): string {
+  const expected = 'a lowercase SQL identifier (a letter or `_`, then letters, digits or `_`; at most 63)';
+  if (typeof value !== 'string') throw check.typeError(name, expected, value);
+  if (!SCHEMA.test(value)) throw new VisqRangeError(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`);
+  return value;
+}
+
 /**
  * A queue store in PostgreSQL: `new DataQueue(new PostgresStore({ connectionString }),
  * 'jobs')` behaves like a queue on Redis — same ids, leases, ordering, visibility
@@ -192,11 +200,7 @@ export class PostgresStore implements QueueStore, TaskStoreProvider {
    */
   constructor(connection: PostgresConnectionOptions | PostgresPool, options?: PostgresStoreOptions) {
     const opts = check.options('options', options, ['schema', 'listenUrl']);
-    if (opts.schema !== undefined && (typeof opts.schema !== 'string' || !SCHEMA.test(opts.schema))) {
-      const expected = 'a lowercase SQL identifier (a letter or `_`, then letters, digits or `_`; at most 63)';
-      if (typeof opts.schema !== 'string') throw check.typeError('options.schema', expected, opts.schema);
-      throw new VisqRangeError(`Expected \`options.schema\` to be ${expected}, got ${describe(opts.schema)}`);
-    }
+    if (opts.schema !== undefined) schemaName('options.schema', opts.schema);
     const listenUrl = opts.listenUrl === undefined ? undefined : check.text('options.listenUrl', opts.listenUrl, { maxLength: 4096 });
     this.schema = (opts.schema as string | undefined) ?? 'visq';
     const pg = loadPg();
