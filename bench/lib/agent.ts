@@ -95,6 +95,8 @@ async function putJob(job: Extract<Job, { kind: 'put' }>): Promise<() => Promise
 async function drainJob(job: Extract<Job, { kind: 'drain' }>): Promise<() => Promise<JobResult>> {
   const client = await driver(job).data(server, agentIndex);
   closers.push(() => client.close());
+  const { drain } = client;
+  if (drain) return () => timed(async () => ({ items: await drain.call(client, job.batch) }));
   const get = dataGet(client, job.system);
   return () =>
     timed(async () => {

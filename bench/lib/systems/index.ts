@@ -5,10 +5,14 @@ import { bullmq } from './bullmq.js';
 import { streams } from './streams.js';
 import type { SystemDriver } from './types.js';
 import { visq } from './visq.js';
+import { graphileWorker, pgBoss, visqPostgres } from '../postgres/systems.js';
 
 export const drivers: Readonly<Record<SystemName, SystemDriver>> = {
   visq,
   streams,
   bullmq,
   'bee-queue': beeQueue,
+  'visq-postgres': visqPostgres,
+  'pg-boss': pgBoss,
+  'graphile-worker': graphileWorker,
 };
