@@ -7,7 +7,9 @@
  *   `add` task with its defaults and a worker with prefetch max(100, concurrency).
  * - **pg-boss** (10.x, the last for Node 20): put = `insert` of the batch; get+done =
  *   `fetch(queue, { batchSize: n })` then `complete(queue, ids)` (its batch fetch); tasks:
- *   one `work` loop fetching `concurrency` jobs a time and running them at once.
+ *   the same loop fetching `concurrency` jobs a time, running them at once, completing
+ *   them together, and fetching again at once (pg-boss 10's `work()` waits at least 0.5 s
+ *   between fetches). An empty fetch is tried again after 50 ms.
  * - **graphile-worker** (0.17): put = `addJobs` of the batch; get+done = a worker running a
  *   no-op task with `concurrency: n` and a local queue of n (its batch fetch: one query
  *   locks n jobs) and completions batched (`completeJobBatchDelay: 0`), until a fetch finds
@@ -15,7 +17,7 @@
  *   concurrency + 1 (its documented starting point) and batched completions.
  */
 import PgBoss from 'pg-boss';
-import { makeWorkerUtils, run, type Runner, type TaskList } from 'graphile-worker';
+import { Logger, makeWorkerUtils, run, type Runner, type TaskList } from 'graphile-worker';
 import { DataQueue, PostgresStore, Visq, type Worker } from '../../../dist/index.js';
 import type { Payload, ServerAddress, TaskArgs } from '../protocol.js';
 import { DATA_QUEUE, TASK_QUEUE, type Batch, type SystemDriver, type TaskClient } from '../systems/types.js';
@@ -142,28 +144,35 @@ export const pgBoss: SystemDriver = {
         await instance.insert(argsList.map((data) => ({ name: TASK_QUEUE, data })));
       },
       async worker(concurrency, hooks) {
-        let id: string | undefined;
+        // its batch fetch, as its get + done above: `work()` in pg-boss 10 waits out its
+        // polling interval (at least 0.5 s) after every fetch, jobs or not, which would
+        // bound it to `concurrency` jobs per 0.5 s; this loop fetches again at once
+        const stop = new AbortController();
+        let running: Promise<void> | undefined;
+        const loop = async (): Promise<void> => {
+          while (!stop.signal.aborted) {
+            const jobs = await instance.fetch<TaskArgs>(TASK_QUEUE, { batchSize: concurrency });
+            if (jobs.length === 0) {
+              await new Promise((resolve) => setTimeout(resolve, 50));
+              continue;
+            }
+            await Promise.all(
+              jobs.map(async (job) => {
+                hooks.started?.(job.data);
+                return job.data.a + job.data.b;
+              }),
+            );
+            await instance.complete(TASK_QUEUE, jobs.map((job) => job.id));
+            for (let i = 0; i < jobs.length; i += 1) hooks.finished();
+          }
+        };
         return {
           start() {
-            void instance
-              .work<TaskArgs>(TASK_QUEUE, { batchSize: concurrency, pollingIntervalSeconds: 0.5 }, async (jobs) => {
-                await Promise.all(
-                  jobs.map(async (job) => {
-                    hooks.started?.(job.data);
-                    return job.data.a + job.data.b;
-                  }),
-                );
-                // the batch is completed when the handler returns: counted once it has been
-                queueMicrotask(() => {
-                  for (let i = 0; i < jobs.length; i += 1) hooks.finished();
-                });
-              })
-              .then((workId) => {
-                id = workId;
-              }, hooks.failed);
+            running = loop().catch(hooks.failed);
           },
           async close() {
-            if (id) await instance.offWork({ id });
+            stop.abort();
+            await running;
           },
         };
       },
@@ -180,23 +189,30 @@ function batching(size: number): { localQueue?: { size: number }; completeJobBat
   return size > 1 ? { localQueue: { size }, completeJobBatchDelay: 0 } : { completeJobBatchDelay: 0 };
 }
 
+/** graphile-worker logs every job at INFO by default: printing it would be most of what it does here. */
+const quiet = new Logger(() => () => undefined);
+
+/**
+ * A graphile-worker runner. Its pool: as many connections as it asks for up to 10 (with a
+ * local queue it fetches and completes in batches, so it needs few).
+ */
 async function runner(url: string, concurrency: number, localQueue: number, taskList: TaskList): Promise<Runner> {
   return run({
     connectionString: url,
-    maxPoolSize: POOL_MAX,
+    maxPoolSize: Math.min(10, concurrency + 2),
     concurrency,
     noHandleSignals: true,
     pollInterval: 1000,
     taskList,
     preset: { worker: batching(localQueue) },
-    logger: undefined,
+    logger: quiet,
   });
 }
 
 export const graphileWorker: SystemDriver = {
   async data(server) {
     const url = database(server);
-    const utils = await makeWorkerUtils({ connectionString: url, maxPoolSize: POOL_MAX });
+    const utils = await makeWorkerUtils({ connectionString: url, maxPoolSize: POOL_MAX, logger: quiet });
     await utils.migrate();
     return {
       async put(items) {
@@ -230,7 +246,7 @@ export const graphileWorker: SystemDriver = {
 
   async tasks(server) {
     const url = database(server);
-    const utils = await makeWorkerUtils({ connectionString: url, maxPoolSize: POOL_MAX });
+    const utils = await makeWorkerUtils({ connectionString: url, maxPoolSize: POOL_MAX, logger: quiet });
     await utils.migrate();
     return {
       async push(argsList) {
