@@ -99,26 +99,29 @@ async function putJob(job: Extract<Job, { kind: 'put' }>): Promise<() => Promise
  */
 async function drainJob(job: Extract<Job, { kind: 'drain' }>): Promise<() => Promise<JobResult>> {
   const consumers = job.consumers ?? 1;
-  const gets = await Promise.all(
-    Array.from({ length: consumers }, async (_, i) => {
+  const drains = await Promise.all(
+    Array.from({ length: consumers }, async (_, i): Promise<() => Promise<number>> => {
       // consumers are numbered apart across agents (Streams names its consumers)
       const client = await driver(job).data(server, agentIndex * consumers + i);
       closers.push(() => client.close());
-      return dataGet(client, job.system);
+      // a push consumer (graphile-worker) drains by its own loop
+      const { drain } = client;
+      if (drain) return () => drain.call(client, job.batch);
+      const get = dataGet(client, job.system);
+      return async () => {
+        let items = 0;
+        for (;;) {
+          const batch = await get(job.batch);
+          if (batch.items.length === 0) return items;
+          await batch.ack();
+          items += batch.items.length;
+        }
+      };
     }),
   );
-  const drain = async (get: NonNullable<DataClient['get']>): Promise<number> => {
-    let items = 0;
-    for (;;) {
-      const batch = await get(job.batch);
-      if (batch.items.length === 0) return items;
-      await batch.ack();
-      items += batch.items.length;
-    }
-  };
   return () =>
     timed(async () => {
-      const counts = await Promise.all(gets.map(drain));
+      const counts = await Promise.all(drains.map((drain) => drain()));
       return { items: counts.reduce((sum, n) => sum + n, 0) };
     });
 }

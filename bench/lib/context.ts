@@ -29,6 +29,8 @@ export interface Context {
   readonly pool: AgentPool;
   /** The systems selected with --systems. */
   readonly systems: readonly SystemName[];
+  /** The private PostgreSQL, when the `postgres` workload runs. */
+  readonly postgres?: import('./postgres/server.js').PostgresBench;
   /** Client shares of commands per `system:group`, from the MONITOR probes. */
   readonly shares: Map<string, ClientShares>;
   log(line: string): void;
@@ -90,12 +92,19 @@ const PHASE_TIMEOUT_MS = 240_000;
 
 /**
  * Prepares every assignment, then starts them together. With `metered`, commandstats
- * are reset before the timed part and read after it.
+ * are reset before the timed part and read after it. `serverCpu` reads the CPU the
+ * server under test has used so far, µs (default: redis-server's); the result's
+ * `redisCpuUs` is that server's.
  */
-export async function runPhase(ctx: Context, assignments: readonly Assignment[], metered = false): Promise<PhaseResult> {
+export async function runPhase(
+  ctx: Context,
+  assignments: readonly Assignment[],
+  metered = false,
+  serverCpu: () => Promise<number> = () => cpuMicros(ctx.admin),
+): Promise<PhaseResult> {
   const ids = await Promise.all(assignments.map(({ agent, job }) => ctx.pool.agent(agent).prepare(job)));
   if (metered) await ctx.admin.config('RESETSTAT');
-  const redisBefore = await cpuMicros(ctx.admin);
+  const redisBefore = await serverCpu();
   const ownBefore = process.cpuUsage();
   const machineBefore = sampleCpu();
   const windowStart = performance.now();
@@ -107,7 +116,7 @@ export async function runPhase(ctx: Context, assignments: readonly Assignment[],
   const windowUs = (performance.now() - windowStart) * 1000;
   const machine = busyCores(machineBefore, sampleCpu());
   const own = process.cpuUsage(ownBefore);
-  const redisCpuUs = (await cpuMicros(ctx.admin)) - redisBefore;
+  const redisCpuUs = (await serverCpu()) - redisBefore;
   const commands = metered ? await commandStats(ctx.admin) : undefined;
   const start = Math.min(...results.map((r) => r.startNs));
   const end = Math.max(...results.map((r) => r.endNs));

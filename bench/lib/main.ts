@@ -14,7 +14,7 @@ import { startRedisServer } from '../../test/harness/redis-server.js';
 import { AgentPool } from './agents.js';
 import { measureLoad } from './machine.js';
 import type { Context, Settings } from './context.js';
-import { DEFAULT_SYSTEMS, SYSTEMS, type SystemName } from './protocol.js';
+import { DEFAULT_SYSTEMS, POSTGRES_SYSTEMS, SYSTEMS, type SystemName } from './protocol.js';
 import { goals, goalsTable } from './goals.js';
 import { commandBreakdown, depthTable, latencyTable, memoryTable, throughputTable, type Row } from './report.js';
 import type { ThroughputRow } from './throughput.js';
@@ -24,6 +24,9 @@ import { runDataLatency, runTaskLatency } from './workloads/latency.js';
 import { runMemory } from './workloads/memory.js';
 import { runPut } from './workloads/put.js';
 import { runTaskProcess, runTaskPush } from './workloads/tasks.js';
+import { postgresGoals } from './postgres/report.js';
+import { startPostgresBench, type PostgresBench } from './postgres/server.js';
+import { runPostgres } from './postgres/workload.js';
 
 const WORKLOADS: Readonly<Record<string, (ctx: Context) => Promise<Row[]>>> = {
   put: runPut,
@@ -34,13 +37,14 @@ const WORKLOADS: Readonly<Record<string, (ctx: Context) => Promise<Row[]>>> = {
   'task-latency': runTaskLatency,
   memory: runMemory,
   depth: runDepth,
+  postgres: runPostgres,
 };
 
 const USAGE = `Usage: npm run bench -- [options]
 
   --quick              1 measured run per cell, shorter runs and smaller fills (about 4 minutes)
   --only <a,b,...>     workloads: ${Object.keys(WORKLOADS).join(', ')}
-  --systems <a,b,...>  systems: ${SYSTEMS.join(', ')} (default: all but visq-otel,
+  --systems <a,b,...>  systems: ${[...SYSTEMS, ...POSTGRES_SYSTEMS].join(', ')} (default: all but visq-otel,
                        visq with a tracer provider registered and sampling off)
   --reps <n>           measured runs per cell (default 3; the warm-up run is extra)
   --json               write bench/results/latest.json and print it on stdout (the tables go to stderr)
@@ -135,7 +139,8 @@ if (values.help) {
   process.exit(0);
 }
 const only = list(values.only, Object.keys(WORKLOADS), '--only') ?? Object.keys(WORKLOADS);
-const systems: readonly SystemName[] = list(values.systems, SYSTEMS, '--systems') ?? DEFAULT_SYSTEMS;
+const ALL_SYSTEMS: readonly SystemName[] = [...SYSTEMS, ...POSTGRES_SYSTEMS];
+const systems: readonly SystemName[] = list(values.systems, ALL_SYSTEMS, '--systems') ?? DEFAULT_SYSTEMS;
 const base = values.quick ? QUICK : FULL;
 const reps = values.reps === undefined ? base.reps : Number(values.reps);
 if (!Number.isInteger(reps) || reps < 1) fail(`--reps: expected an integer >= 1, got ${values.reps ?? ''}`);
@@ -165,10 +170,16 @@ if (loadBefore > 0.2) {
 }
 const server = await startRedisServer();
 const admin = server.client();
+// the postgres workload's own server: Debian's PostgreSQL binaries, as the tests start them
+const postgres: PostgresBench | undefined = only.includes('postgres') ? await startPostgresBench() : undefined;
 const profileDir = here('../results/profiles');
 if (values['cpu-prof']) mkdirSync(profileDir, { recursive: true });
 const agentFlags = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-const pool = new AgentPool(AGENTS, { host: '127.0.0.1', port: server.port }, agentFlags);
+const pool = new AgentPool(
+  AGENTS,
+  { host: '127.0.0.1', port: server.port, ...(postgres ? { postgres: postgres.url } : {}) },
+  agentFlags,
+);
 
 let stopping = false;
 async function shutdown(): Promise<void> {
@@ -176,10 +187,11 @@ async function shutdown(): Promise<void> {
   stopping = true;
   await pool.stop().catch(() => pool.kill());
   await server.stop();
+  await postgres?.stop();
 }
 process.once('SIGINT', () => {
   pool.kill();
-  void server.stop().finally(() => process.exit(130));
+  void Promise.allSettled([server.stop(), postgres?.stop()]).finally(() => process.exit(130));
 });
 
 if (values.pin) {
@@ -217,6 +229,14 @@ try {
       bullmq: packageVersion('../node_modules/bullmq/package.json'),
       'bee-queue': packageVersion('../node_modules/bee-queue/package.json'),
       ioredis: packageVersion('../../node_modules/ioredis/package.json'),
+      ...(postgres
+        ? {
+            postgresql: postgres.version,
+            'pg-boss': packageVersion('../node_modules/pg-boss/package.json'),
+            'graphile-worker': packageVersion('../node_modules/graphile-worker/package.json'),
+            pg: packageVersion('../../node_modules/pg/package.json'),
+          }
+        : {}),
     },
     settings,
     pinned: values.pin,
@@ -225,15 +245,17 @@ try {
   };
   log(`redis-server ${redisVersion} on port ${server.port}; ${AGENTS} agent processes; workloads: ${only.join(', ')}`);
 
-  const ctx: Context = { settings, admin, pool, systems, shares: new Map(), log };
+  const ctx: Context = { settings, admin, pool, systems, shares: new Map(), log, ...(postgres ? { postgres } : {}) };
   const rows: Row[] = [];
   for (const name of only) {
     const run = WORKLOADS[name];
     if (run) rows.push(...(await run(ctx)));
   }
-  const goalList = goals(rows);
+  const goalList = [...goals(rows), ...postgresGoals(rows)];
 
-  const throughput = rows.filter((r): r is ThroughputRow => r.kind === 'throughput');
+  const onPostgres = (r: Row): boolean => (POSTGRES_SYSTEMS as readonly string[]).includes(r.system);
+  const throughput = rows.filter((r): r is ThroughputRow => r.kind === 'throughput' && !onPostgres(r));
+  const postgresRows = rows.filter((r): r is ThroughputRow => r.kind === 'throughput' && onPostgres(r));
   const sections: string[] = [
     `visq benchmark, ${meta.date.slice(0, 10)}: ${meta.machine.cores} × ${meta.machine.cpu}, ${meta.machine.memoryGiB} GiB, ` +
       `Node ${meta.node}, Redis ${meta.redis} (private, no persistence); ` +
@@ -252,6 +274,14 @@ try {
         'Task rows: "defaults" = each system\'s task defaults; "at least once" = visq attempts: 3, visTimeout: 30 and the\n' +
         'peers\' equivalent (3 attempts, stalled-job recovery, no results kept; bench/README.md).\n\n' +
         throughputTable(throughput),
+    );
+  }
+  if (postgresRows.length > 0 && postgres) {
+    sections.push(
+      `PostgreSQL ${postgres.version} (private, fsync off, synchronous_commit on), pg-boss ${meta.versions['pg-boss'] ?? '?'}, ` +
+        `graphile-worker ${meta.versions['graphile-worker'] ?? '?'}, pg ${meta.versions.pg ?? '?'}: visq ÷ = visq-postgres items/s ` +
+        'over the row\'s.\nThe "Redis CPU" columns hold the PostgreSQL server\'s CPU per item (all its processes); "cmd" does not apply.\n\n' +
+        throughputTable(postgresRows),
     );
   }
   const latency = rows.filter((r) => r.kind === 'latency');

@@ -5,10 +5,14 @@
  */
 
 /** The systems compared. */
-export type SystemName = 'visq' | 'streams' | 'bullmq' | 'bee-queue' | 'visq-otel';
-export const SYSTEMS: readonly SystemName[] = ['visq', 'streams', 'bullmq', 'bee-queue', 'visq-otel'];
-/** Measured when `--systems` is not given: visq-otel (tracing's cost) only on request. */
-export const DEFAULT_SYSTEMS: readonly SystemName[] = SYSTEMS.filter((s) => s !== 'visq-otel');
+export type SystemName = RedisSystemName | PostgresSystemName;
+export type RedisSystemName = 'visq' | 'streams' | 'bullmq' | 'bee-queue' | 'visq-otel';
+export const SYSTEMS: readonly RedisSystemName[] = ['visq', 'streams', 'bullmq', 'bee-queue', 'visq-otel'];
+/** The systems on the private PostgreSQL (the `postgres` workload): visq's PostgresStore and its peers. */
+export type PostgresSystemName = 'visq-postgres' | 'pg-boss' | 'graphile-worker';
+export const POSTGRES_SYSTEMS: readonly PostgresSystemName[] = ['visq-postgres', 'pg-boss', 'graphile-worker'];
+/** Measured when `--systems` is not given: all but visq-otel (tracing's cost), which runs only on request. */
+export const DEFAULT_SYSTEMS: readonly SystemName[] = [...SYSTEMS.filter((s) => s !== 'visq-otel'), ...POSTGRES_SYSTEMS];
 
 /** A data item: the same small JSON object for every system (30 bytes of JSON). */
 export interface Payload {
@@ -81,10 +85,11 @@ export type FromAgent =
   | { type: 'result'; id: number; result: JobResult }
   | { type: 'error'; id: number; message: string };
 
-/** Where the private redis-server listens; passed to every agent. */
+/** Where the private redis-server listens, and the private PostgreSQL's database when one runs; passed to every agent. */
 export interface ServerAddress {
   readonly host: string;
   readonly port: number;
+  readonly postgres?: string;
 }
 
 /** The system-wide monotonic clock in ns, comparable across the agent processes. */

@@ -3,6 +3,7 @@
  * the same workload in the same run: items/s over items/s, and for Redis cost the peer's
  * µs per item over visq's (how many more items visq gets out of a Redis CPU second).
  */
+import type { SystemName } from './protocol.js';
 import type { DepthRow } from './workloads/depth.js';
 import type { LatencyRow } from './workloads/latency.js';
 import type { MemoryRow } from './workloads/memory.js';
@@ -27,16 +28,19 @@ export function table(header: readonly string[], rows: readonly (readonly string
   return [line(header), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
+/** visq's own systems: the rows the peers of a workload are compared with. */
+const isVisq = (system: SystemName): boolean => system === 'visq' || system === 'visq-postgres';
+
 function visqRow<R extends Row>(rows: readonly R[], row: R): R | undefined {
-  return rows.find((r) => r.workload === row.workload && r.system === 'visq' && !r.error);
+  return rows.find((r) => r.workload === row.workload && isVisq(r.system) && !r.error);
 }
 
 export function throughputTable(rows: readonly ThroughputRow[]): string {
   const body = rows.map((row) => {
     const visq = visqRow(rows, row);
-    const isVisq = row.system === 'visq';
+    const ours = isVisq(row.system);
     const peerRatio = (visqValue: number | undefined, peerValue: number): string =>
-      isVisq || visqValue === undefined ? '' : ratio(visqValue / peerValue);
+      ours || visqValue === undefined ? '' : ratio(visqValue / peerValue);
     return [
       row.workload,
       row.system,
@@ -46,7 +50,7 @@ export function throughputTable(rows: readonly ThroughputRow[]): string {
       fixed(row.cmdUsPerItem),
       fixed(row.redisCpuUsPerItem),
       // Redis cost: the peer's µs per item over visq's
-      isVisq || !visq ? '' : ratio(row.redisCpuUsPerItem / visq.redisCpuUsPerItem),
+      ours || !visq ? '' : ratio(row.redisCpuUsPerItem / visq.redisCpuUsPerItem),
       fixed(row.clientCpuUsPerItem, 1),
       int(row.n),
       fixed(row.otherCores),

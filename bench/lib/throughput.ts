@@ -23,6 +23,11 @@ export interface ThroughputSpec {
   readonly initialN: number;
   readonly minN: number;
   readonly step: number;
+  /**
+   * The server under test when it is not the Redis: how to empty it between runs and how
+   * much CPU it has used (µs). No MONITOR probe then: command figures are Redis's.
+   */
+  readonly server?: { flush(): Promise<void>; cpuMicros(): Promise<number> };
 }
 
 export interface Rep {
@@ -73,16 +78,20 @@ export async function measureThroughput(ctx: Context, spec: ThroughputSpec): Pro
   const reps: Rep[] = [];
   let n = spec.initialN;
   try {
+    const server = spec.server;
     const once = async (items: number, metered: boolean) => {
-      await flush(ctx);
+      await (server ? server.flush() : flush(ctx));
       if (spec.fill) await runPhase(ctx, spec.fill(items));
-      const phase = await runPhase(ctx, spec.timed(items), metered);
+      const phase = server
+        ? await runPhase(ctx, spec.timed(items), false, () => server.cpuMicros())
+        : await runPhase(ctx, spec.timed(items), metered);
       if (phase.items !== items) throw new Error(`${label}: handled ${phase.items} of ${items} items`);
       return phase;
     };
 
     const key = `${spec.system}:${spec.group}`;
     let shares = ctx.shares.get(key);
+    if (!shares && server) shares = new Map();
     if (!shares) {
       const probeN = roundUp(Math.min(PROBE_ITEMS, spec.initialN), spec.step);
       await flush(ctx);

@@ -1,11 +1,12 @@
 /**
  * Command-line parsing: `node:util` parseArgs per command, and checks of option and
  * argument values in the voice of src/validate.ts. Every problem becomes a UsageError
- * (exit 64) before anything connects to Redis.
+ * (exit 64) before anything connects to a store.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { VisqRangeError, VisqTypeError } from '../errors.js';
 import { tokenOption } from '../observe/guard.js';
+import { schemaName } from '../stores/postgres/store.js';
 import * as check from '../validate.js';
 import { UsageError } from './failures.js';
 import { nearest } from './suggest.js';
@@ -23,10 +24,12 @@ export const COMMON_OPTIONS = {
   json: { type: 'boolean' },
 } as const satisfies OptionsConfig;
 
-/** Options of the commands that open their own Redis connection. */
+/** Options of the commands that open their own store: a Redis or a PostgreSQL database. */
 export const STORE_OPTIONS = {
   ...COMMON_OPTIONS,
   'redis-url': { type: 'string' },
+  'pg-url': { type: 'string' },
+  'pg-schema': { type: 'string' },
   prefix: { type: 'string' },
 } as const satisfies OptionsConfig;
 
@@ -113,6 +116,11 @@ export function itemIdArg(name: string, raw: string): string {
 /** A key prefix, as DataQueue and Visq accept it; default `'visq'`. */
 export function prefixArg(raw: string | undefined, name = '--prefix'): string {
   return raw === undefined ? 'visq' : asUsage(() => check.text(name, raw, { maxLength: 128, forbid: '{}' }));
+}
+
+/** A PostgreSQL schema name, as PostgresStore accepts it. */
+export function schemaArg(name: string, raw: string): string {
+  return asUsage(() => schemaName(name, raw));
 }
 
 /** A host name or address to listen on. */

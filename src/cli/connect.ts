@@ -1,6 +1,6 @@
 /**
  * The CLI's own Redis connection (every command but `worker`, whose module owns its
- * client). Tuned to fail fast: one connection attempt with a short timeout and no
+ * client, when the store is a Redis: see store.ts). Tuned to fail fast: one connection attempt with a short timeout and no
  * reconnects, so an unreachable Redis ends the command with exit code 2 within seconds
  * instead of ioredis retrying forever.
  */
@@ -11,11 +11,6 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** ms to wait for the TCP connection (and TLS handshake) before giving up. */
 const CONNECT_TIMEOUT_MS = 3000;
-
-/** `--redis-url`, else `REDIS_URL`, else the default; only redis: and rediss: URLs. */
-export function redisUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return checkedUrl(flag ?? (env.REDIS_URL || DEFAULT_REDIS_URL), flag === undefined ? 'REDIS_URL' : '`--redis-url`');
-}
 
 /** `raw` if it is a redis: or rediss: URL; `source` names where it came from, for the message. */
 export function checkedUrl(raw: string, source: string): string {

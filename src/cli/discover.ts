@@ -3,13 +3,12 @@
  * put writes (see listQueues), so listing needs no scan of the keyspace. Kept in this one
  * function so the commands do not depend on how queues are found.
  */
-import type { Redis } from 'ioredis';
-import { listQueues } from '../data/store.js';
+import { listQueues, type StoreLike } from '../data/store.js';
 
 /**
  * Names of the queues under `prefix` that have had a put since they were last cleared,
  * sorted. Dead-letter queues belong to their queue and are not listed.
  */
-export async function discoverQueues(redis: Redis, prefix: string): Promise<string[]> {
-  return listQueues(redis, { prefix });
+export async function discoverQueues(store: StoreLike, prefix: string): Promise<string[]> {
+  return listQueues(store, { prefix });
 }

@@ -2,22 +2,25 @@
 
 export type CommandName = 'worker' | 'stats' | 'peek' | 'dead' | 'inspect' | 'forward' | 'serve';
 
-const STORE_OPTIONS = `  --redis-url <url>  Redis to use (default: $REDIS_URL, else redis://127.0.0.1:6379)
-  --prefix <prefix>  key prefix of the queues (default: visq)
-  --json             print JSON instead of a table
-  -h, --help         show this help`;
+const STORE_OPTIONS = `  --redis-url <url>    Redis to use (default: $REDIS_URL, else redis://127.0.0.1:6379)
+  --pg-url <url>       PostgreSQL to use instead, a postgres:// URL (default: $VISQ_PG_URL)
+  --pg-schema <name>   schema of visq's tables in PostgreSQL (default: visq)
+  --prefix <prefix>    key prefix of the queues (default: visq)
+  --json               print JSON instead of a table
+  -h, --help           show this help`;
 
 const EXIT_CODES = `Exit codes:
   0    success
-  1    operational error (item not found, module without an app, Redis error)
-  2    cannot connect to Redis
+  1    operational error (item not found, module without an app, store error)
+  2    cannot connect to the store (Redis or PostgreSQL)
   64   usage error (unknown command, bad option or argument)
   130  a second SIGINT while a worker or serve stops (143: a second SIGTERM);
        forward stopped by SIGINT (143: SIGTERM) before the source was drained`;
 
 export const MAIN_USAGE = `Usage: visq <command> [arguments] [options]
 
-Task workers, queue inspection and a dashboard for visq, the SQS-style queue on Redis.
+Task workers, queue inspection and a dashboard for visq, the SQS-style queue on Redis
+or PostgreSQL.
 
 Commands:
   worker --module <path>    run a worker for the Visq app that a module exports
@@ -48,8 +51,9 @@ Visq app it exports as \`default\` or as \`app\`, and runs a worker for it until
 SIGTERM (a graceful stop: running tasks finish, fetched ones go back to their queue) or
 until its lifetime ends; then exits 0. A second SIGINT exits at once.
 
-The module owns the Redis connection it passes to \`new Visq({ redis })\`, so worker takes
-no --redis-url: read REDIS_URL in the module.
+The module owns the store it passes to \`new Visq(...)\` (a Redis connection or a
+PostgresStore), so worker takes no --redis-url or --pg-url: read REDIS_URL (VISQ_PG_URL)
+in the module.
 
 Options:
   --module <path>            the module that exports the app (required)
@@ -137,7 +141,7 @@ Finds one item in a queue or its dead-letter queue by its id (in a task queue, a
 item id is its task id): its state (ready, delayed,
 inflight, dead), deliveries, priority, when it becomes visible or its lease ends, its
 lease, and the item; for a task queue's item also the task, its status and the runs
-started (attempt). Scans the queue: O(queue size), never blocking Redis. Exits 1 when
+started (attempt). Scans the queue: O(queue size), never blocking the store. Exits 1 when
 no item has the id, saying what became of the task when the id is a task's.
 
 Options:

@@ -233,7 +233,7 @@ export function doneOptions(value: unknown): SqlClient | undefined {
 }
 
 /** An optional `db` option: undefined, or an object with a `query` method. */
-function sqlClient(name: string, value: unknown): SqlClient | undefined {
+export function sqlClient(name: string, value: unknown): SqlClient | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || typeof (value as SqlClient).query !== 'function') {
     throw check.typeError(name, 'a database client with a query(text, values) method, in an open transaction', value);

@@ -42,7 +42,7 @@ import {
   type ReleaseResult,
   type SqlClient,
 } from './options.js';
-import { resolveStore, type StoreLike } from './store.js';
+import { checkTransactional, resolveStore, type StoreLike } from './store.js';
 import { traceReceive, traceSend, traceSettle } from '../trace/spans.js';
 
 /**
@@ -295,10 +295,7 @@ export class DataQueue<T = unknown> {
 
   /** Refuses a transaction for a store that cannot join one, before anything is written. */
   #checkTransactional(db: SqlClient | undefined): void {
-    if (db === undefined || this.#store.transactional === true) return;
-    throw new VisqTypeError(
-      `Option \`opts.db\` needs a store that can join a database transaction (a PostgresStore); this queue's store is ${describe(this.#store)}`,
-    );
+    checkTransactional(this.#store, db, "this queue's");
   }
 
   /**

@@ -5,6 +5,7 @@ import { RedisStore } from '../stores/redis/store.js';
 import * as check from '../validate.js';
 import { describe } from '../validate.js';
 import type { QueueStore } from './backend.js';
+import type { SqlClient } from './options.js';
 
 export type { RedisConnection };
 
@@ -38,6 +39,17 @@ export function resolveStore(name: string, value: unknown): { store: QueueStore;
   if (isQueueStore(value)) return { store: value, owned: false };
   throw new VisqTypeError(
     `Expected \`${name}\` to be an ioredis Redis or Cluster client, a MemoryStore or a PostgresStore, got ${describe(value)}`,
+  );
+}
+
+/**
+ * Refuses a transaction (an `opts.db`) for a store that cannot join one, before anything
+ * is written; `whose` names what the store belongs to in the message ("this queue's").
+ */
+export function checkTransactional(store: QueueStore, db: SqlClient | undefined, whose: string): void {
+  if (db === undefined || store.transactional === true) return;
+  throw new VisqTypeError(
+    `Option \`opts.db\` needs a store that can join a database transaction (a PostgresStore); ${whose} store is ${describe(store)}`,
   );
 }
 

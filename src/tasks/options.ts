@@ -1,4 +1,5 @@
 /** Option types of the task layer, their defaults, and their checks. */
+import { sqlClient, type SqlClient } from '../data/options.js';
 import type { StoreLike } from '../data/store.js';
 import type { RedisConnection } from '../data/store.js';
 import * as check from '../validate.js';
@@ -48,12 +49,19 @@ export interface CronTaskOptions extends TaskOptions {
   tz?: string;
 }
 
-/** Options of `Task.execute`. */
+/** Options of `Task.execute` and `Task.executeMany`. */
 export interface ExecuteOptions {
   /** Seconds before the task may start. Default 0. */
   delay?: number;
   /** Integer from -1000 to 1000; higher starts first. Default 0. */
   priority?: number;
+  /**
+   * Enqueue inside this open transaction (PostgresStore only): the task is invisible to
+   * workers until it commits and never exists if it rolls back. Anything with
+   * `query(text, values) => Promise<{ rows }>`, such as a `pg` client after `BEGIN` (see
+   * docs/postgres.md for other drivers). Other stores reject the option with a TypeError.
+   */
+  db?: SqlClient;
 }
 
 /** Options of `EnqueuedTask.wait`. */
@@ -115,11 +123,12 @@ function traceMode(name: string, value: unknown): 'link' | 'parent' {
   return value;
 }
 
-export function executeOptions(value: unknown): { delay: number; priority: number } {
-  const opts = check.options('opts', value, ['delay', 'priority']);
+export function executeOptions(value: unknown): { delay: number; priority: number; db: SqlClient | undefined } {
+  const opts = check.options('opts', value, ['delay', 'priority', 'db']);
   return {
     delay: opts.delay === undefined ? 0 : check.seconds('opts.delay', opts.delay),
     priority: opts.priority === undefined ? 0 : check.integerIn('opts.priority', opts.priority, -1000, 1000),
+    db: sqlClient('opts.db', opts.db),
   };
 }
 

@@ -9,6 +9,7 @@
  * Keys of a queue are its key base `{prefix:queue}` (data/keys.ts). Times are ms.
  */
 import type { ItemMeta } from '../data/backend.js';
+import type { SqlClient } from '../data/options.js';
 import { VisqTypeError } from '../errors.js';
 import type { RecordState, TaskEventListener, TaskFailure, TaskRecord } from './records.js';
 
@@ -47,6 +48,12 @@ export interface EnqueueRequest {
   readonly priority: number;
   /** The items' metadata, the same for all (see data/backend.ts `ItemMeta`); absent for none. */
   readonly meta?: ItemMeta;
+  /**
+   * The caller's transaction to write in (`execute(args, { db })`); only given to a store
+   * that is `transactional` (see data/backend.ts QueueStore), whose step then takes effect
+   * when that transaction commits.
+   */
+  readonly db?: SqlClient;
 }
 
 /**

@@ -2,7 +2,8 @@
  * Task: a named function registered on an app, with its options. `execute` enqueues one
  * run on the task's queue and returns an EnqueuedTask to wait on.
  */
-import { MAX_BATCH } from '../data/options.js';
+import { MAX_BATCH, type SqlClient } from '../data/options.js';
+import { checkTransactional } from '../data/store.js';
 import { traceSend } from '../trace/spans.js';
 import * as check from '../validate.js';
 import type { AppCore, RegisteredTask } from './core.js';
@@ -22,9 +23,10 @@ export async function enqueue(
   registered: RegisteredTask,
   argsList: readonly unknown[],
   where: (i: number) => string,
-  { delay, priority }: { delay: number; priority: number },
+  { delay, priority, db }: { delay: number; priority: number; db?: SqlClient | undefined },
 ): Promise<string[]> {
   core.ensureOpen();
+  checkTransactional(core.store, db, "this app's");
   const { name, nameJson, settings } = registered;
   const maxBytes = core.queue(settings.queue).settings.maxItemBytes;
   const tasks: NewTask[] = [];
@@ -36,7 +38,7 @@ export async function enqueue(
   const ids = await traceSend(settings.queue, tasks.length, async (meta) => {
     for (let start = 0; start < tasks.length; start += MAX_BATCH) {
       const batch = tasks.slice(start, start + MAX_BATCH);
-      await core.tasks.enqueue(base, { task: name, tasks: batch, delayMs, priority, ...(meta === '' ? {} : { meta }) });
+      await core.tasks.enqueue(base, { task: name, tasks: batch, delayMs, priority, ...(meta === '' ? {} : { meta }), ...(db ? { db } : {}) });
     }
     return tasks.map((t) => t.taskId);
   });
@@ -74,7 +76,8 @@ export class Task<A extends readonly unknown[], R> {
 
   /**
    * Enqueues one run with `args` (a JSON-encodable tuple), in one round trip. With `delay`
-   * (seconds) it starts no earlier than that; `priority` (-1000..1000) orders it.
+   * (seconds) it starts no earlier than that; `priority` (-1000..1000) orders it; with
+   * `db` (PostgresStore) it is enqueued inside the caller's open transaction.
    */
   async execute(args: A, opts?: ExecuteOptions): Promise<EnqueuedTask<R>> {
     const [id] = await enqueue(this.#core, this.#registered, [args], () => 'args', executeOptions(opts));

@@ -25,17 +25,28 @@ export function formatReport(report: ChaosReport): string {
     ['seed', String(options.seed)],
     ['data items through chaos (put + found)', `${d.items} (${d.put} put, ${d.discovered} found only by delivery)`],
     ['tasks through chaos', `${t.executed} (${t.runs} runs)`],
+    ['store', options.store ?? 'redis'],
     ['consumer / worker SIGKILLs', `${f.consumerKills} / ${f.workerKills}`],
     [
       'worker kills around a failed run\'s settle (armed; of them failing the task for good)',
       `${f.failureKills} (${f.failureKillsArmed}; ${f.finalFailureKills})`,
     ],
     ['scripts sent twice: executes / claims / settles', `${f.resentEnqueues} / ${f.resentClaims} / ${f.resentSettles}`],
-    ['Redis restarts (SIGTERM / SIGKILL), AOF everysec', `${f.redisRestarts} / ${f.redisCrashes}`],
-    ['script cache flushes; EVAL fallbacks after NOSCRIPT', `${f.scriptFlushes}; ${f.evalFallbacks}`],
-    ['CLIENT KILL rounds (connections dropped, of them blocked)', `${f.clientKills} (${f.clientsDropped}, ${f.blockedDropped})`],
-    ['full-Redis episodes (puts / executes refused)', `${f.fullEpisodes} (${d.refusedPuts} / ${t.refused})`],
-    ['executes refused as full whose task ran anyway (must be 0)', String(t.refusedButRun)],
+    ...(options.store === 'postgres'
+      ? ([
+          ['PostgreSQL restarts (clean / crash)', `${f.postgresRestarts} / ${f.postgresCrashes}`],
+          [
+            'pg_terminate_backend rounds (connections ended, of them LISTEN)',
+            `${f.terminations} (${f.connectionsTerminated}, ${f.listenersTerminated})`,
+          ],
+        ] as [string, string][])
+      : ([
+          ['Redis restarts (SIGTERM / SIGKILL), AOF everysec', `${f.redisRestarts} / ${f.redisCrashes}`],
+          ['script cache flushes; EVAL fallbacks after NOSCRIPT', `${f.scriptFlushes}; ${f.evalFallbacks}`],
+          ['CLIENT KILL rounds (connections dropped, of them blocked)', `${f.clientKills} (${f.clientsDropped}, ${f.blockedDropped})`],
+          ['full-Redis episodes (puts / executes refused)', `${f.fullEpisodes} (${d.refusedPuts} / ${t.refused})`],
+          ['executes refused as full whose task ran anyway (must be 0)', String(t.refusedButRun)],
+        ] as [string, string][])),
     ['puts with a lost reply (items stored twice by client resend)', `${d.uncertainPuts} (${d.resentPuts})`],
     ['deliveries (unobserved: reply lost)', `${d.deliveries} (${d.unobservedDeliveries})`],
     ['done (answer lost, settled by end state) / stale dones', `${d.done} (${d.doneUnanswered}) / ${d.staleDones}`],

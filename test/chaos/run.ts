@@ -1,8 +1,10 @@
 /**
  * The chaos run from the command line, for long runs:
  *
- *   npm run chaos -- --items 100000 --seconds 120 [--tasks N] [--consumers N] [--workers N] [--seed N] [--keep]
+ *   npm run chaos -- --items 100000 --seconds 120 [--store redis|postgres] [--tasks N] [--consumers N] [--workers N] [--seed N] [--keep]
  *
+ * `--store postgres` runs it on a private PostgreSQL (Debian's binaries, as the tests'):
+ * connections terminated, clean restarts and crashes instead of Redis's disruptions.
  * `--keep` keeps the ledger files (one JSON line per event of each process) for study.
  *
  * Prints the figure table and every violation; exits 1 if there was any.
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '3' },
     seed: { type: 'string' },
     keep: { type: 'boolean' },
+    store: { type: 'string', default: 'redis' },
   },
   strict: true,
 });
@@ -34,7 +37,12 @@ function positive(name: string, raw: string | undefined, min: number): number {
 }
 
 const items = positive('items', values.items, 1);
+if (values.store !== 'redis' && values.store !== 'postgres') {
+  console.error(`chaos: --store must be redis or postgres, got ${JSON.stringify(values.store)}`);
+  process.exit(64);
+}
 const report = await runChaos({
+  store: values.store,
   items,
   seconds: positive('seconds', values.seconds, 2),
   tasks: values.tasks === undefined ? Math.ceil(items / 20) : positive('tasks', values.tasks, 0),

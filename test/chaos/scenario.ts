@@ -1,14 +1,17 @@
 /**
- * One chaos run. A private redis-server with AOF (`appendfsync everysec`) and
- * `noeviction`; data consumer and task worker processes; a producer in this process that
- * puts items and executes tasks over the run's window, some of its executes sent twice
- * (as ioredis resends a command after a reconnect; the workers send some of their claims
- * and settles twice too). Meanwhile, one disruption at a time: consumers and workers
- * SIGKILLed while they hold leases (and started again), workers killing themselves
- * around the settle of a failed run, Redis stopped with SIGTERM or SIGKILL and started again from its AOF, the script cache
- * flushed, every client connection dropped with CLIENT KILL (blocked reads, puts and dones
- * in flight), and Redis made full (`maxmemory`) for a moment. Slot 0 of the consumers and
- * of the workers is never killed: it has to come back from every disruption by itself.
+ * One chaos run. A private server (servers.ts): a redis-server with AOF (`appendfsync
+ * everysec`) and `noeviction`, or a PostgreSQL; data consumer and task worker processes;
+ * a producer in this process that puts items and executes tasks over the run's window
+ * (on Redis some of its executes are sent twice, as ioredis resends a command after a
+ * reconnect; the workers send some of their claims and settles twice too). Meanwhile, one
+ * disruption at a time: consumers and workers SIGKILLed while they hold leases (and
+ * started again), workers killing themselves around the settle of a failed run, and the
+ * server's own: on Redis, restarts from its AOF after SIGTERM or SIGKILL, the script cache
+ * flushed, every client connection dropped with CLIENT KILL (blocked reads, puts and
+ * dones in flight), and Redis made full (`maxmemory`) for a moment; on PostgreSQL, every
+ * client connection terminated (pg_terminate_backend), clean restarts and crashes. Slot 0
+ * of the consumers and of the workers is never killed: it has to come back from every
+ * disruption by itself.
  *
  * Disruptions stop at 75% of the window while the producer goes on to its end, so that
  * the survivors have work after the last one. Then the run waits until both queues hold
@@ -21,20 +24,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
 import { DataQueue, Visq, type TaskMessage, type TaskRecord } from '../../src/index.js';
-import { startRedisServer, type RedisServer } from '../harness/redis-server.js';
 import { verifyCounters } from './counters.js';
 import { Disruptor, plan } from './disruptions.js';
 import { readLedger, type ChaosItem, type LedgerLine } from './ledger.js';
 import { FixtureSlot } from './processes.js';
 import { Producer } from './producer.js';
 import type { ChaosReport } from './report.js';
-import { resending } from './resend.js';
+import { resending, type Resending } from './resend.js';
+import { startChaosServer, type ChaosStoreKind } from './servers.js';
 import { DATA, random, TASKS } from './settings.js';
 import { registerChaosTasks } from './tasks.js';
 import { verifyData, verifyTasks } from './verify.js';
 
 export interface ChaosOptions {
+  /** The store under test. Default 'redis'. */
+  readonly store?: ChaosStoreKind;
   /** Data items to put. */
   readonly items: number;
   /** Tasks to execute. */
@@ -55,11 +61,6 @@ export interface ChaosOptions {
 /** Work put after the disruptions, when only the never-killed processes are left to take it. */
 const PROBE = { items: 20, tasks: 4 } as const;
 
-/** The redis-server of a run: AOF every second, never evicting. */
-function startChaosRedis(): Promise<RedisServer> {
-  return startRedisServer(['--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction']);
-}
-
 /** Drains a queue read at-most-once (a dead-letter queue), 1000 at a time. */
 async function drain<T>(queue: DataQueue<T>): Promise<Map<string, T>> {
   const all = new Map<string, T>();
@@ -74,12 +75,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
   const next = random(options.seed);
   const ledgerDir = mkdtempSync(join(tmpdir(), 'visq-chaos-'));
-  const server = await startChaosRedis();
-  const admin = server.client();
-  admin.on('error', () => undefined);
-  const producerRedis = server.client();
-  producerRedis.on('error', () => undefined);
-  const env = { url: server.url, ledgerDir };
+  const server = await startChaosServer(options.store ?? 'redis');
+  const producerStore = server.store();
+  const env = { store: server.kind, url: server.url, ledgerDir };
   const consumers = Array.from(
     { length: options.consumers },
     (_, i) => new FixtureSlot(`consumer${i}`, 'data-consumer', env, options.seed + i),
@@ -88,29 +86,32 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     { length: options.workers },
     (_, i) => new FixtureSlot(`worker${i}`, 'task-worker', env, options.seed + 100 + i),
   );
-  const queue = new DataQueue<ChaosItem>(producerRedis, DATA.queue, {
+  const queue = new DataQueue<ChaosItem>(producerStore, DATA.queue, {
     prefix: DATA.prefix,
     visTimeout: DATA.visTimeout,
     attempts: DATA.attempts,
     useDead: true,
   });
-  // some executes are sent twice: each must still put its task once
+  // on Redis some executes are sent twice: each must still put its task once
   const resendChance = random(options.seed + 7);
-  const producerTwice = resending(producerRedis, (script) => script === 'tasks/enqueue' && resendChance() < 0.2);
-  const app = new Visq({ redis: producerTwice.redis, prefix: TASKS.prefix });
+  const producerTwice: Resending | undefined =
+    server.kind === 'redis'
+      ? resending(producerStore as Redis, (script) => script === 'tasks/enqueue' && resendChance() < 0.2)
+      : undefined;
+  const app = new Visq({ store: producerTwice?.redis ?? producerStore, prefix: TASKS.prefix });
   let producer: Producer | undefined;
   // poison tasks at once: runs that fail soon, for a worker armed to die around one's settle
-  const disruptor = new Disruptor(server, admin, { consumers, workers }, next, async () => producer?.failing(4));
+  const disruptor = new Disruptor(server, { consumers, workers }, next, async () => producer?.failing(4));
   const violations: string[] = [];
   try {
     await Promise.all([...consumers, ...workers].map((slot) => slot.start()));
-    log(`chaos: redis on ${server.port}, seed ${options.seed}, ledger ${ledgerDir}`);
+    log(`chaos: ${server.kind} at ${server.url}, seed ${options.seed}, ledger ${ledgerDir}`);
     producer = new Producer(queue, registerChaosTasks(app), next);
     const windowMs = options.seconds * 1000;
     const started = performance.now();
     const producing = producer.run(options.items, options.tasks, windowMs);
 
-    const { next: nextDisruption, required } = plan(next);
+    const { next: nextDisruption, required } = plan(next, server);
     const lastAt = windowMs * 0.75;
     // room for every required disruption and about as much time again for their own length
     const gapMs = Math.min(1500, lastAt / (2 * required));
@@ -139,7 +140,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await producer.probe(PROBE.items, PROBE.tasks);
     const left = await settle([queue, tasksQueue], settleSeconds);
     if (left) violations.push(`the queues did not settle within ${settleSeconds} s: ${left}`);
-    await disruptor.countEvalFallbacks();
+    await disruptor.finish();
     await stop([consumers[0], workers[0]].filter((slot) => slot !== undefined));
 
     // before the drain below, whose reads of the dead letters count as deliveries there
@@ -185,7 +186,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
     violations.push(...data.violations, ...tasks.violations, ...counters.violations, ...resumed(lines, probedAt));
     const figures = disruptor.figures;
-    figures.resentEnqueues = producerTwice.resent.get('tasks/enqueue') ?? 0;
+    figures.resentEnqueues = producerTwice?.resent.get('tasks/enqueue') ?? 0;
     for (const line of lines) {
       if (line.e === 'resent' && line.script === 'tasks/claim') figures.resentClaims += 1;
       if (line.e === 'resent' && line.script === 'tasks/settle') figures.resentSettles += 1;

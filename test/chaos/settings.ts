@@ -32,7 +32,9 @@ export const TASKS = {
 
 /** The environment a chaos fixture process reads. */
 export interface FixtureEnv {
-  /** The Redis under test. */
+  /** The kind of store under test. */
+  readonly store: 'redis' | 'postgres';
+  /** Where it is: the Redis, or the PostgreSQL database. */
   readonly url: string;
   /** The directory of the ledger files. */
   readonly ledgerDir: string;
@@ -49,6 +51,7 @@ function required(name: string): string {
 
 export function fixtureEnv(): FixtureEnv {
   return {
+    store: required('CHAOS_STORE') === 'postgres' ? 'postgres' : 'redis',
     url: required('CHAOS_URL'),
     ledgerDir: required('CHAOS_LEDGER'),
     name: required('CHAOS_NAME'),
@@ -58,6 +61,7 @@ export function fixtureEnv(): FixtureEnv {
 
 export function envFor(fixture: FixtureEnv): Record<string, string> {
   return {
+    CHAOS_STORE: fixture.store,
     CHAOS_URL: fixture.url,
     CHAOS_LEDGER: fixture.ledgerDir,
     CHAOS_NAME: fixture.name,

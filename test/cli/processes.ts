@@ -1,7 +1,8 @@
 /**
  * The `visq` bin as real processes (`node --import tsx src/cli/main.ts ...`) for the CLI
- * suites: spawned with the file's Redis and the test's prefix in the environment, and
- * killed after the test, passed or failed, with the queues and apps the test opened.
+ * suites: spawned with the file's store (REDIS_URL, or VISQ_PG_URL on PostgreSQL) and the
+ * test's prefix in the environment, and killed after the test, passed or failed, with the
+ * queues and apps the test opened.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +32,7 @@ export function finished(child: ChildProcess): Promise<Finished> {
 }
 
 export interface CliContext {
-  /** Starts `visq ...args`; REDIS_URL and VISQ_PREFIX are this file's server and this test's prefix. */
+  /** Starts `visq ...args`; REDIS_URL (VISQ_PG_URL) and VISQ_PREFIX are this file's store and this test's prefix. */
   start(args: readonly string[], env?: NodeJS.ProcessEnv): ChildProcess;
   /** Runs `visq ...args` to its end. */
   run(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<Finished>;
@@ -54,7 +55,12 @@ export function useCli(ctx: StoreContext): CliContext {
     return closeable;
   };
   const start = (args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: ctx.server.url, VISQ_PREFIX: ctx.prefix, ...env };
+    // the file's store, as the one store named in the environment (a runner's own
+    // VISQ_PG_URL, the address of a test server, is not the CLI's)
+    const store = ctx.kind === 'postgres' ? { VISQ_PG_URL: ctx.url } : { REDIS_URL: ctx.url };
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, VISQ_PREFIX: ctx.prefix, ...store, ...env };
+    if (ctx.kind !== 'postgres' && !('VISQ_PG_URL' in env)) delete childEnv.VISQ_PG_URL;
+    if (ctx.kind === 'postgres' && !('REDIS_URL' in env)) delete childEnv.REDIS_URL;
     // the test runner's loader flags are not the CLI's, nor is a dashboard token of the runner's environment
     delete childEnv.NODE_OPTIONS;
     if (!('VISQ_DASHBOARD_TOKEN' in env)) delete childEnv.VISQ_DASHBOARD_TOKEN;

@@ -232,7 +232,7 @@ describe('getData with wait', () => {
   }, IN_TIME);
 
   describe('when the connection of a blocked read is killed', () => {
-    // on Redis and the cluster only: the MemoryStore has no connection to lose
+    // not in memory: the MemoryStore has no connection to lose
     const onServer = it.skipIf(ctx.kind === 'memory');
 
     for (const reader of ['a queue', 'a dead-letter queue'] as const) {

@@ -27,7 +27,7 @@ import {
   type Judged,
 } from './hostile.js';
 
-const runs = ['redis', 'memory', 'cluster'].includes(selectedKind());
+const runs = ['redis', 'memory', 'cluster', 'postgres'].includes(selectedKind());
 const ctx = useStore();
 const RUNS = { numRuns: 60 };
 

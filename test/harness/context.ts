@@ -40,6 +40,11 @@ export interface StoreContext {
   readonly redis: Redis | Cluster;
   /** The file's redis-server; throws on other stores (a Cluster has no one server). */
   readonly server: RedisServer;
+  /**
+   * Where another process reaches the file's store: the redis-server's URL, or the
+   * PostgreSQL database's; throws on the cluster and in memory.
+   */
+  readonly url: string;
   /** A key prefix unique to the current test. */
   readonly prefix: string;
   /** Every stored value of the current test's prefix, for "nothing changed" checks. */
@@ -62,8 +67,9 @@ export interface StoreContext {
   blockedWaits(): Promise<number>;
   /**
    * Kills the connections of this file's blocked waits from another connection (`CLIENT
-   * KILL`), as a network failure or a proxy would; resolves how many it killed. Redis
-   * and cluster only: throws in memory, which has no connections.
+   * KILL` on Redis; on PostgreSQL `pg_terminate_backend` of the LISTEN connections of the
+   * stores that have blocked reads), as a network failure or a proxy would; resolves how
+   * many it killed. Throws in memory, which has no connections.
    */
   killBlocked(): Promise<number>;
 }
@@ -91,6 +97,7 @@ interface FileStore {
   readonly store: StoreLike;
   redis(): Redis | Cluster;
   server(): RedisServer;
+  url(): string;
   snapshot(marker: string): Promise<Record<string, unknown>>;
   elsewhere(): StoreLike;
   blockedWaits(): Promise<number>;
@@ -121,6 +128,7 @@ async function startRedisFile(extraArgs: readonly string[]): Promise<FileStore> 
     store: redis,
     redis: () => redis,
     server: () => server,
+    url: () => server.url,
     snapshot: (marker) => snapshotRedis(redis, marker),
     elsewhere: () => server.client(),
     async blockedWaits() {
@@ -159,6 +167,7 @@ async function startClusterFile(): Promise<FileStore> {
     store: redis,
     redis: () => redis,
     server: () => unavailable('ctx.server', 'cluster'),
+    url: () => unavailable('ctx.url', 'cluster'),
     snapshot: (marker) => snapshotRedis(redis, marker),
     elsewhere: connect,
     async blockedWaits() {
@@ -186,6 +195,7 @@ function startMemoryFile(): FileStore {
     store,
     redis: () => unavailable('ctx.redis', 'memory'),
     server: () => unavailable('ctx.server', 'memory'),
+    url: () => unavailable('ctx.url', 'memory'),
     snapshot: async (marker) => dumpMemoryStore(store, marker),
     elsewhere: () => store,
     blockedWaits: async () => pendingWaits(store),
@@ -196,16 +206,21 @@ function startMemoryFile(): FileStore {
 
 /**
  * A file on PostgreSQL: a database of its own, on the run's server (or on one the file
- * starts when run without the global setup). Stores are PostgresStores on their own pools.
+ * starts when run without the global setup). Stores are PostgresStores on their own pools,
+ * each with an application_name of its own, so that the connections of one store can be
+ * found in pg_stat_activity (its LISTEN connection is `<name>:listen`).
  */
 async function startPostgresFile(): Promise<FileStore> {
   let own: PostgresServer | undefined;
   const address = inject('visqPostgres') ?? (own = await startPostgresServer());
   const database = await createDatabase(address);
-  const stores = new Set<PostgresStore>();
+  const stores = new Map<PostgresStore, string>();
   const connect = (): PostgresStore => {
-    const store = new PostgresStore({ connectionString: database.url, max: 4 });
-    stores.add(store);
+    const name = `visq-test-${stores.size + 1}`;
+    // idle connections stay until the store closes: no idle timers of the pool's own
+    // outlive what a test closes (tests check that an app leaves no timer behind)
+    const store = new PostgresStore({ connectionString: database.url, max: 4, application_name: name, idleTimeoutMillis: 0 });
+    stores.set(store, name);
     return store;
   };
   const store = connect();
@@ -215,12 +230,23 @@ async function startPostgresFile(): Promise<FileStore> {
     store,
     redis: () => unavailable('ctx.redis', 'postgres'),
     server: () => unavailable('ctx.server', 'postgres'),
+    url: () => database.url,
     snapshot: (marker) => snapshotPostgres(admin, store.schema, marker),
     elsewhere: connect,
-    blockedWaits: async () => [...stores].reduce((sum, each) => sum + pendingPostgresWaits(each), 0),
-    killBlocked: () => unavailable('ctx.killBlocked', 'postgres'),
+    blockedWaits: async () => [...stores.keys()].reduce((sum, each) => sum + pendingPostgresWaits(each), 0),
+    // a blocked read holds no pool connection, only its store's LISTEN connection: that is
+    // what a network failure or a proxy would cut under it
+    async killBlocked() {
+      const names = [...stores].filter(([each]) => pendingPostgresWaits(each) > 0).map(([, name]) => `${name}:listen`);
+      const { rows } = await admin.query(
+        `SELECT count(pg_terminate_backend(pid))::int AS killed FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = ANY($1::text[])`,
+        [names],
+      );
+      return (rows[0] as { killed: number }).killed;
+    },
     async stop() {
-      await Promise.all([...stores].map((each) => each.close()));
+      await Promise.all([...stores.keys()].map((each) => each.close()));
       await admin.end();
       await database.drop();
       await own?.stop();
@@ -257,6 +283,9 @@ export function useStore(extraArgs: readonly string[] = []): StoreContext {
     },
     get server() {
       return current().server();
+    },
+    get url() {
+      return current().url();
     },
     get prefix() {
       return prefix;

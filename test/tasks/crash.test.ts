@@ -46,7 +46,8 @@ async function runsInCrashedProcess(task: string): Promise<number> {
   return Number((await ctx.redis.get(`${ctx.prefix}:runs:${task}`)) ?? 0);
 }
 
-// worker processes reach the store over the network: Redis only
+// the worker fixtures count their runs in Redis: Redis only (on PostgreSQL the chaos run,
+// test/chaos, kills task workers mid-run and checks attempts and at-most-once runs)
 describe.runIf(ctx.kind === 'redis')('a worker that dies mid-run', () => {
   it('leaves a task with visTimeout to run again on another worker once its lease expires', async () => {
     const app = t.app();

@@ -127,7 +127,9 @@ describe('keepFinished', () => {
   // stayed in the heap for good (25 -> 87 MB over 120k tasks). Here: 248 records kept
   // before, 1 now. A cancelled task's record, which waits for its item to be discarded
   // without an expiry time, also left an expiry mark behind for good.
-  it('removes finished records and saved results as they expire, whether read or not', async () => {
+  // counts what the Redis and memory stores keep (PostgreSQL's task tables are its own,
+  // test/stores/postgres)
+  it.skipIf(ctx.kind === 'postgres')('removes finished records and saved results as they expire, whether read or not', async () => {
     const app = t.app({ keepFinished: 1 });
     const job = app.task('job', (n: number) => n, { saveResults: 1 });
     const failing = app.task('failing', () => {

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { taskContext } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
+import { isRedisKind } from '../harness/store-kind.js';
 import { nextEvent, record, until, useTaskApps } from './helpers.js';
 
 const ctx = useStore();
@@ -63,8 +64,12 @@ describe('Worker.close', () => {
     }, { visTimeout: 5, attempts: 2, saveResults: 60 });
     const first = t.worker(app, { shutdownTimeout: 0.1 });
     const failed = nextEvent(first, 'failed');
+    // the worker's event, not the task's status: the status says started as the claim
+    // commits, a moment before the worker has the claim's reply (a close in between hands
+    // the task back unrun)
+    const running = nextEvent(first, 'started');
     const et = await stuck.execute([]);
-    expect(await et.wait(10, { until: 'started' })).toBe(true);
+    await running;
     await first.close();
     expect(await failed).toMatchObject({ taskId: et.id, attempt: 1, willRetry: true, error: { code: 'ERR_VISQ_CLOSED' } });
     expect(await et.status()).toBe('queued');
@@ -89,7 +94,7 @@ describe('Worker.close', () => {
     expect(closedEvents).toBe(1);
   });
 
-  // checks that the caller's Redis connection stays open
+  // checks that the caller's store (a Redis connection, a PostgresStore) stays open
   it.runIf(ctx.kind !== 'memory')('is what app.close() does to the workers of the app', async () => {
     const app = t.app();
     const gate = t.gate();
@@ -98,17 +103,17 @@ describe('Worker.close', () => {
       return 'finished';
     }, { saveResults: 60 });
     const worker = t.worker(app, { shutdownTimeout: 30 });
-    // the run itself has begun: a task the claim started but whose reply the worker has
-    // not handled yet is handed back by a closing worker, not run
-    const running = new Promise<void>((resolve) => worker.once('started', () => resolve()));
+    // the worker's event, not the task's status (see above)
+    const running = nextEvent(worker, 'started');
     const et = await job.execute([]);
     await running;
+    expect(await et.status()).toBe('started');
     const closing = app.close();
     gate.open();
     await closing;
     await worker.closed;
     // the caller's connection stays open
-    expect(await ctx.redis.ping()).toBe('PONG');
+    if (isRedisKind(ctx.kind)) expect(await ctx.redis.ping()).toBe('PONG');
     const reader = t.app();
     expect(await reader.enqueuedTask(et.id).result()).toBe('finished');
   });
@@ -116,7 +121,9 @@ describe('Worker.close', () => {
   // Issue 22 (task layer, 7): close() used to resolve while a claim was still out; what
   // that claim leased then stayed leased for its whole lease (30 s here), and its answer
   // arriving after `closed` was reported as an `error`.
-  it('waits for a fetch in flight: what it fetched goes back at once, and no error follows `closed`', async () => {
+  // a claim held back in flight needs Redis's CLIENT PAUSE (the MemoryStore's claims are
+  // in-process); PostgreSQL has no such pause for one connection's statements
+  it.skipIf(ctx.kind === 'postgres')('waits for a fetch in flight: what it fetched goes back at once, and no error follows `closed`', async () => {
     const app = t.app();
     let runs = 0;
     const job = app.task('job', () => {

@@ -5,7 +5,9 @@ import {
   type DeadInfo,
   type DoneInfo,
   type EnqueuedTask,
+  type ExecuteOptions,
   type FailedInfo,
+  type SqlClient,
   type RunInfo,
   type Task,
   type TaskContext,
@@ -30,6 +32,16 @@ describe('Task<A, R>', () => {
     void add.execute([1]);
     // @ts-expect-error: arguments are a tuple, not a spread
     void add.execute(1, 2);
+  });
+
+  it('takes the caller\'s transaction as `db`: anything with query(text, values)', () => {
+    const add = app.task('add', async (a: number, b: number) => a + b);
+    expectTypeOf<ExecuteOptions['db']>().toEqualTypeOf<SqlClient | undefined>();
+    const client = { query: async (_text: string, _values: unknown[]) => ({ rows: [] as unknown[] }) };
+    void add.execute([1, 2], { db: client });
+    void add.executeMany([[1, 2]], { db: client });
+    // @ts-expect-error: a connection string is no client
+    void add.execute([1, 2], { db: 'postgres://localhost/db' });
   });
 
   it('unwraps the promise of an async function, and keeps a plain return type', () => {

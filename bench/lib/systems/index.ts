@@ -6,6 +6,7 @@ import { streams } from './streams.js';
 import type { SystemDriver } from './types.js';
 import { visq } from './visq.js';
 import { visqOtel } from './visq-otel.js';
+import { graphileWorker, pgBoss, visqPostgres } from '../postgres/systems.js';
 
 export const drivers: Readonly<Record<SystemName, SystemDriver>> = {
   visq,
@@ -13,4 +14,7 @@ export const drivers: Readonly<Record<SystemName, SystemDriver>> = {
   bullmq,
   'bee-queue': beeQueue,
   'visq-otel': visqOtel,
+  'visq-postgres': visqPostgres,
+  'pg-boss': pgBoss,
+  'graphile-worker': graphileWorker,
 };

@@ -16,6 +16,11 @@ export interface DataClient {
    * for one to arrive. Absent for systems without a batched read (BullMQ, bee-queue).
    */
   get?(count: number, blockMs?: number): Promise<Batch>;
+  /**
+   * For systems that consume by running a worker rather than by reads (graphile-worker):
+   * takes items `batch` at a time until the queue is empty; resolves how many it took.
+   */
+  drain?(batch: number): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -37,8 +37,8 @@ export const visqOtel: SystemDriver = {
     const unregister = register();
     return unregisteringOnClose(await visq.data(server, consumer), unregister);
   },
-  async tasks(server) {
+  async tasks(server, profile) {
     const unregister = register();
-    return unregisteringOnClose(await (visq.tasks as NonNullable<SystemDriver['tasks']>)(server), unregister);
+    return unregisteringOnClose(await (visq.tasks as NonNullable<SystemDriver['tasks']>)(server, profile), unregister);
   },
 };

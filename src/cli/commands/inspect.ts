@@ -38,9 +38,9 @@ export const inspectCommand: Command = async (args, io) => {
   const id = itemIdArg('id', idRaw);
   const target = storeTarget(values);
 
-  const lookup = await withQueue(target, queue, async (dq, redis) => {
+  const lookup = await withQueue(target, queue, async (dq, store) => {
     // reads the task record when the item is a task message; starts nothing
-    const app = new Visq({ redis, prefix: target.prefix });
+    const app = new Visq({ store, prefix: target.prefix });
     try {
       return await inspectItem(dq, app, id);
     } finally {

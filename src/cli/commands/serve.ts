@@ -1,13 +1,14 @@
 /**
  * `visq serve`: the dashboard and the Prometheus endpoint on an http.Server until SIGINT
- * or SIGTERM. Unlike the one-shot commands, its Redis connection reconnects: a Redis that
- * goes away makes the API and /metrics answer 503 until it is back.
+ * or SIGTERM. Unlike the one-shot commands, its store's connections are made again when
+ * lost: a Redis or PostgreSQL that goes away makes the API and /metrics answer 503 until
+ * it is back.
  */
 import { createServer, type Server } from 'node:http';
 import { createDashboardHandler } from '../../observe/dashboard.js';
 import { isLoopback, LOOPBACK_HOSTS } from '../../observe/guard.js';
 import { hostArg, integerArg, parseCommandLine, positionals, queueListArg, STORE_OPTIONS, tokenArg } from '../args.js';
-import { closeRedis, connectRedis } from '../connect.js';
+import { openStore } from '../store.js';
 import { CliError, EXIT } from '../failures.js';
 import { jsonLine, type Output } from '../output.js';
 import { COMMAND_USAGE } from '../usage.js';
@@ -79,10 +80,10 @@ export const serveCommand: Command = async (args, io) => {
   const queues = values.queues === undefined ? undefined : queueListArg('--queues', values.queues);
   const printer = eventPrinter(io, values.json === true);
 
-  const redis = await connectRedis(target.url, { reconnect: true });
+  const opened = await openStore(target, { reconnect: true });
   try {
     const handler = createDashboardHandler({
-      redis,
+      store: opened.store,
       prefix: target.prefix,
       ...(queues === undefined ? {} : { queues }),
       ...(token === undefined ? {} : { token }),
@@ -118,7 +119,7 @@ export const serveCommand: Command = async (args, io) => {
     await Promise.all([closed, handler.close()]);
     printer.event('stopped', { signal }, `visq serve: stopped on ${signal}`);
   } finally {
-    await closeRedis(redis);
+    await opened.close();
   }
   return EXIT.ok;
 };

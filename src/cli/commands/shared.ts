@@ -1,29 +1,20 @@
-/** What the commands that read queues share: where Redis is, the prefix, the queue handle. */
-import type { Redis } from 'ioredis';
+/** What the commands that read queues share: the store they read, its prefix, the queue handle. */
 import { DataQueue } from '../../data/queue.js';
-import { prefixArg } from '../args.js';
-import { redisUrl, withRedis } from '../connect.js';
+import type { StoreLike } from '../../data/store.js';
 import type { Output } from '../output.js';
+import { withStore, type StoreTarget } from '../store.js';
+
+export { storeTarget, type StoreTarget } from '../store.js';
 
 /** A command's entry: its arguments after the command name; resolves to the exit code. */
 export type Command = (args: readonly string[], io: Output) => Promise<number>;
 
-/** The Redis and prefix a command works on, from `--redis-url` / `REDIS_URL` and `--prefix`. */
-export interface StoreTarget {
-  readonly url: string;
-  readonly prefix: string;
-}
-
-export function storeTarget(values: { 'redis-url'?: string | undefined; prefix?: string | undefined }): StoreTarget {
-  return { url: redisUrl(values['redis-url']), prefix: prefixArg(values.prefix) };
-}
-
-/** Opens `queue` under the target's prefix, runs `use`, then closes the queue and the connection. */
-export function withQueue<R>(target: StoreTarget, queue: string, use: (dq: DataQueue, redis: Redis) => Promise<R>): Promise<R> {
-  return withRedis(target.url, async (redis) => {
-    const dq = new DataQueue(redis, queue, { prefix: target.prefix });
+/** Opens `queue` under the target's prefix, runs `use`, then closes the queue and the store. */
+export function withQueue<R>(target: StoreTarget, queue: string, use: (dq: DataQueue, store: StoreLike) => Promise<R>): Promise<R> {
+  return withStore(target, async (store) => {
+    const dq = new DataQueue(store, queue, { prefix: target.prefix });
     try {
-      return await use(dq, redis);
+      return await use(dq, store);
     } finally {
       await dq.close();
     }

@@ -3,11 +3,11 @@ import type { QueueStats } from '../../data/options.js';
 import { DataQueue } from '../../data/queue.js';
 import { statsRecord } from '../../data/stats.js';
 import { parseCommandLine, positionals, queueArg, STORE_OPTIONS } from '../args.js';
-import { withRedis } from '../connect.js';
 import { discoverQueues } from '../discover.js';
 import { EXIT } from '../failures.js';
 import { jsonDocument, table, type Column } from '../output.js';
 import { COMMAND_USAGE } from '../usage.js';
+import { withStore } from '../store.js';
 import { storeTarget, type Command } from './shared.js';
 
 const COUNTS = ['ready', 'delayed', 'inflight', 'dead', 'expired', 'dropped'] as const satisfies readonly (keyof QueueStats)[];
@@ -24,11 +24,11 @@ export const statsCommand: Command = async (args, io) => {
   const queue = queueRaw === undefined ? undefined : queueArg('queue', queueRaw);
   const target = storeTarget(values);
 
-  const rows = await withRedis(target.url, async (redis) => {
-    const names = queue === undefined ? await discoverQueues(redis, target.prefix) : [queue];
+  const rows = await withStore(target, async (store) => {
+    const names = queue === undefined ? await discoverQueues(store, target.prefix) : [queue];
     const found: QueueRow[] = [];
     for (const name of names) {
-      const dq = new DataQueue(redis, name, { prefix: target.prefix });
+      const dq = new DataQueue(store, name, { prefix: target.prefix });
       try {
         found.push({ queue: name, ...statsRecord(await dq.stats()) });
       } finally {

@@ -36,6 +36,7 @@ const WORKER_OPTIONS = {
   quiet: { type: 'boolean', short: 'q' },
   // accepted only to say why they do not apply
   'redis-url': { type: 'string' },
+  'pg-url': { type: 'string' },
   prefix: { type: 'string' },
 } as const;
 
@@ -90,6 +91,11 @@ export const workerCommand: Command = async (args, io) => {
   if (values['redis-url'] !== undefined) {
     throw new UsageError(
       '--redis-url does not apply: the module creates the Redis client it passes to new Visq({ redis }); read REDIS_URL there',
+    );
+  }
+  if (values['pg-url'] !== undefined) {
+    throw new UsageError(
+      '--pg-url does not apply: the module creates the PostgresStore it passes to new Visq({ store }); read VISQ_PG_URL there',
     );
   }
   if (values.prefix !== undefined) {

@@ -4,6 +4,7 @@
  * whose last delivery ended are there whether or not anyone uses the parent.
  */
 import {
+  earlierDue,
   type PutRequest,
   type QueueBackend,
   type RawItem,
@@ -32,17 +33,22 @@ import { releaseStatement } from './sql/release.js';
 import { statsStatement } from './sql/stats.js';
 import type { StoreCore } from './store.js';
 
-/** Item ids and lease tokens are positive bigints, written without leading zeros. */
-const TOKEN = /^[1-9][0-9]{0,17}$/;
+/** Lease tokens are positive bigints, written without leading zeros. */
+export const TOKEN = /^[1-9][0-9]{0,17}$/;
 
-/** The lease groups as the statements take them: ids and tokens, pairwise; malformed ones left out. */
-function leaseArrays(groups: readonly LeaseGroup[]): { ids: string[]; tokens: string[] } {
+/**
+ * The lease groups as the statements take them: item ids and tokens, pairwise; leases
+ * whose token or id cannot be one are left out. An item id is any text: the decimal seq of an
+ * item put by putData, or the task id a task was enqueued with.
+ */
+export function leaseArrays(groups: readonly LeaseGroup[]): { ids: string[]; tokens: string[] } {
   const ids: string[] = [];
   const tokens: string[] = [];
   for (const { entry, ids: groupIds } of groups) {
     if (!TOKEN.test(entry)) continue;
     for (const id of groupIds) {
-      if (!TOKEN.test(id)) continue;
+      // PostgreSQL text holds no NUL: no id has one, so such a lease is no live one
+      if (id.includes('\u0000')) continue;
       ids.push(id);
       tokens.push(entry);
     }
@@ -87,7 +93,7 @@ export class PostgresQueueBackend implements QueueBackend {
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {
-    await this.#catchUpParent();
+    const parentDueMs = await this.#catchUpParent();
     const { count, visTimeoutMs, attempts, useDead } = request;
     const leasing = visTimeoutMs > 0;
     // taken before the statement is sent: a wake-up heard while it runs then counts
@@ -96,7 +102,10 @@ export class PostgresQueueBackend implements QueueBackend {
     const base = [this.#clock(), this.#base, this.#deadBase, count];
     const rows = await this.#core.run(stmt, leasing ? [...base, visTimeoutMs, attempts, useDead] : base, 'get');
     const first = rows[0];
-    if (!first || first.id === null) return { deliveries: [], nextDueMs: Number(first?.next_due ?? -1), cursor };
+    if (!first || first.id === null) {
+      // a dead-letter reader wakes when a lease of the parent can have ended into it
+      return { deliveries: [], nextDueMs: earlierDue(Number(first?.next_due ?? -1), parentDueMs), cursor };
+    }
     const deliveries = rows.map((row) => ({
       lease: leasing ? leaseOf(row) : (row.id as string),
       id: row.id as string,
@@ -122,7 +131,10 @@ export class PostgresQueueBackend implements QueueBackend {
     const { ids, tokens } = leaseArrays(groups);
     if (ids.length === 0) return [];
     const stmt = this.#statement('refresh', refreshStatement);
-    const rows = await this.#core.run(stmt, [this.#clock(), this.#base, ids, tokens, visTimeoutMs], 'refresh');
+    const rows = await this.#core.run(stmt, [this.#clock(), this.#base, ids, tokens, visTimeoutMs, this.#deadBase], 'refresh');
+    // the statement NOTIFYed other processes; readers here are woken at once
+    if (rows[0]?.shortened === true) this.#core.wakeups.wake(this.#base);
+    if (rows[0]?.dead_shortened === true) this.#core.wakeups.wake(this.#deadBase);
     return rows.map(leaseOf);
   }
 
@@ -193,7 +205,8 @@ export class PostgresQueueBackend implements QueueBackend {
 
   async inspect(id: string): Promise<RawItemInfo | undefined> {
     await this.#catchUpParent();
-    if (!TOKEN.test(id)) return undefined;
+    // PostgreSQL text holds no NUL: no item has such an id
+    if (id.includes('\u0000')) return undefined;
     const stmt = this.#statement('inspect', inspectStatement);
     const [row] = await this.#core.run(stmt, [this.#clock(), this.#base, id], 'inspect');
     return row ? itemInfo(row) : undefined;
@@ -220,20 +233,23 @@ export class PostgresQueueBackend implements QueueBackend {
     return new PostgresQueueBackend(this.#core, this.#deadBase, this);
   }
 
-  /** Settles this queue's rows whose time came (sql/maintain.ts). */
-  async maintain(): Promise<void> {
+  /**
+   * Settles this queue's rows whose time came (sql/maintain.ts). Resolves the ms until
+   * its next lease deadline, -1 when nothing is in flight.
+   */
+  async maintain(): Promise<number> {
     const stmt = this.#statement('maintain', maintainStatement);
-    await this.#core.run(stmt, [this.#clock(), this.#base, this.#deadBase], 'maintain');
+    const [row] = await this.#core.run(stmt, [this.#clock(), this.#base, this.#deadBase], 'maintain');
+    return Number(row?.next_lease ?? -1);
   }
 
-  async #catchUpParent(): Promise<void> {
-    await this.#parent?.maintain();
+  /** A dead-letter queue settles its parent first; resolves the parent's next lease deadline in ms (-1: none, or no parent). */
+  async #catchUpParent(): Promise<number> {
+    return (await this.#parent?.maintain()) ?? -1;
   }
 
-  /** Items became visible in a committed statement of this store: wake readers here, and elsewhere if it sent no NOTIFY. */
   #shown(notified: boolean): void {
-    this.#core.wakeups.wake(this.#base);
-    if (!notified) this.#core.announcer.owe(this.#base);
+    this.#core.shown(this.#base, notified);
   }
 }
 

@@ -18,8 +18,10 @@ import {
   loadPg,
   run,
   statement,
+  toStoreError,
   type ListenClient,
   type PostgresPool,
+  type PostgresPoolClient,
   type Row,
   type Statement,
 } from './connection.js';
@@ -28,6 +30,8 @@ import { fromStored, toStored } from './names.js';
 import { forgetStatement, namesStatement, registerStatement } from './sql/registry.js';
 import { channelOf, literal } from './sql/schema.js';
 import type { Tables } from './sql/lib.js';
+import { PostgresTaskStore } from './task-store.js';
+import type { TaskStore, TaskStoreProvider } from '../../tasks/task-store.js';
 import { Wakeups } from './wakeups.js';
 
 export type { PostgresPool, PostgresPoolClient } from './connection.js';
@@ -113,14 +117,58 @@ export class StoreCore {
     return this.#ready;
   }
 
+  /**
+   * Items of `base` became visible in a committed statement of this store: wakes readers
+   * here at once, and elsewhere with a trailing NOTIFY when the statement sent none.
+   */
+  shown(base: string, notified: boolean): void {
+    this.wakeups.wake(base);
+    if (!notified) this.announcer.owe(base);
+  }
+
   /** Runs `stmt` once the schema is ready (in the caller's transaction when `db` is given). */
   async run(stmt: Statement, values: unknown[], operation: string, db?: SqlClient): Promise<Row[]> {
     await this.ready();
     return run(this.pool, stmt, values, operation, db);
   }
+
+  /**
+   * Runs `fn` in one transaction on a connection of the pool: COMMIT when it resolves,
+   * ROLLBACK when it throws. For an operation that takes more than one statement.
+   */
+  async transaction(operation: string, fn: (query: (stmt: Statement, values: unknown[]) => Promise<Row[]>) => Promise<void>): Promise<void> {
+    await this.ready();
+    let client: PostgresPoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw toStoreError(error, operation);
+    }
+    let failed: unknown;
+    try {
+      await client.query('BEGIN');
+      await fn(async (stmt, values) => (await client.query(stmt.text, values)).rows as Row[]);
+      await client.query('COMMIT');
+    } catch (error) {
+      failed = error;
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw toStoreError(error, operation);
+    } finally {
+      // a connection that failed mid-transaction is not handed back to the pool
+      client.release(failed instanceof Error ? failed : undefined);
+    }
+  }
 }
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** `value` as a schema name: a lowercase SQL identifier; a TypeError or RangeError naming `name` otherwise. */
+export function schemaName(name: string, value: unknown): string {
+  const expected = 'a lowercase SQL identifier (a letter or `_`, then letters, digits or `_`; at most 63)';
+  if (typeof value !== 'string') throw check.typeError(name, expected, value);
+  if (!SCHEMA.test(value)) throw new VisqRangeError(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`);
+  return value;
+}
 
 /**
  * A queue store in PostgreSQL: `new DataQueue(new PostgresStore({ connectionString }),
@@ -134,13 +182,15 @@ const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
  * and ends the pool only if the store created it, never a pool the caller passed in.
  * DataQueues never close a PostgresStore: whoever created it does.
  */
-export class PostgresStore implements QueueStore {
+export class PostgresStore implements QueueStore, TaskStoreProvider {
   /** Puts and dones can run in the caller's transaction (the `db` option). */
   readonly transactional = true;
   /** The schema that holds the store's tables. */
   readonly schema: string;
   readonly #core: StoreCore;
   readonly #ownsPool: boolean;
+  /** A new client for a connection of the store's own (LISTEN), named for its `role`. */
+  readonly #client: (role: string) => ListenClient;
 
   /**
    * @param connection - `{ connectionString, ...pg.Pool options }` for a pool the store
@@ -150,11 +200,7 @@ export class PostgresStore implements QueueStore {
    */
   constructor(connection: PostgresConnectionOptions | PostgresPool, options?: PostgresStoreOptions) {
     const opts = check.options('options', options, ['schema', 'listenUrl']);
-    if (opts.schema !== undefined && (typeof opts.schema !== 'string' || !SCHEMA.test(opts.schema))) {
-      const expected = 'a lowercase SQL identifier (a letter or `_`, then letters, digits or `_`; at most 63)';
-      if (typeof opts.schema !== 'string') throw check.typeError('options.schema', expected, opts.schema);
-      throw new VisqRangeError(`Expected \`options.schema\` to be ${expected}, got ${describe(opts.schema)}`);
-    }
+    if (opts.schema !== undefined) schemaName('options.schema', opts.schema);
     const listenUrl = opts.listenUrl === undefined ? undefined : check.text('options.listenUrl', opts.listenUrl, { maxLength: 4096 });
     this.schema = (opts.schema as string | undefined) ?? 'visq';
     const pg = loadPg();
@@ -184,15 +230,15 @@ export class PostgresStore implements QueueStore {
       );
     }
     if (listenUrl !== undefined) listenConfig = { connectionString: listenUrl };
-    const listen = (): ListenClient => {
+    this.#client = (role) => {
       if (!listenConfig) {
         throw new VisqTypeError(
-          'Blocking reads need connection settings for their LISTEN connection: this pool has none (`pool.options`), so pass `options.listenUrl`',
+          'Blocking reads and task events need connection settings for their LISTEN connection: this pool has none (`pool.options`), so pass `options.listenUrl`',
         );
       }
-      return new pg.Client(listenConfig);
+      return new pg.Client(named(listenConfig, role));
     };
-    this.#core = new StoreCore(pool, this.schema, this, listen);
+    this.#core = new StoreCore(pool, this.schema, this, () => this.#client('listen'));
   }
 
   /**
@@ -206,6 +252,11 @@ export class PostgresStore implements QueueStore {
   /** The backend of the queue whose key base is `base`; the same queue for the same base. */
   open(base: string): QueueBackend {
     return new PostgresQueueBackend(this.#core, toStored(base));
+  }
+
+  /** The task side of the store, for one Visq app (which closes it); its task events come on a LISTEN connection of its own. */
+  taskStore(): TaskStore {
+    return new PostgresTaskStore(this.#core, () => this.#client('events'));
   }
 
   async registerQueue(prefix: string, name: string): Promise<void> {
@@ -274,6 +325,15 @@ export class PostgresStore implements QueueStore {
  */
 export function pendingWaits(store: PostgresStore): number {
   return PostgresStore.coreOf(store).wakeups.pending;
+}
+
+/**
+ * Connection settings for a connection of the store's own, named `<application_name>:<role>`
+ * (default `visq:<role>`) so that it can be told apart in `pg_stat_activity`.
+ */
+export function named(config: Record<string, unknown>, role: string): Record<string, unknown> {
+  const base = typeof config.application_name === 'string' && config.application_name !== '' ? config.application_name : 'visq';
+  return { ...config, application_name: `${base}:${role}` };
 }
 
 function errorMessage(error: unknown): string {

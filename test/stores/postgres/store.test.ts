@@ -15,6 +15,7 @@ import {
   VisqTypeError,
   listQueues,
 } from '../../../src/index.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../../src/stores/postgres/sql/schema.js';
 import { createDatabase } from '../../harness/postgres-server.js';
 import { usePostgres } from './helpers.js';
 
@@ -50,8 +51,17 @@ describe('new PostgresStore', () => {
     expect(await listQueues(pgx.main, { prefix: pgx.prefix })).toEqual([...names].sort());
   });
 
-  it('cannot hold task records yet: Visq refuses it with a TypeError', () => {
-    expect(() => new Visq({ store: pgx.main })).toThrow(VisqTypeError);
+  it('serves task queues: a Visq app on it runs tasks', async () => {
+    const app = new Visq({ store: pgx.main, prefix: pgx.prefix });
+    try {
+      const add = app.task('add', (a: number, b: number) => a + b, { saveResults: 60 });
+      app.worker();
+      const et = await add.execute([1, 2]);
+      expect(await et.wait(10)).toBe(true);
+      expect(await et.result()).toBe(3);
+    } finally {
+      await app.close();
+    }
   });
 });
 
@@ -65,7 +75,7 @@ describe('schema', () => {
       const admin = new pg.Client({ connectionString: fresh.url });
       await admin.connect();
       try {
-        expect((await admin.query('SELECT version FROM visq.migrations')).rows).toEqual([{ version: 1 }]);
+        expect((await admin.query('SELECT version FROM visq.migrations ORDER BY version')).rows).toEqual([{ version: 1 }, { version: 2 }]);
         expect((await admin.query('SELECT count(*)::int AS n FROM visq.items')).rows).toEqual([{ n: 4 }]);
       } finally {
         await admin.end();
@@ -73,6 +83,37 @@ describe('schema', () => {
       await Promise.all(racing.map((store) => store.close()));
     } finally {
       await Promise.all(stores.map((store) => store.close()));
+      await fresh.drop();
+    }
+  });
+
+  it('migrates a database of version 1 to the current one, keeping its items and their leases', async () => {
+    const fresh = await createDatabase({ url: pgx.url });
+    const admin = new pg.Client({ connectionString: fresh.url });
+    await admin.connect();
+    try {
+      // what an older visq made: version 1 only, an item leased and one waiting
+      await admin.query('CREATE SCHEMA "visq"');
+      await admin.query('CREATE TABLE "visq".migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      await admin.query(MIGRATIONS[0]?.sql('"visq"') ?? '');
+      await admin.query('INSERT INTO "visq".migrations (version) VALUES (1)');
+      const later = new PostgresStore({ connectionString: fresh.url, max: 2 });
+      try {
+        // written as version 1 would have: bigint ids
+        await admin.query(`SELECT "visq".put('q', '"held"'), "visq".put('q', '"waiting"')`);
+        await admin.query(
+          `UPDATE "visq".items SET lease = 7, due_at = (extract(epoch FROM now()) * 1000)::bigint + 60000, attempts = 1, use_dead = false WHERE payload = '"held"'`,
+        );
+        const [held] = (await admin.query(`SELECT id::text AS id FROM "visq".items WHERE payload = '"held"'`)).rows as { id: string }[];
+        const queue = new DataQueue<string>(later, 'q');
+        expect([...(await queue.getData(5, { visTimeout: 30 })).values()]).toEqual(['waiting']);
+        expect(await queue.doneData([`${held?.id}:7`])).toBe(1);
+        expect((await admin.query('SELECT max(version)::int AS v FROM "visq".migrations')).rows).toEqual([{ v: SCHEMA_VERSION }]);
+      } finally {
+        await later.close();
+      }
+    } finally {
+      await admin.end();
       await fresh.drop();
     }
   });

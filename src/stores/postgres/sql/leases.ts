@@ -3,12 +3,17 @@
  * and lease tokens; a lease string is "<id>:<token>").
  *
  * $1 clock, $2 queue
- * $3 item ids, bigint[]; $4 lease tokens, bigint[]
- * refresh only: $5 the new lease length in ms
+ * $3 item ids, text[]; $4 lease tokens, bigint[]
+ * refresh only: $5 the new lease length in ms, $6 the dead-letter queue
  * Returns one row (id, lease) per lease acted on. A lease is live while it is its item's
  *   current delivery and its deadline is later than now; any other pair (stale, done,
- *   of another queue, unknown) matches no row and changes nothing.
- * Side effects: done deletes the items and counts dones; refresh moves the deadlines.
+ *   of another queue, unknown) matches no row and changes nothing. refresh's rows also
+ *   say whether it shortened a lease (shortened) and whether one so shortened was its
+ *   item's last attempt, dead-lettered when it ends (dead_shortened).
+ * Side effects: done deletes the items and counts dones; refresh moves the deadlines, and
+ *   when it shortens a lease NOTIFYs the queue, and the dead-letter queue when that lease
+ *   dead-letters: blocked readers computed their wait from the deadlines they saw, so
+ *   they read again and wait for the new one.
  * Invariant: rows are locked in id order before they change, so that two statements on
  *   overlapping leases wait for each other instead of deadlocking; a row whose lease
  *   changed meanwhile is re-checked after the wait (READ COMMITTED) and left out.
@@ -21,7 +26,7 @@ import { CLOCK, count, NOW, sizeOf, type Tables } from './lib.js';
 function live(t: Tables): string {
   return `live AS (
   SELECT i.id FROM ${t.items} i
-  JOIN unnest($3::bigint[], $4::bigint[]) AS l(id, lease) ON i.id = l.id AND i.lease = l.lease
+  JOIN unnest($3::text[], $4::bigint[]) AS l(id, lease) ON i.id = l.id AND i.lease = l.lease
   WHERE i.queue = $2 AND i.due_at > ${NOW}
   ORDER BY i.id FOR UPDATE OF i
 )`;
@@ -35,12 +40,30 @@ finished AS (
   RETURNING i.id, i.lease
 ),
 ${count(t, { dones: sizeOf('finished') })}
-SELECT id::text AS id, lease::text AS lease FROM finished`;
+SELECT id, lease::text AS lease FROM finished`;
 }
 
 export function refreshStatement(t: Tables): string {
   return `WITH ${CLOCK},
-${live(t)}
-UPDATE ${t.items} i SET due_at = ${NOW} + $5::bigint FROM live l WHERE i.queue = $2 AND i.id = l.id
-RETURNING i.id::text AS id, i.lease::text AS lease`;
+held AS (
+  SELECT i.id, i.due_at > ${NOW} + $5::bigint AS shortened,
+    i.due_at > ${NOW} + $5::bigint AND i.use_dead AND i.failed + 1 >= i.attempts AS dead_shortened
+  FROM ${t.items} i
+  JOIN unnest($3::text[], $4::bigint[]) AS l(id, lease) ON i.id = l.id AND i.lease = l.lease
+  WHERE i.queue = $2 AND i.due_at > ${NOW}
+  ORDER BY i.id FOR UPDATE OF i
+),
+moved AS (
+  UPDATE ${t.items} i SET due_at = ${NOW} + $5::bigint FROM held h WHERE i.queue = $2 AND i.id = h.id
+  RETURNING i.id, i.lease
+),
+shortened AS (
+  SELECT coalesce(bool_or(shortened), false) AS queue, coalesce(bool_or(dead_shortened), false) AS dead FROM held
+),
+wake AS (
+  SELECT pg_notify(${t.channel}, $2) WHERE (SELECT queue FROM shortened)
+  UNION ALL SELECT pg_notify(${t.channel}, $6) WHERE (SELECT dead FROM shortened)
+)
+SELECT m.id, m.lease::text AS lease, s.queue AS shortened, s.dead AS dead_shortened, ${sizeOf('wake')} AS woke
+FROM moved m, shortened s`;
 }

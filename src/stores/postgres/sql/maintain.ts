@@ -7,11 +7,14 @@
  *
  * $1 clock, $2 queue, $3 dead-letter queue
  * Returns one row: settled, the number of rows whose time came that it settled (at most
- *   SETTLE_LIMIT; more may be left for the next statement).
+ *   SETTLE_LIMIT; more may be left for the next statement), and next_lease, ms until the
+ *   queue's next lease deadline (-1 when nothing is in flight): a blocking read of the
+ *   dead-letter queue wakes then, as a lease that ends may dead-letter its item without
+ *   any NOTIFY to wake it.
  * Side effects: counts expiries, dead letters, drops and expiries by ttl; NOTIFYs the
  *   dead-letter queue when it got dead letters and this queue when items became visible.
  */
-import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, requeue, settle, sizeOf, type Tables } from './lib.js';
+import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
 
 export function maintainStatement(t: Tables): string {
   return `WITH ${CLOCK},
@@ -24,5 +27,8 @@ ${count(t, {
 wake AS (
   ${wakeSettled(t)}
 )
-SELECT ${sizeOf('settled')} + ${sizeOf('overdue')} AS settled, ${sizeOf('wake')} AS woke`;
+SELECT ${sizeOf('settled')} + ${sizeOf('overdue')} AS settled, ${sizeOf('wake')} AS woke,
+  coalesce((
+    SELECT min(i.due_at) - ${NOW} FROM ${t.items} i WHERE i.queue = $2 AND i.due_at > ${NOW} AND i.lease IS NOT NULL
+  ), -1)::float8 AS next_lease`;
 }

@@ -8,8 +8,8 @@
  * $6 payloads (JSON text), text[]
  * $7 true to NOTIFY readers (the store throttles it; always true in a caller's transaction)
  * Returns one row per item, its id, in input order.
- * Side effects: inserts the items (ids and seqs from S.ids, in input order, so FIFO within
- *   a priority); counts puts. In the caller's transaction all of it, the NOTIFY included,
+ * Side effects: inserts the items (seqs from S.ids, in input order, so FIFO within a
+ *   priority; an item's id is its seq's decimal text); counts puts. In the caller's transaction all of it, the NOTIFY included,
  *   takes effect on COMMIT and never on ROLLBACK.
  */
 import { CLOCK, count, NOW, sizeOf, type Tables } from './lib.js';
@@ -18,15 +18,15 @@ export function putStatement(t: Tables): string {
   return `WITH ${CLOCK},
 added AS (
   INSERT INTO ${t.items} (queue, id, seq, priority, due_at, expires_at, ttl, failed, entered_at, payload)
-  SELECT $2, n.id, n.id, $4::smallint, CASE WHEN $3::bigint > 0 THEN ${NOW} + $3::bigint END,
+  SELECT $2, n.seq::text, n.seq, $4::smallint, CASE WHEN $3::bigint > 0 THEN ${NOW} + $3::bigint END,
     CASE WHEN $3::bigint <= 0 AND $5::int > 0 THEN ${NOW} + $5::int END, $5::int, 0, ${NOW}, n.payload
   FROM (
-    SELECT nextval('${t.schema.replace(/'/g, "''")}.ids') AS id, u.payload
+    SELECT nextval('${t.schema.replace(/'/g, "''")}.ids') AS seq, u.payload
     FROM unnest($6::text[]) WITH ORDINALITY AS u(payload, position) ORDER BY u.position
   ) n
-  RETURNING id
+  RETURNING id, seq
 ),
 ${count(t, { puts: sizeOf('added') })},
 wake AS (SELECT pg_notify(${t.channel}, $2) WHERE $7::boolean AND $3::bigint <= 0)
-SELECT id::text AS id, ${sizeOf('wake')} AS woke FROM added ORDER BY added.id`;
+SELECT id, ${sizeOf('wake')} AS woke FROM added ORDER BY added.seq`;
 }

@@ -2,7 +2,7 @@
  * release: ends live deliveries without done, as releaseData and failData do.
  *
  * $1 clock, $2 queue, $3 dead-letter queue
- * $4 item ids, bigint[]; $5 lease tokens, bigint[] (as in leases.ts)
+ * $4 item ids, text[]; $5 lease tokens, bigint[] (as in leases.ts)
  * $6 mode: 'count' (a failed delivery: requeued, or dead-lettered / dropped when it was
  *    the item's last attempt), 'keep' (never worked on: requeued, no attempt used) or
  *    'fail' (a final failure: dead-lettered when $7, else dropped)
@@ -23,7 +23,7 @@ export function releaseStatement(t: Tables): string {
 ${settle(t)},
 live AS (
   SELECT i.id, i.seq, i.failed, i.attempts, i.use_dead, i.ttl, i.lease FROM ${t.items} i
-  JOIN unnest($4::bigint[], $5::bigint[]) AS l(id, lease) ON i.id = l.id AND i.lease = l.lease
+  JOIN unnest($4::text[], $5::bigint[]) AS l(id, lease) ON i.id = l.id AND i.lease = l.lease
   WHERE i.queue = $2 AND i.due_at > ${NOW}
   ORDER BY i.id FOR UPDATE OF i
 ),
@@ -54,7 +54,7 @@ shown AS (
 wake AS (
   ${wakeSettled(t, '$9::boolean AND (SELECT visible FROM shown)')}
 )
-SELECT e.id::text AS id, e.lease::text AS lease, e.outcome, NULL::boolean AS visible, ${sizeOf('wake')} AS woke
+SELECT e.id, e.lease::text AS lease, e.outcome, NULL::boolean AS visible, ${sizeOf('wake')} AS woke
 FROM ended e
 UNION ALL
 SELECT NULL, NULL, NULL, (SELECT visible FROM shown), ${sizeOf('wake')}`;

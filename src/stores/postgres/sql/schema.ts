@@ -10,10 +10,17 @@
  * Layout (`S` = the schema, 'visq' by default):
  *   S.items     every item of every queue: ready, delayed or in flight
  *   S.dead      dead letters, the same columns (a dead-letter queue is a full queue)
- *   S.totals    running totals, one row per queue and server process (see counts.ts)
+ *   S.totals    running totals, one row per queue and server process (see lib.ts count)
  *   S.registry  the queues listQueues() names, per prefix
- *   S.ids       item ids, and the seqs that order items within a priority
+ *   S.ids       the seqs that order items within a priority (an item put by putData has
+ *               its seq's decimal text as its id)
  *   S.leases    lease tokens: one per read batch
+ * and for the task layer (migration 2, see sql/tasks/lib.ts):
+ *   S.tasks          a task's status record (and saved result), by task queue and task id
+ *   S.task_metrics   task metrics, one row per queue, server process and field
+ *   S.task_failures  the latest failed runs per task queue
+ *   S.schedules      the next due time of each periodic or cron task
+ *   S.claims         claim tokens: a claim sent again returns what it claimed
  * Times are ms since the epoch (bigint), from the database clock.
  */
 
@@ -88,6 +95,68 @@ CREATE TABLE ${s}.registry (
   PRIMARY KEY (prefix, name)
 );
 ${sqlDoor(s)}`,
+  },
+  {
+    // the task layer: a task is an item whose id is its task id (a UUID the caller gives),
+    // beside a status record
+    version: 2,
+    sql: (s) => `
+ALTER TABLE ${s}.items ALTER COLUMN id TYPE text COLLATE "C" USING id::text;
+ALTER TABLE ${s}.dead ALTER COLUMN id TYPE text COLLATE "C" USING id::text;
+CREATE TABLE ${s}.tasks (
+  queue        text COLLATE "C" NOT NULL, -- the task queue's key base, {prefix:name}
+  id           text COLLATE "C" NOT NULL, -- the task id, its item's id too
+  task         text    NOT NULL,          -- the task's registered name
+  state        text    NOT NULL,          -- queued, delayed, started, done, failed, cancelled
+  attempt      integer NOT NULL,          -- runs started
+  at           bigint  NOT NULL,          -- the last change
+  run_lease    bigint,                    -- started: the lease token of the delivery that started the run
+  error        text,                      -- the last failure's message
+  result       text,                      -- done: the saved result's JSON
+  result_until bigint,                    -- ... kept until then
+  keep_ms      bigint,                    -- cancelled, its item not yet discarded: how long to keep the record after
+  expires_at   bigint,                    -- final: the record is gone from then on
+  PRIMARY KEY (queue, id)
+) WITH (
+  fillfactor = 80,
+  autovacuum_vacuum_scale_factor = 0.02,
+  autovacuum_vacuum_insert_scale_factor = 0.05,
+  autovacuum_analyze_scale_factor = 0.05,
+  autovacuum_vacuum_cost_delay = 0
+);
+CREATE INDEX tasks_expiry ON ${s}.tasks (queue, expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE ${s}.task_metrics (
+  queue text COLLATE "C" NOT NULL,
+  pid   integer NOT NULL,          -- the server process that counted; 0 for folded rows
+  field text COLLATE "C" NOT NULL, -- "<task>|started", "<task>|le|100", ... (tasks/metrics.ts)
+  value bigint  NOT NULL,
+  PRIMARY KEY (queue, pid, field)
+) WITH (fillfactor = 50, autovacuum_vacuum_scale_factor = 0.02);
+CREATE TABLE ${s}.task_failures (
+  queue   text COLLATE "C" NOT NULL,
+  seq     bigint  NOT NULL, -- from S.ids: newest last
+  task_id text    NOT NULL,
+  task    text    NOT NULL,
+  error   text    NOT NULL,
+  attempt integer NOT NULL,
+  final   boolean NOT NULL,
+  at      bigint  NOT NULL,
+  PRIMARY KEY (queue, seq)
+);
+CREATE TABLE ${s}.schedules (
+  queue text COLLATE "C" NOT NULL,
+  name  text COLLATE "C" NOT NULL,
+  due   bigint NOT NULL,
+  PRIMARY KEY (queue, name)
+);
+CREATE TABLE ${s}.claims (
+  queue text COLLATE "C" NOT NULL,
+  token text COLLATE "C" NOT NULL, -- the claim's token, from the worker
+  lease bigint NOT NULL,           -- the lease token of the items it claimed
+  until bigint NOT NULL,           -- kept until then
+  PRIMARY KEY (queue, token)
+);
+CREATE INDEX claims_until ON ${s}.claims (queue, until);`,
   },
 ];
 
