@@ -35,14 +35,33 @@ export function registryKey(prefix: string): string {
   return `{${prefix}}:queues`;
 }
 
-/** The 20 keys every script receives: the queue's 10, then its dead-letter queue's 10. */
+/**
+ * The keys of a queue's optional features (deduplicated puts, ordered groups), which only
+ * the queue itself has (its dead-letter queue never dedupes or groups). Every script gets
+ * them after the 20 queue keys, so that a feature's state is declared to the script
+ * (Cluster, eviction) whether or not the call uses it; a queue that never uses a feature
+ * never creates its key.
+ */
+export const FEATURE_KEY_ROLES = ['dedupe', 'dedupe-holders', 'group-items', 'group-ready', 'group-held'] as const;
+
+/** One role of a feature key. */
+export type FeatureKeyRole = (typeof FEATURE_KEY_ROLES)[number];
+
+/**
+ * The 25 keys every script receives: the queue's 10, its dead-letter queue's 10, then
+ * the queue's 5 feature keys (see FEATURE_KEY_ROLES and lib/queue.lua).
+ */
 export function scriptKeys(base: string): string[] {
   const dead = deadBase(base);
-  return [...QUEUE_KEY_ROLES.map((role) => queueKey(base, role)), ...QUEUE_KEY_ROLES.map((role) => queueKey(dead, role))];
+  return [
+    ...QUEUE_KEY_ROLES.map((role) => queueKey(base, role)),
+    ...QUEUE_KEY_ROLES.map((role) => queueKey(dead, role)),
+    ...FEATURE_KEY_ROLES.map((role) => `${base}:${role}`),
+  ];
 }
 
 /**
- * The keys clear() deletes for the queue at `base`: its 20 script keys, then the 10 of a
+ * The keys clear() deletes for the queue at `base`: its 25 script keys, then the 10 of a
  * dead-letter queue of its dead-letter queue, which no queue has (a dead-letter queue
  * never dead-letters) but which older versions could write; clear leaves none behind;
  * and a task queue's tasks hash and expiry list: the records of its tasks go with their items.
@@ -53,7 +72,7 @@ export function clearKeys(base: string): string[] {
 }
 
 /**
- * The keys every task script gets, after the queue's 20 script keys: the tasks hash
+ * The keys every task script gets, after the queue's 25 script keys: the tasks hash
  * (records), the task metrics hash, the list that orders final records by expiry, and
  * the capped list of the latest failed runs.
  * See lib/tasks.lua.

@@ -1,6 +1,6 @@
 /**
  * The Redis backend: each operation is one Lua script (src/stores/redis/scripts), called by SHA with
- * the queue's 20 keys. Blocking waits use duplicate connections that this store opens
+ * the queue's 25 keys. Blocking waits use duplicate connections that this store opens
  * lazily, pools, and closes in `close()`; the caller's connection is never closed.
  */
 import type { Cluster, Redis } from 'ioredis';

@@ -152,7 +152,7 @@ export class RedisTaskStore implements TaskStore {
   readonly #store: RedisStore;
   readonly #redis: RedisConnection;
   #feed: TaskEventFeed | undefined;
-  /** The task scripts' keys of each queue, built once (a call passes 24 of them). */
+  /** The task scripts' keys of each queue, built once (a call passes 29 of them). */
   readonly #keys = new Map<string, readonly string[]>();
   /** Per channel: its listeners, and the subscription every listener must wait for. */
   readonly #channels = new Map<string, { listeners: Set<TaskEventListener>; subscribed: Promise<unknown> }>();

@@ -1,7 +1,7 @@
 --[[
   clear: deletes every key of the queue and of its dead-letter queue.
 
-  KEYS    the 20 queue keys (see lib/queue.lua), then any other keys of the queue to
+  KEYS    the 25 queue keys (see lib/queue.lua), then any other keys of the queue to
           delete (for a queue: those of a dead-letter queue of its dead-letter queue,
           which older versions could write, and for a task queue its tasks hash, see
           lib/tasks.lua; src/stores/redis/keys.ts clearKeys)

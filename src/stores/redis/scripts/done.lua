@@ -1,7 +1,7 @@
 --[[
   done: finishes the items whose current delivery is one of the given leases.
 
-  KEYS    the 20 queue keys (see lib/queue.lua)
+  KEYS    the 25 queue keys (see lib/queue.lua)
   ARGV[1] clock (test hook, "0" in production; see lib/clock.lua)
   ARGV[2] 'count' to return how many items were finished, 'leases' to return their leases
   ARGV[3..] lease groups: <group count>, then per group <entry> <n> <item id>*n

@@ -1,7 +1,7 @@
 --[[
   get: delivers up to `count` visible items, highest priority first, then oldest.
 
-  KEYS    the 20 queue keys (see lib/queue.lua)
+  KEYS    the 25 queue keys (see lib/queue.lua)
   ARGV[1] clock (test hook, "0" in production; see lib/queue.lua now_ms)
   ARGV[2] count, 1..1000
   ARGV[3] visibility timeout in ms; 0 removes the items as they are read (at-most-once)

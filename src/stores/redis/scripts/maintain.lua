@@ -3,7 +3,7 @@
   dead-letter queue run it on the parent queue first, so that items whose last delivery
   ended are in the dead-letter queue whether or not anyone uses the parent.
 
-  KEYS    the 20 queue keys of the parent (see lib/queue.lua)
+  KEYS    the 25 queue keys of the parent (see lib/queue.lua)
   ARGV[1] clock (test hook, "0" in production; see lib/clock.lua)
   Returns ms until the queue's next lease deadline, -1 when nothing is in flight: a
     blocking read of the dead-letter queue wakes then, as a lease that expires may

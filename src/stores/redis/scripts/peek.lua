@@ -1,7 +1,7 @@
 --[[
   peek: the next visible items in delivery order, without delivering them.
 
-  KEYS    the 20 queue keys (see lib/queue.lua)
+  KEYS    the 25 queue keys (see lib/queue.lua)
   ARGV[1] clock (test hook, "0" in production; see lib/queue.lua now_ms)
   ARGV[2] count, 1..1000
   Returns the records, in delivery order.

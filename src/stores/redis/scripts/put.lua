@@ -1,7 +1,7 @@
 --[[
   put: stores up to 1000 items in one atomic step, in order.
 
-  KEYS    the 20 queue keys (see lib/queue.lua)
+  KEYS    the 25 queue keys (see lib/queue.lua)
   ARGV[1] clock (test hook, "0" in production; see lib/queue.lua now_ms)
   ARGV[2] delay in ms; > 0 hides the items until now + delay
   ARGV[3] priority, an integer from -1000 to 1000

@@ -1,7 +1,7 @@
 --[[
   redrive: moves visible dead letters back to the queue with fresh attempts.
 
-  KEYS    the 20 queue keys (see lib/queue.lua)
+  KEYS    the 25 queue keys (see lib/queue.lua)
   ARGV[1] clock (test hook, "0" in production; see lib/queue.lua now_ms)
   ARGV[2] at most this many items, 1..1000
   Returns the number of items moved.

@@ -1,7 +1,7 @@
 --[[
   refresh: extends live leases to now + visibility timeout.
 
-  KEYS    the 20 queue keys (see lib/queue.lua)
+  KEYS    the 25 queue keys (see lib/queue.lua)
   ARGV[1] clock (test hook, "0" in production; see lib/queue.lua now_ms)
   ARGV[2] visibility timeout in ms, > 0
   ARGV[3..] lease groups: <group count>, then per group <entry> <n> <item id>*n

@@ -1,7 +1,7 @@
 --[[
   release: ends live deliveries without done.
 
-  KEYS    the 20 queue keys (see lib/queue.lua)
+  KEYS    the 25 queue keys (see lib/queue.lua)
   ARGV[1] clock (test hook, "0" in production; see lib/clock.lua)
   ARGV[2] delay in ms before requeued items are visible again (0 = at once)
   ARGV[3] mode: 'count' - the delivery failed and uses an attempt; the item is requeued,

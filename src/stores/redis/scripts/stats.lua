@@ -1,7 +1,7 @@
 --[[
   stats: the queue's counts and running totals, read in one atomic step.
 
-  KEYS    the 20 queue keys (see lib/queue.lua)
+  KEYS    the 25 queue keys (see lib/queue.lua)
   ARGV[1] clock (test hook, "0" in production; see lib/clock.lua)
   Returns { ready, delayed, inflight, dead, expired, dropped, puts, deliveries, dones,
     expiries, dead_lettered, empty_reads, head_age_ms }.

@@ -6,8 +6,11 @@
   every call. The timer machinery (maintenance, requeue, dead letters) lives in
   lib/timers.lua and is defined only by the calls that use it (see `timers()` below).
 
-  KEYS (the same 20 for every script, see src/data/keys.ts):
+  KEYS (the same 25 for every script, see src/stores/redis/keys.ts):
     KEYS[1..10]  the queue itself     KEYS[11..20] its dead-letter queue
+    KEYS[21..25] the queue's feature keys: dedupe, dedupe-holders, group-items,
+                 group-ready, group-held (each feature's lib documents its keys; a
+                 queue that never uses a feature never creates them)
     +1 meta      hash: v (format of the stored layout, see check_format),
                  gen (id prefix of this key epoch), seq (last item seq),
                  entry (last lease-entry number, never below now_ms * 1000), expired,

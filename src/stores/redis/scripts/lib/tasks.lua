@@ -2,16 +2,16 @@
   The task layer's records, shared by the task scripts (scripts/tasks/*.lua). A task is
   an item of its task queue whose item id is its task id; beside the queue:
 
-  KEYS[21] tasks    hash: task id -> record, from the task's enqueue until a while after
+  KEYS[26] tasks    hash: task id -> record, from the task's enqueue until a while after
                     it finished (no per-field expiry: see the expiry lists)
-  KEYS[22] metrics  hash: per task name, "<name>|started", "|done", "|failed", "|retried",
+  KEYS[27] metrics  hash: per task name, "<name>|started", "|done", "|failed", "|retried",
                     and the run-time histogram "|le|<ms bound>", "|runs", "|ms"
-  KEYS[23] expiry   list: "<expires at>|<task id>,<task id>,..." of final records, one
+  KEYS[28] expiry   list: "<expires at>|<task id>,<task id>,..." of final records, one
                     entry per call and expiry time, in the order they became final; the
                     scripts that finish tasks trim its head, a slice per call (records
                     kept for different lengths can sit behind a longer one for a while:
                     reads treat an expired record as gone meanwhile)
-  KEYS[24] failures list: the latest failed runs, oldest first, at most FAILURES_KEPT,
+  KEYS[29] failures list: the latest failed runs, oldest first, at most FAILURES_KEPT,
                     one JSON object each: { t = task name, i = task id, m = item id,
                     e = error (cut to FAILURE_ERROR_BYTES bytes), a = the run that
                     failed, f = 1 failed for good / 0 to be retried, at = store time }
@@ -37,7 +37,7 @@
   (ms), and its retry delay (ms).
 ]]
 
-local T = { tasks = KEYS[21], metrics = KEYS[22], expiry = KEYS[23], failures = KEYS[24] }
+local T = { tasks = KEYS[26], metrics = KEYS[27], expiry = KEYS[28], failures = KEYS[29] }
 local STATE_NAMES = {
   q = 'queued', d = 'delayed', s = 'started', D = 'done', V = 'done', F = 'failed', C = 'cancelled',
 }

@@ -1,8 +1,8 @@
 --[[
   tasks/cancel: cancels a queued or delayed task (also one waiting to be retried).
 
-  KEYS     the 20 queue keys (see lib/queue.lua), the tasks hash (21), the metrics hash
-           (22, unused), the expiry list (23, unused), the failures list (24, unused)
+  KEYS     the 25 queue keys (see lib/queue.lua), the tasks hash (26), the metrics hash
+           (27, unused), the expiry list (28, unused), the failures list (29, unused)
   ARGV[1]  clock (test hook, "0" in production; see lib/clock.lua)
   ARGV[2]  task id
   ARGV[3]  ms to keep the cancelled record

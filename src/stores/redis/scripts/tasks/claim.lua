@@ -3,8 +3,8 @@
   first `start` of them, in one atomic step: a worker's fetch and its runs' starts are
   one call.
 
-  KEYS     the 20 queue keys (see lib/queue.lua), the tasks hash (21), the metrics hash
-           (22), the expiry list (23), the failures list (24) (see lib/tasks.lua)
+  KEYS     the 25 queue keys (see lib/queue.lua), the tasks hash (26), the metrics hash
+           (27), the expiry list (28), the failures list (29) (see lib/tasks.lua)
   ARGV[1]  clock (test hook, "0" in production; see lib/clock.lua)
   ARGV[2]  count, 1..1000
   ARGV[3]  how many of them to start now, 0..count

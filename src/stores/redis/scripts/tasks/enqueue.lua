@@ -1,7 +1,7 @@
 --[[
   tasks/enqueue: puts tasks of one name and writes their records, in one atomic step.
 
-  KEYS     the 20 queue keys (see lib/queue.lua), the tasks hash (21), then the task
+  KEYS     the 25 queue keys (see lib/queue.lua), the tasks hash (26), then the task
            keys the claim and settle scripts get (see lib/tasks.lua), unused
   ARGV[1]  clock (test hook, "0" in production; see lib/clock.lua)
   ARGV[2]  delay in ms; > 0 hides the items until now + delay

@@ -3,8 +3,8 @@
   record change and the item's settlement of each op go together (a done with its saved
   result, a retry, a failure with its dead letter), and fetched tasks are started.
 
-  KEYS     the 20 queue keys (see lib/queue.lua), the tasks hash (21), the metrics hash
-           (22), the expiry list (23), the failures list (24) (see lib/tasks.lua), then the
+  KEYS     the 25 queue keys (see lib/queue.lua), the tasks hash (26), the metrics hash
+           (27), the expiry list (28), the failures list (29) (see lib/tasks.lua), then the
            result keys of the dones with a result to save
   ARGV[1]  clock (test hook, "0" in production; see lib/clock.lua)
   ARGV[2]  pub/sub channel of the queue's task events
