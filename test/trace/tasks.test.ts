@@ -143,7 +143,7 @@ describe('a task run', () => {
   });
 
   it('is tied to the executing trace across two processes', async ({ skip }) => {
-    if (ctx.kind !== 'redis') skip('a worker process reaches the store through a Redis server');
+    if (ctx.kind !== 'redis' && ctx.kind !== 'postgres') skip('a worker process reaches the store through a Redis server or a PostgreSQL database');
     const child = await t.spawnWorker('traced-worker');
     const app = t.app();
     for (const mode of ['link', 'parent'] as const) {
