@@ -16,7 +16,7 @@
  *   record says started and attempt is this run; 'held': not started; 'unknown': no
  *   record to start from, or a task no spec names: the worker decides; 'spent': its last
  *   run, attempt, died with its worker: the worker fails it), id, lease token, delivery,
- *   payload, attempt, meta (the item's metadata). When nothing is handed over, one row of kind 'none' whose next_due
+ *   payload, attempt, meta. When nothing is handed over, one row of kind 'none' whose next_due
  *   is ms until a delayed item or lease deadline comes due (-1: none; 0 when every item
  *   read was discarded: read again at once).
  * Side effects: the read's (see read.ts: settles rows whose time came, leases what it
