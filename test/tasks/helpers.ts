@@ -199,7 +199,7 @@ export function useTaskApps(ctx: StoreContext): TaskTestContext {
     },
     async spawnWorker(fixture, env = {}) {
       const child = spawn(process.execPath, ['--import', 'tsx', `${FIXTURES}${fixture}.ts`], {
-        env: { ...process.env, VISQ_URL: ctx.server.url, VISQ_PREFIX: ctx.prefix, ...env },
+        env: { ...process.env, VISQ_URL: ctx.url, VISQ_PREFIX: ctx.prefix, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';

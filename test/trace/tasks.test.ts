@@ -6,6 +6,7 @@
  */
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
+import { peekCarrying } from '../../src/data/queue.js';
 import { useStore } from '../harness/context.js';
 import { useTracing } from '../harness/tracing.js';
 import { nextEvent, until, useTaskApps } from '../tasks/helpers.js';
@@ -113,8 +114,36 @@ describe('a task run', () => {
     expect(retried?.links.map((link) => link.context.spanId)).toEqual([send.spanContext().spanId]);
   });
 
+  it('keeps the link through its dead letter and a redrive', async () => {
+    const app = t.app();
+    let healthy = false;
+    const fragile = app.task(
+      'fragile',
+      () => {
+        if (!healthy) throw new Error('the mail server is down');
+      },
+      { attempts: 1, visTimeout: 30, useDead: true },
+    );
+    const worker = t.worker(app);
+    const dead = nextEvent(worker, 'dead');
+    const { result: et } = await tracing.inSpan('request', () => fragile.execute([]));
+    await dead;
+    const send = tracing.one('send default').spanContext();
+    const [letter] = await app.queue().dead[peekCarrying](1);
+    expect(letter?.id).toBe(et.id);
+    expect(letter?.meta).toBe(`00-${send.traceId}-${send.spanId}-01`);
+    healthy = true;
+    const done = nextEvent(worker, 'done');
+    expect(await app.queue().redrive()).toBe(1);
+    await done;
+    const [failed, redriven] = tracing.named('process default');
+    expect(failed?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(redriven?.status.code).toBe(SpanStatusCode.UNSET);
+    expect(redriven?.links.map((link) => link.context.spanId)).toEqual([send.spanId]);
+  });
+
   it('is tied to the executing trace across two processes', async ({ skip }) => {
-    if (ctx.kind !== 'redis') skip('a worker process reaches the store through a Redis server');
+    if (ctx.kind !== 'redis' && ctx.kind !== 'postgres') skip('a worker process reaches the store through a Redis server or a PostgreSQL database');
     const child = await t.spawnWorker('traced-worker');
     const app = t.app();
     for (const mode of ['link', 'parent'] as const) {

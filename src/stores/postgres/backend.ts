@@ -5,6 +5,7 @@
  */
 import {
   earlierDue,
+  putMeta,
   type PutRequest,
   type QueueBackend,
   type RawItem,
@@ -83,11 +84,12 @@ export class PostgresQueueBackend implements QueueBackend {
   }
 
   async put(request: PutRequest): Promise<string[]> {
-    const { payloads, delayMs, priority, ttlMs, db } = request;
+    const { payloads, delayMs, priority, ttlMs, metas, db } = request;
     const visible = delayMs <= 0;
     const notify = db !== undefined ? visible : visible && this.#core.announcer.claim(this.#base);
     const stmt = this.#statement('put', putStatement);
-    const rows = await this.#core.run(stmt, [this.#clock(), this.#base, delayMs, priority, ttlMs, payloads, notify], 'put', db);
+    const values = [this.#clock(), this.#base, delayMs, priority, ttlMs, payloads, notify, metaArray(metas, payloads.length)];
+    const rows = await this.#core.run(stmt, values, 'put', db);
     if (visible && db === undefined) this.#shown(notify);
     return rows.map((row) => row.id as string);
   }
@@ -111,6 +113,7 @@ export class PostgresQueueBackend implements QueueBackend {
       id: row.id as string,
       delivery: (row.failed as number) + 1,
       payload: row.payload as string,
+      ...withMeta(row),
     }));
     return { deliveries, nextDueMs: -1, cursor };
   }
@@ -163,7 +166,7 @@ export class PostgresQueueBackend implements QueueBackend {
     await this.#catchUpParent();
     const stmt = this.#statement('peek', peekStatement);
     const rows = await this.#core.run(stmt, [this.#clock(), this.#base, count], 'peek');
-    return rows.map((row) => ({ id: row.id as string, payload: row.payload as string }));
+    return rows.map((row) => ({ id: row.id as string, payload: row.payload as string, ...withMeta(row) }));
   }
 
   async stats(): Promise<RawStats> {
@@ -251,6 +254,21 @@ export class PostgresQueueBackend implements QueueBackend {
   #shown(notified: boolean): void {
     this.#core.shown(this.#base, notified);
   }
+}
+
+/**
+ * The put's metadata as the statement takes it, one entry per payload: none at all (an
+ * empty array, the statement reads missing entries as '') when no item has any.
+ */
+function metaArray(metas: PutRequest['metas'], count: number): string[] {
+  if (metas === undefined || metas.length === 0) return [];
+  return Array.from({ length: count }, (_, i) => putMeta(metas, i));
+}
+
+/** `{ meta }` of a row whose item has metadata, `{}` otherwise (as the other stores leave it out). */
+export function withMeta(row: Row): { meta?: string } {
+  const meta = row.meta as string | null | undefined;
+  return meta ? { meta } : {};
 }
 
 /** An item's state from its row, by the rules of sql/lib.ts; undefined when it has left the queue. */

@@ -23,7 +23,7 @@ import type {
   TaskSpec,
   TaskStore,
 } from '../../tasks/task-store.js';
-import { PostgresQueueBackend, TOKEN } from './backend.js';
+import { PostgresQueueBackend, TOKEN, withMeta } from './backend.js';
 import { toStoreError, type ListenClient, type Row, type Statement } from './connection.js';
 import { PostgresEventFeed } from './event-feed.js';
 import { toStored } from './names.js';
@@ -214,6 +214,7 @@ export class PostgresTaskStore implements TaskStore {
       request.tasks.map((t) => t.taskId),
       request.tasks.map((t) => t.payload),
       notify,
+      request.meta ?? '',
     ];
     const rows = await this.#core.run(stmt, values, 'enqueuing tasks', db);
     const written = rows.map((row) => row.written === true);
@@ -248,6 +249,7 @@ export class PostgresTaskStore implements TaskStore {
         id: row.id as string,
         delivery: Number(row.delivery),
         payload: row.payload as string,
+        ...withMeta(row),
         attempt: Number(row.attempt),
       }),
     );

@@ -15,6 +15,7 @@ import {
   VisqTypeError,
   listQueues,
 } from '../../../src/index.js';
+import { peekCarrying, putCarrying } from '../../../src/data/queue.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../../src/stores/postgres/sql/schema.js';
 import { createDatabase } from '../../harness/postgres-server.js';
 import { usePostgres } from './helpers.js';
@@ -75,7 +76,9 @@ describe('schema', () => {
       const admin = new pg.Client({ connectionString: fresh.url });
       await admin.connect();
       try {
-        expect((await admin.query('SELECT version FROM visq.migrations ORDER BY version')).rows).toEqual([{ version: 1 }, { version: 2 }]);
+        expect((await admin.query('SELECT version FROM visq.migrations ORDER BY version')).rows).toEqual(
+          MIGRATIONS.map(({ version }) => ({ version })),
+        );
         expect((await admin.query('SELECT count(*)::int AS n FROM visq.items')).rows).toEqual([{ n: 4 }]);
       } finally {
         await admin.end();
@@ -108,6 +111,45 @@ describe('schema', () => {
         const queue = new DataQueue<string>(later, 'q');
         expect([...(await queue.getData(5, { visTimeout: 30 })).values()]).toEqual(['waiting']);
         expect(await queue.doneData([`${held?.id}:7`])).toBe(1);
+        expect((await admin.query('SELECT max(version)::int AS v FROM "visq".migrations')).rows).toEqual([{ v: SCHEMA_VERSION }]);
+      } finally {
+        await later.close();
+      }
+    } finally {
+      await admin.end();
+      await fresh.drop();
+    }
+  });
+
+  it('migrates a database of version 2 to the current one: its items have no metadata, new ones keep theirs', async () => {
+    const fresh = await createDatabase({ url: pgx.url });
+    const admin = new pg.Client({ connectionString: fresh.url });
+    await admin.connect();
+    try {
+      // what the visq before item metadata made: versions 1 and 2, one item waiting
+      await admin.query('CREATE SCHEMA "visq"');
+      await admin.query('CREATE TABLE "visq".migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      for (const migration of MIGRATIONS.filter(({ version }) => version <= 2)) {
+        await admin.query(migration.sql('"visq"'));
+        await admin.query('INSERT INTO "visq".migrations (version) VALUES ($1)', [migration.version]);
+      }
+      await admin.query(`SELECT "visq".put('q', '"old"')`);
+      const later = new PostgresStore({ connectionString: fresh.url, max: 2 });
+      try {
+        const queue = new DataQueue<string>(later, 'q');
+        const traced = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+        await queue[putCarrying](['new'], [traced]);
+        expect(await queue[peekCarrying](10)).toEqual([
+          { id: expect.any(String), item: 'old', meta: '' },
+          { id: expect.any(String), item: 'new', meta: traced },
+        ]);
+        // the SQL door of version 1 still puts, with no metadata
+        await admin.query(`SELECT "visq".put('q', '"door"')`);
+        expect((await queue[peekCarrying](10)).map(({ item, meta }) => [item, meta])).toEqual([
+          ['old', ''],
+          ['new', traced],
+          ['door', ''],
+        ]);
         expect((await admin.query('SELECT max(version)::int AS v FROM "visq".migrations')).rows).toEqual([{ v: SCHEMA_VERSION }]);
       } finally {
         await later.close();

@@ -99,7 +99,8 @@ export function requeue(t: Tables, exclude?: string): string {
  * overdue ones, plus `more` (a subquery of `id, fate, ended, kind`), and moves those whose
  * fate is 'dead' to the dead-letter queue ($3). Dead letters enter in the order their last
  * deliveries ended (`ended`; at one time, expiries, kind 0, before releases, kind 1), then
- * put order, each with a new seq at the end of the dead-letter queue and no deliveries.
+ * put order, each with a new seq at the end of the dead-letter queue and no deliveries,
+ * keeping its id, priority, payload and metadata.
  */
 export function bury(t: Tables, more?: string): string {
   return `gone AS (
@@ -107,11 +108,11 @@ export function bury(t: Tables, more?: string): string {
     SELECT id, fate, due_at AS ended, 0 AS kind FROM settled WHERE fate <> 'ready'
     UNION ALL SELECT id, 'expired', 0, 0 FROM overdue${more ? `\n    UNION ALL ${more}` : ''}
   ) g WHERE i.queue = $2 AND i.id = g.id
-  RETURNING i.id, i.seq, i.priority, i.payload, g.fate, g.ended, g.kind
+  RETURNING i.id, i.seq, i.priority, i.payload, g.fate, g.ended, g.kind, i.meta
 ),
 buried AS (
-  INSERT INTO ${t.dead} (queue, id, seq, priority, ttl, failed, entered_at, payload)
-  SELECT $3, b.id, nextval('${t.schema.replace(/'/g, "''")}.ids'), b.priority, 0, 0, ${NOW}, b.payload
+  INSERT INTO ${t.dead} (queue, id, seq, priority, ttl, failed, entered_at, payload, meta)
+  SELECT $3, b.id, nextval('${t.schema.replace(/'/g, "''")}.ids'), b.priority, 0, 0, ${NOW}, b.payload, b.meta
   FROM gone b WHERE b.fate = 'dead' ORDER BY b.ended, b.kind, b.seq
   RETURNING id
 )`;

@@ -7,6 +7,7 @@
  * $5 ttl in ms; > 0 drops an item not read within ttl of becoming visible; 0 = none
  * $6 payloads (JSON text), text[]
  * $7 true to NOTIFY readers (the store throttles it; always true in a caller's transaction)
+ * $8 the items' metadata, text[] parallel to $6 ('' or missing entries: none)
  * Returns one row per item, its id, in input order.
  * Side effects: inserts the items (seqs from S.ids, in input order, so FIFO within a
  *   priority; an item's id is its seq's decimal text); counts puts. In the caller's transaction all of it, the NOTIFY included,
@@ -17,12 +18,12 @@ import { CLOCK, count, NOW, sizeOf, type Tables } from './lib.js';
 export function putStatement(t: Tables): string {
   return `WITH ${CLOCK},
 added AS (
-  INSERT INTO ${t.items} (queue, id, seq, priority, due_at, expires_at, ttl, failed, entered_at, payload)
+  INSERT INTO ${t.items} (queue, id, seq, priority, due_at, expires_at, ttl, failed, entered_at, payload, meta)
   SELECT $2, n.seq::text, n.seq, $4::smallint, CASE WHEN $3::bigint > 0 THEN ${NOW} + $3::bigint END,
-    CASE WHEN $3::bigint <= 0 AND $5::int > 0 THEN ${NOW} + $5::int END, $5::int, 0, ${NOW}, n.payload
+    CASE WHEN $3::bigint <= 0 AND $5::int > 0 THEN ${NOW} + $5::int END, $5::int, 0, ${NOW}, n.payload, n.meta
   FROM (
-    SELECT nextval('${t.schema.replace(/'/g, "''")}.ids') AS seq, u.payload
-    FROM unnest($6::text[]) WITH ORDINALITY AS u(payload, position) ORDER BY u.position
+    SELECT nextval('${t.schema.replace(/'/g, "''")}.ids') AS seq, u.payload, coalesce(u.meta, '') AS meta
+    FROM unnest($6::text[], $8::text[]) WITH ORDINALITY AS u(payload, meta, position) ORDER BY u.position
   ) n
   RETURNING id, seq
 ),

@@ -8,7 +8,7 @@
  * $6 attempts: deliveries allowed before an item is dead-lettered or dropped
  * $7 true to dead-letter items whose attempts are spent, false to drop them
  * Returns one row per delivered item, in delivery order: id, failed (deliveries before
- *   this one), payload, lease (the batch's token; null at most once). When nothing was
+ *   this one), payload, lease (the batch's token; null at most once), meta. When nothing was
  *   delivered, one row with id null and next_due: ms until a delayed item or a lease
  *   deadline of this queue comes due, -1 when none is pending.
  * Side effects: settles rows whose time came (lib.ts settle: requeued, dead-lettered,
@@ -28,9 +28,9 @@ export function readStatement(t: Tables, leasing: boolean): string {
     ? `UPDATE ${t.items} i SET due_at = ${NOW} + $5::bigint, expires_at = NULL, failed = p.failed,
     lease = (SELECT token FROM token), attempts = $6::int, use_dead = $7::boolean
   FROM pick p WHERE i.queue = $2 AND i.id = p.id
-  RETURNING i.id, i.failed, i.payload, i.lease, i.priority, i.seq`
+  RETURNING i.id, i.failed, i.payload, i.lease, i.priority, i.seq, i.meta`
     : `DELETE FROM ${t.items} i USING pick p WHERE i.queue = $2 AND i.id = p.id
-  RETURNING i.id, p.failed, i.payload, NULL::bigint AS lease, i.priority, i.seq`;
+  RETURNING i.id, p.failed, i.payload, NULL::bigint AS lease, i.priority, i.seq, i.meta`;
   return `WITH ${CLOCK},
 ${settle(t)},
 head AS (
@@ -61,13 +61,13 @@ wake AS (
   ${wakeSettled(t)}
 )
 SELECT c.id::text AS id, c.failed, c.payload, c.lease::text AS lease, NULL::float8 AS next_due,
-  ${sizeOf('wake')} AS woke, c.priority, c.seq
+  ${sizeOf('wake')} AS woke, c.priority, c.seq, c.meta
 FROM claimed c
 UNION ALL
 SELECT NULL, NULL, NULL, NULL, coalesce((
     SELECT min(i.due_at) - ${NOW} FROM ${t.items} i WHERE i.queue = $2 AND i.due_at > ${NOW}
   ), -1)::float8,
-  ${sizeOf('wake')}, NULL, NULL
+  ${sizeOf('wake')}, NULL, NULL, NULL
 WHERE NOT EXISTS (SELECT 1 FROM claimed)
 ORDER BY priority DESC, seq`;
 }

@@ -6,8 +6,8 @@
  * $4 count, 1..1000
  * $5 true to NOTIFY readers of the queue (the store throttles it)
  * Returns one row: moved.
- * Side effects: deletes the dead letters and inserts them into the queue with their ids
- *   and priorities, a new seq each (the end of their priority), no deliveries and no ttl.
+ * Side effects: deletes the dead letters and inserts them into the queue with their ids,
+ *   priorities and metadata, a new seq each (the end of their priority), no deliveries and no ttl.
  *   The store settles both queues first (maintain), so that every item whose last
  *   delivery has ended is a dead letter here and dead letters whose delay ended count.
  */
@@ -23,11 +23,11 @@ taken AS (
 ),
 lifted AS (
   DELETE FROM ${t.dead} d USING taken WHERE d.queue = $3 AND d.id = taken.id
-  RETURNING d.id, d.priority, d.seq, d.payload
+  RETURNING d.id, d.priority, d.seq, d.payload, d.meta
 ),
 moved AS (
-  INSERT INTO ${t.items} (queue, id, seq, priority, ttl, failed, entered_at, payload)
-  SELECT $2, l.id, nextval('${t.schema.replace(/'/g, "''")}.ids'), l.priority, 0, 0, ${NOW}, l.payload
+  INSERT INTO ${t.items} (queue, id, seq, priority, ttl, failed, entered_at, payload, meta)
+  SELECT $2, l.id, nextval('${t.schema.replace(/'/g, "''")}.ids'), l.priority, 0, 0, ${NOW}, l.payload, l.meta
   FROM lifted l ORDER BY l.priority DESC, l.seq
   RETURNING id
 ),

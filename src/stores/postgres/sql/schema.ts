@@ -15,6 +15,7 @@
  *   S.ids       the seqs that order items within a priority (an item put by putData has
  *               its seq's decimal text as its id)
  *   S.leases    lease tokens: one per read batch
+ * (migration 3 adds `meta` to items and dead: the item's metadata, '' for none)
  * and for the task layer (migration 2, see sql/tasks/lib.ts):
  *   S.tasks          a task's status record (and saved result), by task queue and task id
  *   S.task_metrics   task metrics, one row per queue, server process and field
@@ -157,6 +158,15 @@ CREATE TABLE ${s}.claims (
   PRIMARY KEY (queue, token)
 );
 CREATE INDEX claims_until ON ${s}.claims (queue, until);`,
+  },
+  {
+    // item metadata (data/backend.ts ItemMeta: the W3C trace context of the item's put),
+    // kept with the item through retries, dead letters and redrive. A constant default
+    // is only recorded in the catalog: no table rewrite, existing rows read as ''.
+    version: 3,
+    sql: (s) => `
+ALTER TABLE ${s}.items ADD COLUMN meta text NOT NULL DEFAULT '';
+ALTER TABLE ${s}.dead ADD COLUMN meta text NOT NULL DEFAULT '';`,
   },
 ];
 

@@ -5,9 +5,9 @@
  */
 import { fateOf, NOW, type Tables } from './lib.js';
 
-/** CTE `visible(id, priority, seq, entered_at, payload)`: the first `limit` (an SQL expression) visible items. */
+/** CTE `visible(id, priority, seq, entered_at, payload, meta)`: the first `limit` (an SQL expression) visible items. */
 export function visible(t: Tables, limit: string): string {
-  const columns = 'i.id, i.priority, i.seq, i.entered_at, i.payload';
+  const columns = 'i.id, i.priority, i.seq, i.entered_at, i.payload, i.meta';
   return `visible AS (
   SELECT v.* FROM (
     (SELECT ${columns} FROM ${t.items} i

@@ -16,7 +16,7 @@
  *   record says started and attempt is this run; 'held': not started; 'unknown': no
  *   record to start from, or a task no spec names: the worker decides; 'spent': its last
  *   run, attempt, died with its worker: the worker fails it), id, lease token, delivery,
- *   payload, attempt. When nothing is handed over, one row of kind 'none' whose next_due
+ *   payload, attempt, meta. When nothing is handed over, one row of kind 'none' whose next_due
  *   is ms until a delayed item or lease deadline comes due (-1: none; 0 when every item
  *   read was discarded: read again at once).
  * Side effects: the read's (see read.ts: settles rows whose time came, leases what it
@@ -86,7 +86,7 @@ claimed AS (
   UPDATE ${t.items} i SET due_at = ${NOW} + $6::bigint, expires_at = NULL, failed = j.failed,
     lease = (SELECT token FROM token), attempts = $8::int, use_dead = false
   FROM judged j WHERE j.kind <> 'discard' AND i.queue = $2 AND i.id = j.id
-  RETURNING i.id, i.failed, i.payload, i.lease
+  RETURNING i.id, i.failed, i.payload, i.lease, i.meta
 ),
 started AS (
   UPDATE ${tasks} r SET state = 'started', attempt = j.attempt + 1, at = ${NOW}, run_lease = (SELECT token FROM token),
@@ -123,18 +123,18 @@ transitions AS (SELECT task, 'started' AS state, false AS failed_run, -1::float8
 ${meter(t, 'transitions')},
 prior_rows AS (
   SELECT i.id, i.failed, i.payload, i.lease, r.state, r.attempt, r.run_lease, s.name IS NOT NULL AS known,
-    s.vis_ms, s.attempts AS allowed, i.priority, i.seq
+    s.vis_ms, s.attempts AS allowed, i.priority, i.seq, i.meta
   FROM ${t.items} i JOIN prior p ON i.lease = p.lease
   LEFT JOIN ${tasks} r ON r.queue = $2 AND r.id = i.id LEFT JOIN specs s ON s.name = r.task
   WHERE i.queue = $2 AND i.due_at > ${NOW}
 ),
 answered AS (
   SELECT j.kind, c.id, c.lease, c.failed + 1 AS delivery, c.payload,
-    CASE j.kind WHEN 'start' THEN st.attempt WHEN 'unknown' THEN 0 ELSE j.attempt END AS attempt, j.position AS ord
+    CASE j.kind WHEN 'start' THEN st.attempt WHEN 'unknown' THEN 0 ELSE j.attempt END AS attempt, j.position AS ord, c.meta
   FROM claimed c JOIN judged j ON j.id = c.id LEFT JOIN started st ON st.id = c.id
   UNION ALL
   SELECT k.kind, k.id, k.lease, k.failed + 1, k.payload, CASE k.kind WHEN 'unknown' THEN 0 ELSE k.attempt END,
-    row_number() OVER (ORDER BY k.priority DESC, k.seq)
+    row_number() OVER (ORDER BY k.priority DESC, k.seq), k.meta
   FROM (
     SELECT pr.*, CASE
       WHEN pr.state = 'started' AND pr.run_lease = pr.lease THEN 'start'
@@ -147,13 +147,13 @@ answered AS (
   ) k WHERE k.kind IS NOT NULL
 )
 SELECT a.kind, a.id, a.lease::text AS lease, a.delivery, a.payload, a.attempt, NULL::float8 AS next_due,
-  ${sizeOf('wake')} + ${sizeOf('notified')} AS woke, a.ord
+  ${sizeOf('wake')} + ${sizeOf('notified')} AS woke, a.ord, a.meta
 FROM answered a
 UNION ALL
 SELECT 'none', NULL, NULL, NULL, NULL, NULL, CASE WHEN EXISTS (SELECT 1 FROM pick) THEN 0 ELSE coalesce((
     SELECT min(i.due_at) - ${NOW} FROM ${t.items} i WHERE i.queue = $2 AND i.due_at > ${NOW}
   ), -1) END::float8,
-  ${sizeOf('wake')} + ${sizeOf('notified')}, 0
+  ${sizeOf('wake')} + ${sizeOf('notified')}, 0, NULL
 WHERE NOT EXISTS (SELECT 1 FROM answered)
 ORDER BY ord`;
 }

@@ -7,6 +7,7 @@
  * $5 task name
  * $6 task ids, text[] (each its item's id too); $7 their items' payloads (the task messages), text[]
  * $8 true to NOTIFY readers (the store throttles it; always true in a caller's transaction)
+ * $9 the items' metadata, the same for all ('' for none)
  * Returns one row per task, in input order: written, false when its id already has a
  *   record that is not expired, or an item in the queue (the same put sent again puts
  *   nothing), or came earlier in the same call.
@@ -31,9 +32,9 @@ fresh AS (
   SELECT DISTINCT ON (id) id, payload, position FROM input WHERE id NOT IN (SELECT id FROM taken) ORDER BY id, position
 ),
 added AS (
-  INSERT INTO ${t.items} (queue, id, seq, priority, due_at, ttl, failed, entered_at, payload)
+  INSERT INTO ${t.items} (queue, id, seq, priority, due_at, ttl, failed, entered_at, payload, meta)
   SELECT $2, f.id, nextval('${t.schema.replace(/'/g, "''")}.ids'), $4::smallint,
-    CASE WHEN $3::bigint > 0 THEN ${NOW} + $3::bigint END, 0, 0, ${NOW}, f.payload
+    CASE WHEN $3::bigint > 0 THEN ${NOW} + $3::bigint END, 0, 0, ${NOW}, f.payload, $9::text
   FROM fresh f ORDER BY f.position
   ON CONFLICT (queue, id) DO NOTHING
   RETURNING id

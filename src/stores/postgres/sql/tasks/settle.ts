@@ -165,11 +165,11 @@ back AS (
 ),
 gone AS (
   DELETE FROM ${t.items} i USING ended e WHERE e.outcome <> 'requeued' AND i.queue = $2 AND i.id = e.id
-  RETURNING i.id, i.seq, i.priority, i.payload, e.outcome
+  RETURNING i.id, i.seq, i.priority, i.payload, e.outcome, i.meta
 ),
 buried AS (
-  INSERT INTO ${t.dead} (queue, id, seq, priority, ttl, failed, entered_at, payload)
-  SELECT $3, g.id, nextval('${t.schema.replace(/'/g, "''")}.ids'), g.priority, 0, 0, ${NOW}, g.payload
+  INSERT INTO ${t.dead} (queue, id, seq, priority, ttl, failed, entered_at, payload, meta)
+  SELECT $3, g.id, nextval('${t.schema.replace(/'/g, "''")}.ids'), g.priority, 0, 0, ${NOW}, g.payload, g.meta
   FROM gone g WHERE g.outcome = 'dead' ORDER BY g.seq
   RETURNING id
 ),
