@@ -16,6 +16,7 @@ import {
   type ReleaseOutcome,
 } from '../../data/backend.js';
 import { clockArg } from '../../data/clock.js';
+import { VisqError } from '../../errors.js';
 import { deadBase } from '../../data/keys.js';
 import type { LeaseGroup } from '../../data/lease.js';
 import type { SqlClient } from '../../data/options.js';
@@ -210,6 +211,10 @@ export class PostgresQueueBackend implements QueueBackend {
     const stmt = this.#statement('inspect', inspectStatement);
     const [row] = await this.#core.run(stmt, [this.#clock(), this.#base, id], 'inspect');
     return row ? itemInfo(row) : undefined;
+  }
+
+  async limit(_pauseMs: number): Promise<number> {
+    throw new VisqError('PostgresStore: limits are not implemented yet', 'ERR_VISQ_STORE');
   }
 
   async clear(): Promise<void> {

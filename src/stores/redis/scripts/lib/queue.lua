@@ -332,3 +332,6 @@ local function maintain_if_due(q, dq, now)
   local due = tonumber(redis.call('HGET', q.meta, 'due') or '0')
   if now >= due then timers().maintain(q, dq, now) end
 end
+
+-- Rate limits, in-flight caps and pauses (lib/limits.lua).
+--@include limits
