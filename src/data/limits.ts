@@ -110,3 +110,16 @@ export function checkLeasedUnderCap(limits: ReadLimits | undefined, visTimeoutMs
       '(the cap counts leases, and an at-most-once read leases nothing), got 0 (the queue\'s default when left out)',
   );
 }
+
+/**
+ * The GCRA bucket at `nowMs` (the stores' twin of gate_read in lib/limits.lua): `tat`
+ * is the arrival time to spend from (µs), `tokens` how many items may go now, and when
+ * none, `waitMs` until the next one is due.
+ */
+export function bucketAt(tatUs: number, nowMs: number, limits: ReadLimits): { tat: number; tokens: number; waitMs: number } {
+  const nowUs = nowMs * 1000;
+  const tat = Math.max(tatUs, nowUs);
+  const tokens = Math.floor((nowUs + limits.burst * limits.intervalUs - tat) / limits.intervalUs);
+  const waitMs = tokens > 0 ? 0 : Math.ceil((tat - (limits.burst - 1) * limits.intervalUs - nowUs) / 1000);
+  return { tat, tokens, waitMs };
+}

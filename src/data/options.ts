@@ -134,7 +134,7 @@ export interface QueueStats {
   readonly expiries: number;
   /** Running total: items moved to the dead-letter queue. */
   readonly deadLettered: number;
-  /** Running total: reads that found nothing. */
+  /** Running total: reads that found nothing (a read a pause or a limit held back does not look, and is not counted). */
   readonly emptyReads: number;
   /**
    * Seconds since the next item a read would deliver entered the queue (put, or

@@ -180,12 +180,13 @@ describe('rateLimit', () => {
     expect((await plain.getData(10)).size).toBe(9);
   });
 
-  it('returns an empty read at once when it may not wait', async () => {
+  it('returns an empty read at once when it may not wait, not counted as an empty read', async () => {
     const queue = open<number>('q', { rateLimit: { perSecond: 0.001, burst: 1 }, visTimeout: 30 });
     await fill(queue, 2);
     expect((await queue.getData(2)).size).toBe(1);
     expect((await queue.getData(2)).size).toBe(0);
-    expect((await queue.stats()).emptyReads).toBe(1);
+    // held back by the limit, the read did not look for items
+    expect((await queue.stats()).emptyReads).toBe(0);
   });
 
   it(

@@ -3,7 +3,7 @@
  * (the same GCRA in whole µs, the same pause, the in-flight cap counted by live leases,
  * the same reasons and waits), so that a limited queue behaves alike on every store.
  */
-import type { ReadLimits, LimitedBy } from '../../data/limits.js';
+import { bucketAt, type LimitedBy, type ReadLimits } from '../../data/limits.js';
 
 /** What a read may take: `allowed` > 0, or 0 with why and for how long (ms, -1: unknown). */
 export type Gate = { readonly allowed: number } | { readonly allowed: 0; readonly limited: LimitedBy; readonly waitMs: number };
@@ -44,12 +44,8 @@ export class LimitState {
       allowed = Math.min(allowed, free);
     }
     if (limits.intervalUs > 0) {
-      const nowUs = now * 1000;
-      const tat = Math.max(this.#tatUs, nowUs);
-      const tokens = Math.floor((nowUs + limits.burst * limits.intervalUs - tat) / limits.intervalUs);
-      if (tokens <= 0) {
-        return { allowed: 0, limited: 'rate', waitMs: Math.ceil((tat - (limits.burst - 1) * limits.intervalUs - nowUs) / 1000) };
-      }
+      const { tokens, waitMs } = bucketAt(this.#tatUs, now, limits);
+      if (tokens <= 0) return { allowed: 0, limited: 'rate', waitMs };
       allowed = Math.min(allowed, tokens);
     }
     return { allowed };

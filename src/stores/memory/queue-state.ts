@@ -121,8 +121,8 @@ export class QueueState {
     let count = request.count;
     if (this.#limits.applies(request.limits)) {
       const gate = this.#limits.gate(count, request.limits, now, this.#leases.size, this.#leases.nextDeadline());
+      // held back, it did not look for items: not counted as an empty read, as in get.lua
       if ('limited' in gate) {
-        if (this.#gen !== undefined) this.#totals.emptyReads += 1;
         return { deliveries: [], nextDueMs: gate.waitMs, limited: gate.limited };
       }
       count = gate.allowed;

@@ -73,10 +73,8 @@ local function read_batch(count, vis_ms, attempts, use_dead, now, lim)
   local tat = nil
   if lim or meta[6] then
     local allowed, got, limit_wait, limit_wait_cursor = gate_read(count, lim, meta[6], now)
-    if allowed == 0 then
-      if meta[3] then redis.call('HINCRBY', Q.meta, 'empty_reads', 1) end
-      return {}, '', {}, limit_wait, limit_wait_cursor, got
-    end
+    -- held back, it did not look for items: not counted as an empty read
+    if allowed == 0 then return {}, '', {}, limit_wait, limit_wait_cursor, got end
     count, tat = allowed, got
   end
   local recs, stopped = take(Q, count, true, now)
