@@ -9,6 +9,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { VisqRangeError, VisqTypeError, type DataQueue, type DataQueueOptions } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
 import { useQueues } from '../harness/queues.js';
+import { scriptCalls, untilBlocked } from '../harness/blocking.js';
 
 const ctx = useStore();
 const open = useQueues(ctx);
@@ -22,23 +23,13 @@ function openElsewhere<T = unknown>(name = 'q', options: DataQueueOptions = {}):
   return open<T>(name, options, ctx.elsewhere());
 }
 
-/** Script calls Redis has run so far; a reader that polls would raise it while waiting. */
-async function scriptCalls(): Promise<number> {
-  const text = await ctx.redis.info('commandstats');
-  return Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(text)?.[1] ?? 0);
-}
-
-async function untilBlocked(n: number): Promise<void> {
-  while ((await ctx.blockedWaits()) !== n) await sleep(5);
-}
-
 /** Puts `n` numbered items. */
 async function fill(queue: DataQueue<number>, n: number): Promise<void> {
   await queue.putData(Array.from({ length: n }, (_, i) => i));
 }
 
 beforeEach(async () => {
-  await untilBlocked(0);
+  await untilBlocked(ctx, 0);
 });
 
 describe('options', () => {
@@ -196,11 +187,11 @@ describe('rateLimit', () => {
       const queue = open<number>('q', { rateLimit: { perSecond: 10 / 3, burst: 1 }, visTimeout: 30 });
       await fill(queue, 2);
       expect((await queue.getData(5)).size).toBe(1);
-      const calls = ctx.kind === 'redis' ? await scriptCalls() : 0;
+      const calls = ctx.kind === 'redis' ? await scriptCalls(ctx) : 0;
       const got = await queue.getDeliveries(5, { wait: LONG_WAIT });
       expect(got.map((d) => d.item)).toEqual([1]);
       // the empty read, then the one when the token was due (a clock a ms apart may add one)
-      if (ctx.kind === 'redis') expect((await scriptCalls()) - calls).toBeLessThanOrEqual(4);
+      if (ctx.kind === 'redis') expect((await scriptCalls(ctx)) - calls).toBeLessThanOrEqual(4);
     },
     IN_TIME,
   );
@@ -214,12 +205,12 @@ describe('rateLimit', () => {
       const controller = new AbortController();
       const waiter = queue.getData(1, { wait: LONG_WAIT, signal: controller.signal });
       await sleep(50);
-      const calls = ctx.kind === 'redis' ? await scriptCalls() : 0;
+      const calls = ctx.kind === 'redis' ? await scriptCalls(ctx) : 0;
       const other = openElsewhere<number>();
       for (let i = 0; i < 5; i += 1) await other.putData([i]);
       await sleep(100);
       // only the puts themselves ran: the sleeping reader did not read again
-      if (ctx.kind === 'redis') expect((await scriptCalls()) - calls).toBe(5);
+      if (ctx.kind === 'redis') expect((await scriptCalls(ctx)) - calls).toBe(5);
       controller.abort();
       expect((await waiter).size).toBe(0);
     },
@@ -270,11 +261,11 @@ describe('maxInflight', () => {
       const held = await other.getData(1);
       expect(held.size).toBe(1);
       const waiter = queue.getDeliveries(1, { wait: LONG_WAIT });
-      await untilBlocked(1);
-      const calls = ctx.kind === 'redis' ? await scriptCalls() : 0;
+      await untilBlocked(ctx, 1);
+      const calls = ctx.kind === 'redis' ? await scriptCalls(ctx) : 0;
       await other.putData([7]);
       await sleep(100);
-      if (ctx.kind === 'redis') expect((await scriptCalls()) - calls).toBe(1);
+      if (ctx.kind === 'redis') expect((await scriptCalls(ctx)) - calls).toBe(1);
       expect(await other.doneData(held)).toBe(1);
       expect((await waiter).map((d) => d.item)).toEqual([1]);
     },
@@ -324,11 +315,11 @@ describe('limit', () => {
       await queue.limit(LONG_WAIT * 10);
       await fill(queue, 1);
       const waiter = openElsewhere<number>().getData(1, { wait: LONG_WAIT });
-      await untilBlocked(1);
-      const calls = ctx.kind === 'redis' ? await scriptCalls() : 0;
+      await untilBlocked(ctx, 1);
+      const calls = ctx.kind === 'redis' ? await scriptCalls(ctx) : 0;
       await queue.putData([5]);
       await sleep(100);
-      if (ctx.kind === 'redis') expect((await scriptCalls()) - calls).toBe(1);
+      if (ctx.kind === 'redis') expect((await scriptCalls(ctx)) - calls).toBe(1);
       await queue.limit(0);
       expect([...(await waiter).values()]).toEqual([0]);
     },
