@@ -337,6 +337,17 @@ describe('limit', () => {
     IN_TIME,
   );
 
+  it('is forgotten by clear(), with the rate limit bucket', async () => {
+    ctx.freeze(START_MS);
+    const queue = open<number>('q', { rateLimit: { perSecond: 1, burst: 2 }, visTimeout: 30 });
+    await fill(queue, 5);
+    expect((await queue.getData(5)).size).toBe(2);
+    await queue.limit(60);
+    await queue.clear();
+    await fill(queue, 5);
+    expect((await queue.getData(5)).size).toBe(2);
+  });
+
   it('leaves the dead-letter queue readable', async () => {
     ctx.freeze(START_MS);
     const queue = open<number>('q', { visTimeout: 1, useDead: true });
