@@ -285,6 +285,21 @@ describe('maxInflight', () => {
   );
 });
 
+describe('cost', () => {
+  it('adds no command to a read without limits (Redis)', async (test) => {
+    if (ctx.kind !== 'redis') return test.skip();
+    const queue = open<number>('q', { visTimeout: 30 });
+    await fill(queue, 10);
+    await ctx.redis.config('RESETSTAT');
+    expect((await queue.getData(10)).size).toBe(10);
+    const stats = await ctx.redis.info('commandstats');
+    const calls = (name: string): number => Number(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, 'm').exec(stats)?.[1] ?? 0);
+    // the pause is one more field of the HMGET the read makes anyway
+    expect(calls('hmget')).toBe(1);
+    for (const name of ['hget', 'hlen', 'xrevrange', 'zrange']) expect(calls(name), name).toBe(0);
+  });
+});
+
 describe('limit', () => {
   it('pauses every read of the queue until it ends, limited readers or not, and limit(0) lifts it', async () => {
     ctx.freeze(START_MS);
