@@ -285,6 +285,23 @@ describe('maxInflight', () => {
   );
 });
 
+describe('concurrent readers', () => {
+  // the real clock, so that every reader can have a connection of its own; a rate this
+  // low brings no token while the test runs
+  it.each([
+    ['the tokens', { rateLimit: { perSecond: 0.001, burst: 7 } }, 7],
+    ['the in-flight cap', { maxInflight: 5 }, 5],
+    ['both', { rateLimit: { perSecond: 0.001, burst: 7 }, maxInflight: 5 }, 5],
+  ] as const)('never take more than %s between them', async (_, limits, allowed) => {
+    const options = { ...limits, visTimeout: 60 };
+    await fill(open<number>('q', options), 40);
+    const readers = Array.from({ length: 8 }, () => openElsewhere<number>('q', options));
+    const got = await Promise.all(readers.map((reader) => reader.getData(3)));
+    expect(got.reduce((sum, items) => sum + items.size, 0)).toBe(allowed);
+    expect((await readers[0]?.stats())?.inflight).toBe(allowed);
+  });
+});
+
 describe('cost', () => {
   it('adds no command to a read without limits (Redis)', async (test) => {
     if (ctx.kind !== 'redis') return test.skip();
