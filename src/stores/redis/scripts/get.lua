@@ -31,7 +31,7 @@
 
 local now = now_ms(ARGV[1])
 local recs, entry, _, wait_ms, cursor, limited =
-  read_batch(tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], now, parse_limits(ARGV[6]))
+  read_batch(tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], now, ARGV[6])
 if #recs == 0 then return { wait_ms, cursor, limited } end
 local out = { -1, '', entry }
 for i, rec in ipairs(recs) do out[i + 3] = rec end

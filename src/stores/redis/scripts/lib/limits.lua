@@ -1,15 +1,18 @@
 --[[
-  Rate limits, in-flight caps and pauses of a queue Q (docs/rate-limits.md). Pasted at
-  the end of lib/queue.lua, whose locals it uses; a script keeps only the functions it
-  reaches (see assemble.ts), so a queue without limits pays for nothing here but the
-  pause field its read already fetches with the rest of meta.
+  Rate limits, in-flight caps and pauses of a queue Q (docs/rate-limits.md). Pasted by
+  lib/queue.lua inside a function that only a limited read (or a read of a paused
+  queue) runs, as lib/timers.lua is: a read without limits defines none of this and
+  pays only for the pause field it fetches with the rest of meta. It sees the locals of
+  lib/queue.lua (Q, D, int_str, signal, ...). The step that ends leases wakes capped
+  readers through wake_slot_waiters in lib/queue.lua.
 
   State, in Q's meta hash (no keys of its own):
     lim_tat  GCRA theoretical arrival time in µs: the bucket is full from then on
              (absent: full now). A read of k items moves it k emission intervals on.
     paused   reads are paused until then, ms (absent or past: not paused); dq.limit()
     lim_w    present while a reader waits for a slot under maxInflight: the step that
-             next ends a lease (done, release, fail, a task settle) wakes it and clears it
+             next ends a lease (done, release, fail, a task settle) wakes it and clears
+             it (wake_slot_waiters, lib/queue.lua)
 
   The limit signal: a reader held back by a pause or the in-flight cap blocks on the
   dead-letter queue's signal stream (D.signal, KEYS[20]) instead of Q's: puts cannot
@@ -83,10 +86,4 @@ local function spend_tokens(lim, tat, n)
   redis.call('HSET', Q.meta, 'lim_tat', int_str(tat + n * lim.interval))
 end
 
--- A lease of Q ended (done, release, fail): wakes the readers waiting for a slot.
-local function wake_slot_waiters()
-  if redis.call('HGET', Q.meta, 'lim_w') then
-    redis.call('HDEL', Q.meta, 'lim_w')
-    signal(D)
-  end
-end
+return { parse_limits = parse_limits, gate_read = gate_read, spend_tokens = spend_tokens }

@@ -54,10 +54,11 @@ end
 -- and no leases, at vis_ms 0) and the item ids; with nothing visible, no records and the
 -- wait hints: ms until the next delayed item or lease deadline comes due (-1: none; 0 when
 -- the read stopped in a burst of expired records, see take) and the signal stream's last id.
--- `lim`: the reader's limits (lib/limits.lua parse_limits), or nil; a read a pause or a
--- limit holds back returns no records, the ms until that can end, the limit signal's
--- cursor ('' for the rate limit) and the reason ('p', 'i' or 'r', see gate_read).
-local function read_batch(count, vis_ms, attempts, use_dead, now, lim)
+-- `limit_arg`: the reader's limits as the script got them (lib/limits.lua parse_limits),
+-- '' or nil for none; a read a pause or a limit holds back returns no records, the ms
+-- until that can end, the limit signal's cursor ('' for the rate limit) and the reason
+-- ('p', 'i' or 'r', see gate_read).
+local function read_batch(count, vis_ms, attempts, use_dead, now, limit_arg)
   -- one read of meta serves the maintenance check, the next entry number and the delivery
   -- count (maintenance changes neither of those two), so that a leased read writes meta once;
   -- and the pause (lib/limits.lua), at no extra command
@@ -70,15 +71,16 @@ local function read_batch(count, vis_ms, attempts, use_dead, now, lim)
   end
   -- limits (lib/limits.lua), only for a limited read or a paused queue: fewer items, or
   -- none, with the reason and when it can end
-  local tat = nil
-  if lim or meta[6] then
-    local allowed, got, limit_wait, limit_wait_cursor = gate_read(count, lim, meta[6], now)
+  local lim, tat = nil, nil
+  if (limit_arg and limit_arg ~= '') or meta[6] then
+    lim = limits().parse_limits(limit_arg)
+    local allowed, got, limit_wait, limit_wait_cursor = limits().gate_read(count, lim, meta[6], now)
     -- held back, it did not look for items: not counted as an empty read
     if allowed == 0 then return {}, '', {}, limit_wait, limit_wait_cursor, got end
     count, tat = allowed, got
   end
   local recs, stopped = take(Q, count, true, now)
-  if tat and #recs > 0 then spend_tokens(lim, tat, #recs) end
+  if tat and #recs > 0 then limits().spend_tokens(lim, tat, #recs) end
 
   if #recs == 0 then
     -- counted only for a queue that exists (has had a put), so a read creates no key

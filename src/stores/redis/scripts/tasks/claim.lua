@@ -92,7 +92,7 @@ if prior then
   return { -1, '', prior, table.concat(kinds), table.concat(attempts, ','), unpack(recs) }
 end
 
-local recs, entry, ids, wait_ms, cursor, limited = read_batch(count, tonumber(ARGV[4]), ARGV[6], '0', now, parse_limits(ARGV[8]))
+local recs, entry, ids, wait_ms, cursor, limited = read_batch(count, tonumber(ARGV[4]), ARGV[6], '0', now, ARGV[8])
 if #recs == 0 then return { wait_ms, cursor, limited } end
 redis.call('HSET', Q.entries, 'c:' .. token, entry, entry .. ':c', token)
 
