@@ -29,6 +29,7 @@ export type {
   QueueSettings,
   SqlClient,
 } from './data/options.js';
+export type { LimitedBy, LimitOptions, RateLimit, ReadLimits } from './data/limits.js';
 export {
   ClosedError,
   CorruptRecordError,

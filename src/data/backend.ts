@@ -5,6 +5,7 @@
  */
 import type { LeaseGroup } from './lease.js';
 import type { SqlClient } from './options.js';
+import type { LimitedBy, ReadLimits } from './limits.js';
 
 /**
  * Item metadata: what visq carries beside an item's payload, never inside it. Today the
@@ -35,6 +36,8 @@ export interface ReadRequest {
   readonly visTimeoutMs: number;
   readonly attempts: number;
   readonly useDead: boolean;
+  /** The reader's rate limit and in-flight cap (data/limits.ts); absent for none. */
+  readonly limits?: ReadLimits | undefined;
 }
 
 /** One delivered item as the store returns it. */
@@ -60,6 +63,13 @@ export interface ReadResult {
   readonly nextDueMs: number;
   /** Change cursor to block on: a wait from it ends at the first put after the read. */
   readonly cursor: string;
+  /**
+   * Set when a pause or a limit held the read back (docs/rate-limits.md); `nextDueMs` is
+   * then when that can end (-1: unknown). `rate`: the caller sleeps that long (nothing
+   * else brings a token), `cursor` is unused. `paused` / `inflight`: `cursor` waits for
+   * the pause to change or a lease to end (done, release), which puts do not end.
+   */
+  readonly limited?: LimitedBy;
 }
 
 /** A visible item as peek returns it. */
@@ -137,6 +147,12 @@ export interface QueueBackend {
    */
   inspect(id: string): Promise<RawItemInfo | undefined>;
   clear(): Promise<void>;
+  /**
+   * Pauses every read of the queue for `pauseMs` from now (store time), or lifts the
+   * pause (0), and wakes the readers the pause holds. Resolves the pause's end (ms since
+   * the epoch), 0 when lifted.
+   */
+  limit(pauseMs: number): Promise<number>;
   /**
    * Blocks until something is put after `cursor` was read, `timeoutMs` passes or `signal`
    * aborts; never polls. Spurious wake-ups are allowed: the caller reads again.

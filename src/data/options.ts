@@ -5,9 +5,13 @@
 import { VisqRangeError } from '../errors.js';
 import * as check from '../validate.js';
 import { describe } from '../validate.js';
+import { limitSettings, type LimitOptions, type ReadLimits } from './limits.js';
 
-/** Options of `new DataQueue(store, name, options)`. */
-export interface DataQueueOptions {
+/**
+ * Options of `new DataQueue(store, name, options)`; `rateLimit` and `maxInflight` (see
+ * {@link LimitOptions} and docs/rate-limits.md) limit this handle's reads.
+ */
+export interface DataQueueOptions extends LimitOptions {
   /**
    * Default lease length in seconds for {@link DataQueue.getData}. `0` (the default) makes
    * the queue at-most-once: items are removed as they are read and need no done.
@@ -130,7 +134,7 @@ export interface QueueStats {
   readonly expiries: number;
   /** Running total: items moved to the dead-letter queue. */
   readonly deadLettered: number;
-  /** Running total: reads that found nothing. */
+  /** Running total: reads that found nothing (a read a pause or a limit held back does not look, and is not counted). */
   readonly emptyReads: number;
   /**
    * Seconds since the next item a read would deliver entered the queue (put, or
@@ -183,6 +187,8 @@ export interface QueueSettings {
   readonly useDead: boolean;
   readonly prefix: string;
   readonly maxItemBytes: number;
+  /** The read limits (rateLimit, maxInflight); undefined for none. */
+  readonly limits?: ReadLimits | undefined;
 }
 
 /**
@@ -202,7 +208,8 @@ export const DEFAULT_MAX_ITEM_BYTES = 1024 * 1024;
 export function queueSettings(name: unknown, value: unknown): { name: string; settings: QueueSettings } {
   // a '}' would end the hash tag early and let two queues' keys collide (see keys.ts)
   const checkedName = check.text('name', name, { maxLength: 256, forbid: '}' });
-  const opts = check.options('options', value, ['visTimeout', 'attempts', 'useDead', 'prefix', 'maxItemBytes']);
+  const opts = check.options('options', value, ['visTimeout', 'attempts', 'useDead', 'prefix', 'maxItemBytes', 'rateLimit', 'maxInflight']);
+  const limits = limitSettings('options', opts.rateLimit, opts.maxInflight);
   return {
     name: checkedName,
     settings: {
@@ -214,6 +221,7 @@ export function queueSettings(name: unknown, value: unknown): { name: string; se
         opts.maxItemBytes === undefined
           ? DEFAULT_MAX_ITEM_BYTES
           : check.integerIn('options.maxItemBytes', opts.maxItemBytes, 1, 512 * 1024 * 1024),
+      ...(limits ? { limits } : {}),
     },
   };
 }

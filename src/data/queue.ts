@@ -43,6 +43,8 @@ import {
   type SqlClient,
 } from './options.js';
 import { checkTransactional, resolveStore, type StoreLike } from './store.js';
+import { checkLeasedUnderCap, pauseMs } from './limits.js';
+import { sleep } from '../sleep.js';
 import { traceReceive, traceSend, traceSettle } from '../trace/spans.js';
 
 /**
@@ -245,7 +247,9 @@ export class DataQueue<T = unknown> {
     this.#ensureOpen();
     const checkedCount = countArg(count);
     const { visTimeoutMs, waitMs, signal } = getOptions(opts, this.settings);
-    const request = { count: checkedCount, visTimeoutMs, attempts, useDead: this.settings.useDead };
+    const { limits } = this.settings;
+    checkLeasedUnderCap(limits, visTimeoutMs);
+    const request = { count: checkedCount, visTimeoutMs, attempts, useDead: this.settings.useDead, ...(limits ? { limits } : {}) };
     return async () => {
       const started = performance.now();
       const stop = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
@@ -254,6 +258,14 @@ export class DataQueue<T = unknown> {
         if (result.deliveries.length > 0) return result.deliveries;
         const left = waitMs - (performance.now() - started);
         if (left <= 0 || stop.aborted) return [];
+        if (result.limited === 'rate') {
+          // only time brings the next token: sleep until it is due, then read (no store
+          // call meanwhile, and no put can wake this reader for nothing)
+          await sleep(Math.min(left, result.nextDueMs), stop);
+          if (stop.aborted) return [];
+          result = await this.#backend.read(request);
+          continue;
+        }
         // wake at the next due time at the latest: a delayed item or expired lease
         // becomes visible then without any put to signal it
         const block = result.nextDueMs >= 0 ? Math.min(left, result.nextDueMs + 1) : left;
@@ -365,7 +377,8 @@ export class DataQueue<T = unknown> {
         store: this.#store,
         backend: this.#backend.dead(),
         name: `${this.name}:dead`,
-        settings: { ...this.settings, visTimeout: 0, attempts: 1, useDead: false },
+        // the queue's limits are its own: its dead letters are read unlimited
+        settings: { ...this.settings, visTimeout: 0, attempts: 1, useDead: false, limits: undefined },
       };
       this.#dead = new DataQueue<T>(this.#store, this.name);
       // first touched after close(): the dead-letter queue is closed with its parent
@@ -421,6 +434,23 @@ export class DataQueue<T = unknown> {
           : { visibleAt: new Date(found.until) }),
       ...(found.lease === undefined ? {} : { lease: found.lease }),
     };
+  }
+
+  /**
+   * Pauses every read of the queue (by any reader, in any process, limited or not) for
+   * `seconds` from now, store time: for an upstream that answered 429 with a
+   * Retry-After. Readers blocked meanwhile wake when the pause ends or is changed;
+   * `limit(0)` lifts it. Leased items stay leased: done, refresh and release still work.
+   * A later call replaces the pause. See docs/rate-limits.md.
+   * @param seconds - from 0 (lift) to 1e9.
+   * @returns when the pause ends, or `undefined` when lifted.
+   * @throws RangeError for a negative or non-number `seconds`; nothing is written.
+   */
+  async limit(seconds: number): Promise<Date | undefined> {
+    this.#ensureOpen();
+    const ms = pauseMs(seconds);
+    const until = await this.#backend.limit(ms);
+    return until > 0 ? new Date(until) : undefined;
   }
 
   /** Deletes every key of this queue and of its dead-letter queue. */

@@ -7,7 +7,8 @@ import { queueBase } from '../data/keys.js';
 import { MAX_ATTEMPTS } from '../data/options.js';
 import { DataQueue } from '../data/queue.js';
 import { RegistryEntry } from '../data/registry.js';
-import { ClosedError } from '../errors.js';
+import { ClosedError, VisqRangeError } from '../errors.js';
+import type { ReadLimits } from '../data/limits.js';
 import type { TaskMessage } from './message.js';
 import type { TaskSettings } from './options.js';
 import type { TaskSpec, TaskStore } from './task-store.js';
@@ -60,6 +61,7 @@ export class AppCore {
   }
 
   register(task: RegisteredTask): void {
+    checkQueueLimits(task, this.registry.values());
     this.registry.set(task.name, task);
     this.#specs.delete(task.settings.queue);
   }
@@ -99,6 +101,14 @@ export class AppCore {
     return specs;
   }
 
+  /** The limits of task queue `queue`: those its tasks set (all the same), undefined for none. */
+  limits(queue: string): ReadLimits | undefined {
+    for (const task of this.registry.values()) {
+      if (task.settings.queue === queue && task.settings.limits) return task.settings.limits;
+    }
+    return undefined;
+  }
+
   /** How long to keep a task's record once it is final. */
   finishedKeepMs(settings: TaskSettings): number {
     return Math.max(this.keepFinishedMs, Math.ceil(settings.saveResults * 1000));
@@ -127,5 +137,24 @@ export class AppCore {
     this.#closed = true;
     for (const queue of this.#queues.values()) await queue.close();
     await this.tasks.close();
+  }
+}
+
+/**
+ * Refuses a task whose queue limits differ from those another task of its queue set:
+ * the limits are the queue's, shared by every claim of it.
+ */
+function checkQueueLimits(task: RegisteredTask, registered: Iterable<RegisteredTask>): void {
+  const mine = task.settings.limits;
+  if (!mine) return;
+  for (const other of registered) {
+    const theirs = other.settings.limits;
+    if (other.settings.queue !== task.settings.queue || !theirs) continue;
+    if (theirs.intervalUs !== mine.intervalUs || theirs.burst !== mine.burst || theirs.maxInflight !== mine.maxInflight) {
+      throw new VisqRangeError(
+        `Expected \`options.rateLimit\` and \`options.maxInflight\` of task ${JSON.stringify(task.name)} to equal those task ` +
+          `${JSON.stringify(other.name)} sets for their queue ${JSON.stringify(task.settings.queue)}, or to be left out`,
+      );
+    }
   }
 }

@@ -3,9 +3,15 @@ import { sqlClient, type SqlClient } from '../data/options.js';
 import type { StoreLike } from '../data/store.js';
 import type { RedisConnection } from '../data/store.js';
 import * as check from '../validate.js';
+import { limitSettings, type LimitOptions, type ReadLimits } from '../data/limits.js';
 
-/** Options of a task: how it is queued, retried and remembered. */
-export interface TaskOptions {
+/**
+ * Options of a task: how it is queued, retried and remembered. `rateLimit` and
+ * `maxInflight` (see {@link LimitOptions}, docs/rate-limits.md) limit the claims of the
+ * task's queue, for every task on it: tasks of one queue that set them must set the
+ * same, and a task that leaves them out runs under what the others set.
+ */
+export interface TaskOptions extends LimitOptions {
   /** The task queue it runs on. Default `'default'`. */
   queue?: string;
   /** Total runs allowed, the first included (integer >= 1). Default 1. */
@@ -100,12 +106,27 @@ export interface TaskSettings {
   readonly timeout: number;
   readonly retryDelay: number;
   readonly trace: 'link' | 'parent';
+  /** The limits of the task's queue, if the task sets them. */
+  readonly limits?: ReadLimits | undefined;
 }
 
-export const TASK_OPTION_KEYS = ['queue', 'attempts', 'visTimeout', 'useDead', 'saveResults', 'timeout', 'retryDelay', 'trace'] as const;
+export const TASK_OPTION_KEYS = [
+  'queue',
+  'attempts',
+  'visTimeout',
+  'useDead',
+  'saveResults',
+  'timeout',
+  'retryDelay',
+  'trace',
+  'rateLimit',
+  'maxInflight',
+] as const;
 
 export function taskSettings(where: string, value: Partial<Record<string, unknown>>): TaskSettings {
+  const limits = limitSettings(where, value.rateLimit, value.maxInflight);
   return {
+    ...(limits ? { limits } : {}),
     queue: value.queue === undefined ? 'default' : check.text(`${where}.queue`, value.queue, { maxLength: 256, forbid: '}' }),
     attempts: value.attempts === undefined ? 1 : check.integerIn(`${where}.attempts`, value.attempts, 1, 1_000_000),
     visTimeout: value.visTimeout === undefined ? 0 : check.seconds(`${where}.visTimeout`, value.visTimeout),

@@ -9,6 +9,7 @@
  * Keys of a queue are its key base `{prefix:queue}` (data/keys.ts). Times are ms.
  */
 import type { ItemMeta } from '../data/backend.js';
+import type { LimitedBy, ReadLimits } from '../data/limits.js';
 import type { SqlClient } from '../data/options.js';
 import { VisqTypeError } from '../errors.js';
 import type { RecordState, TaskEventListener, TaskFailure, TaskRecord } from './records.js';
@@ -71,6 +72,8 @@ export interface ClaimRequest {
   readonly token: string;
   /** The tasks registered for the queue. */
   readonly specs: readonly TaskSpec[];
+  /** The task queue's rate limit and in-flight cap (data/limits.ts); absent for none. */
+  readonly limits?: ReadLimits | undefined;
 }
 
 /**
@@ -106,6 +109,8 @@ export interface ClaimResult {
   readonly nextDueMs: number;
   /** Change cursor to block on when nothing was claimed. */
   readonly cursor: string;
+  /** As a data read's (data/backend.ts ReadResult.limited): a pause or a limit held the claim back. */
+  readonly limited?: LimitedBy;
 }
 
 /** A change a worker asks of the store about one delivery it holds. */

@@ -237,11 +237,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
         leaseMs: this.#leaseMs,
         token: newId(),
         specs: this.#core.specs(served.name),
+        limits: this.#core.limits(served.name),
       };
       try {
-        const result = empty
-          ? await this.#core.tasks.waitThenClaim(served.base, empty.cursor, this.#blockMs(empty), request, this.#stopFetching.signal)
-          : await this.#core.tasks.claim(served.base, request);
+        const result =
+          empty?.limited === 'rate'
+            ? await this.#claimWhenDue(served, empty.nextDueMs, request)
+            : empty
+              ? await this.#core.tasks.waitThenClaim(served.base, empty.cursor, this.#blockMs(empty), request, this.#stopFetching.signal)
+              : await this.#core.tasks.claim(served.base, request);
         backoff = 0;
         if (!result) break;
         // try without blocking first; block only once the queue was seen empty
@@ -262,6 +266,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       this.#pump();
     }
+  }
+
+  /**
+   * A claim held back by the queue's rate limit: only time brings the next token, so the
+   * loop sleeps until it is due and claims then (no store call meanwhile, no put wakes
+   * it). Resolves undefined when the worker stops meanwhile.
+   */
+  async #claimWhenDue(served: Served, dueMs: number, request: ClaimRequest): Promise<ClaimResult | undefined> {
+    await sleep(Math.max(0, dueMs), this.#stopFetching.signal);
+    if (!this.#fetching) return undefined;
+    return this.#core.tasks.claim(served.base, request);
   }
 
   /** How long a claim on an empty queue blocks: until the next delayed item or lease deadline at the latest. */

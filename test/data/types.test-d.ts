@@ -11,6 +11,7 @@ import {
   type ItemInfo,
   type PutOptions,
   type QueueStats,
+  type RateLimit,
   type RefreshOptions,
   type ReleaseOptions,
   type ReleaseResult,
@@ -112,6 +113,8 @@ describe('option and result types', () => {
       useDead?: boolean;
       prefix?: string;
       maxItemBytes?: number;
+      rateLimit?: RateLimit;
+      maxInflight?: number;
     }>();
     expectTypeOf<PutOptions>().toEqualTypeOf<{ delay?: number; priority?: number; ttl?: number; db?: SqlClient }>();
     expectTypeOf<DoneOptions>().toEqualTypeOf<{ db?: SqlClient }>();

@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { DataQueue, DataQueueOptions } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
 import { useQueues } from '../harness/queues.js';
+import { scriptCalls, untilBlocked } from '../harness/blocking.js';
 
 const ctx = useStore();
 const open = useQueues(ctx);
@@ -12,24 +13,13 @@ function openElsewhere<T = unknown>(name = 'q', options: DataQueueOptions = {}):
   return open<T>(name, options, ctx.elsewhere());
 }
 
-/** Script calls Redis has run so far; a reader that polls would raise it while waiting. */
-async function scriptCalls(): Promise<number> {
-  const text = await ctx.redis.info('commandstats');
-  return Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(text)?.[1] ?? 0);
-}
-
-/** Resolves once exactly `n` reads are blocked in the store: the waiters are really waiting. */
-async function untilBlocked(n: number): Promise<void> {
-  while ((await ctx.blockedWaits()) !== n) await sleep(5);
-}
-
 // Waits in these tests are far longer than a test may run: only the event under test can
 // end them in time, so a missed wake-up fails the test instead of passing late.
 const LONG_WAIT = 60;
 const IN_TIME = 5_000;
 
 beforeEach(async () => {
-  await untilBlocked(0);
+  await untilBlocked(ctx, 0);
 });
 
 describe('getData with wait', () => {
@@ -45,11 +35,11 @@ describe('getData with wait', () => {
     const waiter = queue.getData(1, { wait: LONG_WAIT }).finally(() => {
       settled = true;
     });
-    await untilBlocked(1);
-    const calls = ctx.kind === 'redis' ? await scriptCalls() : 0;
+    await untilBlocked(ctx, 1);
+    const calls = ctx.kind === 'redis' ? await scriptCalls(ctx) : 0;
     await sleep(100);
     expect(settled).toBe(false);
-    if (ctx.kind === 'redis') expect(await scriptCalls()).toBe(calls);
+    if (ctx.kind === 'redis') expect(await scriptCalls(ctx)).toBe(calls);
     const [id] = await openElsewhere<string>().putData(['hello']);
     expect(await waiter).toEqual(new Map([[id, 'hello']]));
   }, IN_TIME);
@@ -63,7 +53,7 @@ describe('getData with wait', () => {
   it('returns what is visible when it wakes, without waiting to fill `count`', async () => {
     const queue = open<number>();
     const waiter = queue.getData(10, { wait: LONG_WAIT });
-    await untilBlocked(1);
+    await untilBlocked(ctx, 1);
     await openElsewhere<number>().putData([1, 2]);
     expect([...(await waiter).values()]).toEqual([1, 2]);
   }, IN_TIME);
@@ -102,7 +92,7 @@ describe('getData with wait', () => {
     await queue.putData(['x']);
     const held = await queue.getData(1);
     const waiter = openElsewhere<string>('q', { visTimeout: 30, attempts: 2 }).getDeliveries(1, { wait: LONG_WAIT });
-    await untilBlocked(1);
+    await untilBlocked(ctx, 1);
     expect((await queue.refreshData(held, { visTimeout: 0.15 })).size).toBe(1);
     expect((await waiter).map((d) => [d.item, d.delivery])).toEqual([['x', 2]]);
   }, IN_TIME);
@@ -112,7 +102,7 @@ describe('getData with wait', () => {
     await queue.putData(['x', 'y']);
     const held = await queue.getData(2);
     const waiter = queue.dead.getData(1, { wait: LONG_WAIT });
-    await untilBlocked(1);
+    await untilBlocked(ctx, 1);
     // one lease of the two moves to an entry of its own with the shorter deadline
     expect((await queue.refreshData([...held.keys()].slice(1), { visTimeout: 0.15 })).size).toBe(1);
     expect([...(await waiter).values()]).toEqual(['y']);
@@ -121,7 +111,7 @@ describe('getData with wait', () => {
   it('leases what it returns when the read has a visibility timeout', async () => {
     const queue = open<string>('q', { visTimeout: 30 });
     const waiter = queue.getData(1, { wait: LONG_WAIT });
-    await untilBlocked(1);
+    await untilBlocked(ctx, 1);
     await openElsewhere<string>().putData(['x']);
     const items = await waiter;
     expect(await queue.stats()).toMatchObject({ inflight: 1 });
@@ -132,7 +122,7 @@ describe('getData with wait', () => {
     const queue = open<string>('a');
     const other = openElsewhere<string>('b');
     const waiter = queue.getData(1, { wait: 0.3 });
-    await untilBlocked(1);
+    await untilBlocked(ctx, 1);
     await other.putData(['for b']);
     expect(await waiter).toEqual(new Map());
     expect([...(await other.getData(1)).values()]).toEqual(['for b']);
@@ -143,10 +133,10 @@ describe('getData with wait', () => {
       const queue = open<string>();
       const controller = new AbortController();
       const waiter = queue.getData(1, { wait: LONG_WAIT, signal: controller.signal });
-      await untilBlocked(1);
+      await untilBlocked(ctx, 1);
       controller.abort();
       expect(await waiter).toEqual(new Map());
-      await untilBlocked(0);
+      await untilBlocked(ctx, 0);
     }, IN_TIME);
 
     it('does not wait at all when already aborted', async () => {
@@ -169,7 +159,7 @@ describe('getData with wait', () => {
         await queue.doneData(await queue.getData(1));
         const controller = new AbortController();
         const waiter = queue.getData(1, { wait: LONG_WAIT, signal: controller.signal });
-        await untilBlocked(1);
+        await untilBlocked(ctx, 1);
         // on Redis the read queued behind the blocked wait may run, and take the item,
         // before the abort's wake-up: it must then hand it back (or, read at most once,
         // return it) rather than drop it
@@ -193,11 +183,11 @@ describe('getData with wait', () => {
       const queue = open<string>();
       const controller = new AbortController();
       const first = queue.getData(1, { wait: LONG_WAIT, signal: controller.signal });
-      await untilBlocked(1);
+      await untilBlocked(ctx, 1);
       controller.abort();
       await first;
       const second = queue.getData(1, { wait: LONG_WAIT });
-      await untilBlocked(1);
+      await untilBlocked(ctx, 1);
       await openElsewhere<string>().putData(['x']);
       expect([...(await second).values()]).toEqual(['x']);
     }, IN_TIME);
@@ -208,7 +198,7 @@ describe('getData with wait', () => {
     await queue.putData(['before']);
     await queue.doneData(await queue.getData(1));
     const waiter = queue.getData(1, { wait: LONG_WAIT });
-    await untilBlocked(1);
+    await untilBlocked(ctx, 1);
     // the read behind the wait can run before close() is seen: close() lets it hand
     // the item back before it drops the connection
     const put = queue.putData(['raced']);
@@ -225,10 +215,10 @@ describe('getData with wait', () => {
   it('is ended by close(), which releases the waiting connection', async () => {
     const queue = open<string>();
     const waiter = queue.getData(1, { wait: LONG_WAIT });
-    await untilBlocked(1);
+    await untilBlocked(ctx, 1);
     await queue.close();
     expect(await waiter).toEqual(new Map());
-    await untilBlocked(0);
+    await untilBlocked(ctx, 0);
   }, IN_TIME);
 
   describe('when the connection of a blocked read is killed', () => {
@@ -241,7 +231,7 @@ describe('getData with wait', () => {
         const wait = 2;
         const started = performance.now();
         const waiter = (reader === 'a queue' ? queue : queue.dead).getData(1, { wait });
-        await untilBlocked(1);
+        await untilBlocked(ctx, 1);
         await sleep(wait * 750);
         expect(await ctx.killBlocked()).toBe(1);
         expect(await waiter).toEqual(new Map());
@@ -253,9 +243,9 @@ describe('getData with wait', () => {
     onServer('blocks again for the time left, and a put still wakes it', async () => {
       const queue = open<string>('q', { visTimeout: 30 });
       const waiter = queue.getData(1, { wait: LONG_WAIT });
-      await untilBlocked(1);
+      await untilBlocked(ctx, 1);
       expect(await ctx.killBlocked()).toBe(1);
-      await untilBlocked(1);
+      await untilBlocked(ctx, 1);
       const [id] = await openElsewhere<string>().putData(['after the kill']);
       expect(await waiter).toEqual(new Map([[expect.stringContaining(`${id}:`), 'after the kill']]));
       expect(await queue.stats()).toMatchObject({ inflight: 1, deliveries: 1 });
@@ -264,9 +254,9 @@ describe('getData with wait', () => {
     onServer('does the same for a dead-letter reader', async () => {
       const queue = open<string>('q', { useDead: true });
       const waiter = queue.dead.getData(1, { wait: LONG_WAIT });
-      await untilBlocked(1);
+      await untilBlocked(ctx, 1);
       expect(await ctx.killBlocked()).toBe(1);
-      await untilBlocked(1);
+      await untilBlocked(ctx, 1);
       await openElsewhere<string>().dead.putData(['dead letter']);
       expect([...(await waiter).values()]).toEqual(['dead letter']);
     }, IN_TIME);
@@ -276,7 +266,7 @@ describe('getData with wait', () => {
     const waiters = 8;
     const queue = open<number>();
     const reads = Array.from({ length: waiters }, () => queue.getData(1, { wait: LONG_WAIT }));
-    await untilBlocked(waiters);
+    await untilBlocked(ctx, waiters);
     const producer = openElsewhere<number>();
     await Promise.all(Array.from({ length: waiters }, (_, i) => producer.putData([i])));
     const got = (await Promise.all(reads)).map((items) => [...items.values()]);
@@ -288,7 +278,7 @@ describe('getData with wait', () => {
     const waiters = 8;
     const queues = Array.from({ length: waiters }, () => openElsewhere<number>('q', { visTimeout: 30 }));
     const reads = queues.map((queue) => queue.getData(1, { wait: LONG_WAIT }));
-    await untilBlocked(waiters);
+    await untilBlocked(ctx, waiters);
     await open<number>().putData(Array.from({ length: waiters }, (_, i) => i));
     const got = (await Promise.all(reads)).map((items) => [...items.values()]);
     expect(got.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: waiters }, (_, i) => i));

@@ -33,6 +33,8 @@ import {
   type TtlMark,
 } from './items.js';
 import { LeaseBook } from './lease-book.js';
+import { LimitState } from './limits.js';
+import type { LimitedBy } from '../../data/limits.js';
 
 /** Stale heap entries tolerated before a heap is rebuilt without them. */
 const SLACK = 1024;
@@ -86,10 +88,16 @@ export class QueueState {
   #ttl = new Heap<TtlMark>(expiryOrder);
   #ttlCount = 0;
   #leases = new LeaseBook();
+  /** Rate limit, pause and in-flight cap state (memory/limits.ts). */
+  readonly #limits: LimitState;
 
-  /** @param signal - wakes the queue's blocked readers (the scripts' signal stream). */
-  constructor(signal: () => void) {
+  /**
+   * @param signal - wakes the queue's blocked readers (the scripts' signal stream).
+   * @param wakeLimited - wakes the readers a pause or the in-flight cap holds (the limit signal).
+   */
+  constructor(signal: () => void, wakeLimited: () => void = () => undefined) {
     this.#signal = signal;
+    this.#limits = new LimitState(wakeLimited);
   }
 
   /** Stores items; `ids` are the caller's (task ids) when given, else new ones. */
@@ -108,9 +116,19 @@ export class QueueState {
     return ids;
   }
 
-  read(request: ReadRequest, now: number, dead: QueueState): { deliveries: RawDelivery[]; nextDueMs: number } {
+  read(request: ReadRequest, now: number, dead: QueueState): { deliveries: RawDelivery[]; nextDueMs: number; limited?: LimitedBy } {
     this.#maintain(dead, now);
-    const items = this.#take(request.count, true);
+    let count = request.count;
+    if (this.#limits.applies(request.limits)) {
+      const gate = this.#limits.gate(count, request.limits, now, this.#leases.size, this.#leases.nextDeadline());
+      // held back, it did not look for items: not counted as an empty read, as in get.lua
+      if ('limited' in gate) {
+        return { deliveries: [], nextDueMs: gate.waitMs, limited: gate.limited };
+      }
+      count = gate.allowed;
+    }
+    const items = this.#take(count, true);
+    this.#limits.spend(request.limits, items.length, now);
     if (items.length === 0) {
       // as in get.lua: counted only for a queue that has had a put
       if (this.#gen !== undefined) this.#totals.emptyReads += 1;
@@ -141,6 +159,7 @@ export class QueueState {
       finished.push(...leases);
     }
     this.#totals.dones += finished.length;
+    if (finished.length > 0) this.#limits.freed();
     return finished;
   }
 
@@ -191,6 +210,7 @@ export class QueueState {
     this.#totals.deadLettered += deadBatch.length;
     dead.#appendDead(deadBatch, now);
     if (requeued) this.#signal();
+    if (outcomes.size > 0) this.#limits.freed();
     return outcomes;
   }
 
@@ -245,8 +265,14 @@ export class QueueState {
     return ready ? { ...about(ready), state: 'ready' } : undefined;
   }
 
+  /** Pauses reads until now + ms, or lifts the pause (0); see limit.lua. Returns the end, 0 when lifted. */
+  pause(ms: number, now: number): number {
+    return this.#limits.pause(ms, now);
+  }
+
   /** Forgets everything; the next put starts a new id epoch. */
   clear(): void {
+    this.#limits.clear();
     this.#gen = undefined;
     this.#seq = 0;
     this.#totals = newTotals();

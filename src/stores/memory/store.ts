@@ -25,6 +25,7 @@ import type { LeaseGroup } from '../../data/lease.js';
 import { dumpQueue } from './dump.js';
 import { QueueState } from './queue-state.js';
 import { ChangeSignals } from './signals.js';
+import { limitCursor, limitSignal, waitOnSignals } from './limit-signal.js';
 import { MemoryTaskData, MemoryTaskStore } from './task-store.js';
 import type { TaskStore, TaskStoreProvider } from '../../tasks/task-store.js';
 
@@ -46,7 +47,10 @@ class StoreCore {
   queue(base: string): QueueState {
     let state = this.queues.get(base);
     if (!state) {
-      state = new QueueState(() => this.signals.notify(base));
+      state = new QueueState(
+        () => this.signals.notify(base),
+        () => this.signals.notify(limitSignal(base)),
+      );
       this.queues.set(base, state);
     }
     return state;
@@ -205,7 +209,8 @@ class MemoryQueueBackend implements QueueBackend {
   async read(request: ReadRequest): Promise<ReadResult> {
     const now = this.#core.now();
     const parentDueMs = this.#catchUpParent(now);
-    const { deliveries, nextDueMs } = this.#queue().read(request, now, this.#dead());
+    const { deliveries, nextDueMs, limited } = this.#queue().read(request, now, this.#dead());
+    if (limited) return { deliveries, nextDueMs, cursor: limitCursor(this.#core.signals, this.#base, limited), limited };
     const cursor = deliveries.length > 0 ? '' : this.#core.signals.cursor(this.#base);
     return { deliveries, nextDueMs: deliveries.length > 0 ? nextDueMs : earlierDue(nextDueMs, parentDueMs), cursor };
   }
@@ -266,8 +271,13 @@ class MemoryQueueBackend implements QueueBackend {
     if (this.#parentBase === undefined) this.#core.tasks.clearQueue(this.#base);
   }
 
+  async limit(pauseMs: number): Promise<number> {
+    const now = this.#core.now();
+    return this.#queue().pause(pauseMs, now);
+  }
+
   async waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    await this.#core.signals.wait(this.#base, cursor, timeoutMs, signal);
+    await waitOnSignals(this.#core.signals, this.#base, cursor, timeoutMs, signal);
   }
 
   async waitThenRead(cursor: string, timeoutMs: number, request: ReadRequest, signal?: AbortSignal): Promise<ReadResult | undefined> {

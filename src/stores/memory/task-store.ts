@@ -7,6 +7,7 @@
  */
 import { deadBase } from '../../data/keys.js';
 import { collectLeases, parseLease } from '../../data/lease.js';
+import { limitCursor, waitOnSignals } from './limit-signal.js';
 import { MAX_ATTEMPTS } from '../../data/options.js';
 import { transitionIncrements } from '../../tasks/metrics.js';
 import { cutUtf8, FAILURE_ERROR_BYTES, FAILURES_KEPT, type RecordState, type TaskEventListener, type TaskFailure, type TaskRecord } from '../../tasks/records.js';
@@ -159,10 +160,14 @@ export class MemoryTaskStore implements TaskStore {
     const now = this.#core.now();
     const queue = this.#core.queue(base);
     const read = queue.read(
-      { count: request.count, visTimeoutMs: request.leaseMs, attempts: MAX_ATTEMPTS, useDead: false },
+      { count: request.count, visTimeoutMs: request.leaseMs, attempts: MAX_ATTEMPTS, useDead: false, limits: request.limits },
       now,
       this.#core.queue(deadBase(base)),
     );
+    if (read.limited) {
+      const cursor = limitCursor(this.#core.signals, base, read.limited);
+      return { tasks: [], nextDueMs: read.nextDueMs, cursor, limited: read.limited };
+    }
     if (read.deliveries.length === 0) {
       return { tasks: [], nextDueMs: read.nextDueMs, cursor: this.#core.signals.cursor(base) };
     }
@@ -198,7 +203,7 @@ export class MemoryTaskStore implements TaskStore {
     request: ClaimRequest,
     signal: AbortSignal,
   ): Promise<ClaimResult | undefined> {
-    await this.#core.signals.wait(base, cursor, timeoutMs, signal);
+    await waitOnSignals(this.#core.signals, base, cursor, timeoutMs, signal);
     return signal.aborted ? undefined : this.claim(base, request);
   }
 

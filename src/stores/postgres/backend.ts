@@ -17,6 +17,8 @@ import {
   type ReleaseOutcome,
 } from '../../data/backend.js';
 import { clockArg } from '../../data/clock.js';
+import { gatedRead, limitCursor, waitOnCursor } from './limits.js';
+import { limitSignal, pauseStatement } from './sql/limits.js';
 import { deadBase } from '../../data/keys.js';
 import type { LeaseGroup } from '../../data/lease.js';
 import type { SqlClient } from '../../data/options.js';
@@ -96,14 +98,38 @@ export class PostgresQueueBackend implements QueueBackend {
 
   async read(request: ReadRequest): Promise<ReadResult> {
     const parentDueMs = await this.#catchUpParent();
-    const { count, visTimeoutMs, attempts, useDead } = request;
+    const { count, visTimeoutMs, attempts, useDead, limits } = request;
     const leasing = visTimeoutMs > 0;
     // taken before the statement is sent: a wake-up heard while it runs then counts
     const cursor = this.#core.wakeups.cursor(this.#base);
+    const held = limitCursor(this.#core, this.#base);
     const stmt = leasing ? this.#statement('read', (t) => readStatement(t, true)) : this.#statement('read-once', (t) => readStatement(t, false));
-    const base = [this.#clock(), this.#base, this.#deadBase, count];
-    const rows = await this.#core.run(stmt, leasing ? [...base, visTimeoutMs, attempts, useDead] : base, 'get');
+    const values = (n: number): unknown[] => {
+      const base = [this.#clock(), this.#base, this.#deadBase, n];
+      return leasing ? [...base, visTimeoutMs, attempts, useDead] : base;
+    };
+    let rows: Row[];
+    if (limits) {
+      const gated = await gatedRead(
+        this.#core,
+        this.#tables,
+        this.#base,
+        this.#clock(),
+        count,
+        limits,
+        'get',
+        (allowed, query) => query(stmt, values(allowed)),
+        (got) => got.filter((row) => row.id !== null).length,
+      );
+      if ('limited' in gated) {
+        return { deliveries: [], nextDueMs: gated.waitMs, cursor: gated.limited === 'rate' ? '' : held, limited: gated.limited };
+      }
+      rows = gated.rows;
+    } else {
+      rows = await this.#core.run(stmt, values(count), 'get');
+    }
     const first = rows[0];
+    if (first?.limited === 'p') return { deliveries: [], nextDueMs: Number(first.next_due), cursor: held, limited: 'paused' };
     if (!first || first.id === null) {
       // a dead-letter reader wakes when a lease of the parent can have ended into it
       return { deliveries: [], nextDueMs: earlierDue(Number(first?.next_due ?? -1), parentDueMs), cursor };
@@ -215,6 +241,14 @@ export class PostgresQueueBackend implements QueueBackend {
     return row ? itemInfo(row) : undefined;
   }
 
+  async limit(pauseMs: number): Promise<number> {
+    const stmt = this.#statement('limits/pause', pauseStatement);
+    const [row] = await this.#core.run(stmt, [this.#clock(), this.#base, pauseMs], 'limit');
+    // the statement NOTIFYed other processes; readers here are woken at once
+    this.#core.wakeups.wake(limitSignal(this.#base));
+    return Number(row?.paused_until ?? 0);
+  }
+
   async clear(): Promise<void> {
     const stmt = this.#statement('clear', clearStatement);
     await this.#core.run(stmt, [this.#base, this.#deadBase], 'clear');
@@ -222,7 +256,7 @@ export class PostgresQueueBackend implements QueueBackend {
 
   async waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.#core.closed) return;
-    await this.#core.wakeups.wait(this.#base, cursor, timeoutMs, signal);
+    await waitOnCursor(this.#core, this.#base, cursor, timeoutMs, signal);
   }
 
   async waitThenRead(cursor: string, timeoutMs: number, request: ReadRequest, signal?: AbortSignal): Promise<ReadResult | undefined> {

@@ -27,6 +27,7 @@ import { PostgresQueueBackend, TOKEN, withMeta } from './backend.js';
 import { toStoreError, type ListenClient, type Row, type Statement } from './connection.js';
 import { PostgresEventFeed } from './event-feed.js';
 import { toStored } from './names.js';
+import { gatedRead, limitCursor, waitOnCursor } from './limits.js';
 import type { Tables } from './sql/lib.js';
 import { cancelStatement } from './sql/tasks/cancel.js';
 import { claimStatement } from './sql/tasks/claim.js';
@@ -226,21 +227,42 @@ export class PostgresTaskStore implements TaskStore {
     const stored = toStored(base);
     // taken before the statement is sent: a wake-up heard while it runs then counts
     const cursor = this.#core.wakeups.cursor(stored);
-    const { stmt } = this.#statement('tasks/claim', stored, claimStatement);
-    const values = [
+    const held = limitCursor(this.#core, stored);
+    const { stmt, tables } = this.#statement('tasks/claim', stored, claimStatement);
+    const values = (count: number): unknown[] => [
       this.#clock(),
       stored,
       deadBase(stored),
-      request.count,
-      request.start,
+      count,
+      Math.min(request.start, count),
       request.leaseMs,
       request.token,
       MAX_ATTEMPTS,
       specJson(request.specs),
       taskChannel(this.#core.schema, stored),
     ];
-    const rows = await this.#core.run(stmt, values, 'claiming tasks');
+    let rows: Row[];
+    if (request.limits) {
+      const gated = await gatedRead(
+        this.#core,
+        tables,
+        stored,
+        this.#clock(),
+        request.count,
+        request.limits,
+        'claiming tasks',
+        (allowed, query) => query(stmt, values(allowed)),
+        (got) => got.filter((row) => row.kind !== 'none').length,
+      );
+      if ('limited' in gated) {
+        return { tasks: [], nextDueMs: gated.waitMs, cursor: gated.limited === 'rate' ? '' : held, limited: gated.limited };
+      }
+      rows = gated.rows;
+    } else {
+      rows = await this.#core.run(stmt, values(request.count), 'claiming tasks');
+    }
     const first = rows[0];
+    if (first?.limited === 'p') return { tasks: [], nextDueMs: Number(first.next_due), cursor: held, limited: 'paused' };
     if (!first || first.kind === 'none') return { tasks: [], nextDueMs: Number(first?.next_due ?? -1), cursor };
     const tasks = rows.map(
       (row): ClaimedTask => ({
@@ -264,7 +286,7 @@ export class PostgresTaskStore implements TaskStore {
     signal: AbortSignal,
   ): Promise<ClaimResult | undefined> {
     if (this.#core.closed) return undefined;
-    await this.#core.wakeups.wait(toStored(base), cursor, timeoutMs, signal);
+    await waitOnCursor(this.#core, toStored(base), cursor, timeoutMs, signal);
     if (signal.aborted || this.#core.closed) return undefined;
     const claimed = await this.claim(base, request);
     if (!signal.aborted || claimed.tasks.length === 0) return claimed;

@@ -25,8 +25,10 @@ import { checkRedisConnection } from './connection-check.js';
 import { warnOnUnsafeEviction } from './eviction-check.js';
 import { parseRecord } from './record.js';
 import { deadBase } from '../../data/keys.js';
-import { clearKeys, queueKey, registryKey, scriptKeys } from './keys.js';
+import { clearKeys, registryKey, scriptKeys } from './keys.js';
 import { inspectRedis } from './inspect.js';
+import { signalStream } from './limits.js';
+import { limitedBy, limitsArg } from '../../data/limits.js';
 import { RedisTaskStore } from './task-store.js';
 import type { TaskStore, TaskStoreProvider } from '../../tasks/task-store.js';
 import { collectLeases, groupArgs, leaseOf, type LeaseGroup } from '../../data/lease.js';
@@ -48,14 +50,19 @@ function dropConnection(connection: RedisConnection): void {
   if (connection.status !== 'end') connection.disconnect();
 }
 
-/** The get script's arguments after the clock. */
-function readArgs({ count, visTimeoutMs, attempts, useDead }: ReadRequest): (string | number)[] {
-  return [count, visTimeoutMs, attempts, useDead ? 1 : 0];
+/** The get script's arguments after the clock; the limits only for a limited read. */
+function readArgs({ count, visTimeoutMs, attempts, useDead, limits }: ReadRequest): (string | number)[] {
+  const args = [count, visTimeoutMs, attempts, useDead ? 1 : 0];
+  return limits ? [...args, limitsArg(limits)] : args;
 }
 
-/** The get script's reply: { wait_ms, cursor, entry, record... }. */
+/** The get script's reply: { wait_ms, cursor, entry, record... }, or { wait_ms, cursor, reason } for a limited read. */
 function readResult(reply: unknown): ReadResult {
   const [nextDueMs, cursor, entry, ...records] = reply as [number, string, string, ...string[]];
+  if (records.length === 0) {
+    const limited = limitedBy(entry);
+    return limited ? { deliveries: [], nextDueMs, cursor, limited } : { deliveries: [], nextDueMs, cursor };
+  }
   // the script returns the batch's entry once; a lease is "<id>:<entry>"
   const deliveries = records.map((raw) => {
     const record = parseRecord(raw);
@@ -228,12 +235,12 @@ export class RedisStore implements QueueStore, TaskStoreProvider {
     signal: AbortSignal | undefined,
     lost: () => Promise<R | undefined>,
   ): Promise<R | undefined> {
-    const key = queueKey(base, 'signal');
+    const { key, id } = signalStream(base, cursor);
     const main = this.connection;
     const args = [clockArg(main), ...script.args];
     return this.blocking(
       async (connection): Promise<R> => {
-        const pipeline = connection.pipeline().xread('COUNT', 1, 'BLOCK', blockMs(timeoutMs), 'STREAMS', key, cursor);
+        const pipeline = connection.pipeline().xread('COUNT', 1, 'BLOCK', blockMs(timeoutMs), 'STREAMS', key, id);
         pipelineScript(pipeline, script.name, script.keys, args);
         const replies = (await pipeline.exec()) ?? [];
         // the script's reply is what counts (a failed XREAD still let it run)
@@ -400,6 +407,10 @@ class RedisQueueBackend implements QueueBackend {
     }
   }
 
+  async limit(pauseMs: number): Promise<number> {
+    return (await this.#run('limit', [pauseMs])) as number;
+  }
+
   async clear(): Promise<void> {
     const connection = this.#store.connection;
     // a dead-letter queue's own keys include its (never used) dead letters already; a
@@ -409,9 +420,9 @@ class RedisQueueBackend implements QueueBackend {
   }
 
   async waitForChange(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const key = queueKey(this.#base, 'signal');
+    const { key, id } = signalStream(this.#base, cursor);
     await this.#store.blocking(
-      (connection) => connection.xread('COUNT', 1, 'BLOCK', blockMs(timeoutMs), 'STREAMS', key, cursor),
+      (connection) => connection.xread('COUNT', 1, 'BLOCK', blockMs(timeoutMs), 'STREAMS', key, id),
       // a lost connection is a spurious wake-up: the caller reads again
       { signal, lost: async () => undefined },
     );

@@ -8,6 +8,7 @@
 import { clockArg } from '../../data/clock.js';
 import { collectLeases, groupArgs, leaseOf, parseLease } from '../../data/lease.js';
 import { MAX_ATTEMPTS } from '../../data/options.js';
+import { limitedBy, limitsArg } from '../../data/limits.js';
 import type { RecordState, TaskEventListener, TaskFailure, TaskRecord } from '../../tasks/records.js';
 import type {
   ClaimedTask,
@@ -129,6 +130,11 @@ function outcomesOf(reply: [string, string]): SettleOutcome[] {
 /** The claim script's reply: { wait_ms, cursor } or { -1, '', entry, kinds, attempts, record... }. */
 function claimResult(reply: unknown): ClaimResult {
   const [nextDueMs, cursor, entry, kinds, attemptList, ...records] = reply as [number, string, string?, string?, string?, ...string[]];
+  if (kinds === undefined) {
+    // nothing claimed: { wait_ms, cursor[, reason] } (see get.lua)
+    const limited = limitedBy(entry);
+    return limited ? { tasks: [], nextDueMs, cursor, limited } : { tasks: [], nextDueMs, cursor };
+  }
   const tasks: ClaimedTask[] = [];
   const attempts = attemptList ? attemptList.split(',') : [];
   let next = 0;
@@ -187,6 +193,7 @@ export class RedisTaskStore implements TaskStore {
       request.token,
       MAX_ATTEMPTS,
       eventsChannel(base),
+      limitsArg(request.limits),
       ...specArgs(request.specs),
     ];
   }

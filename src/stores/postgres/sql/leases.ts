@@ -21,6 +21,7 @@
  * rolled back did not happen, and the rows stay locked until the transaction ends.
  */
 import { CLOCK, count, NOW, sizeOf, type Tables } from './lib.js';
+import { slotWake } from './limits.js';
 
 /** CTE `live`: the rows of live leases among $3/$4, locked in id order. */
 function live(t: Tables): string {
@@ -39,8 +40,11 @@ finished AS (
   DELETE FROM ${t.items} i USING live l WHERE i.queue = $2 AND i.id = l.id
   RETURNING i.id, i.lease
 ),
-${count(t, { dones: sizeOf('finished') })}
-SELECT id, lease::text AS lease FROM finished`;
+${count(t, { dones: sizeOf('finished') })},
+wake AS (
+  ${slotWake(t, 'EXISTS (SELECT 1 FROM finished)')}
+)
+SELECT id, lease::text AS lease, ${sizeOf('wake')} AS woke FROM finished`;
 }
 
 export function refreshStatement(t: Tables): string {

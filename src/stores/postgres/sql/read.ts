@@ -10,7 +10,8 @@
  * Returns one row per delivered item, in delivery order: id, failed (deliveries before
  *   this one), payload, lease (the batch's token; null at most once), meta. When nothing was
  *   delivered, one row with id null and next_due: ms until a delayed item or a lease
- *   deadline of this queue comes due, -1 when none is pending.
+ *   deadline of this queue comes due, -1 when none is pending; while the queue is paused
+ *   (sql/limits.ts), limited 'p' and next_due the ms until the pause ends.
  * Side effects: settles rows whose time came (lib.ts settle: requeued, dead-lettered,
  *   dropped, expired); the leasing form sets each delivered row's lease (one new token
  *   for the batch), deadline and reader settings, the at-most-once form deletes them;
@@ -22,6 +23,7 @@
  *   claimable only while visible, and claiming hides it until its deadline.
  */
 import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
+import { NOT_PAUSED, PAUSE_LEFT, pausedCte } from './limits.js';
 
 export function readStatement(t: Tables, leasing: boolean): string {
   const claim = leasing
@@ -33,15 +35,16 @@ export function readStatement(t: Tables, leasing: boolean): string {
   RETURNING i.id, p.failed, i.payload, NULL::bigint AS lease, i.priority, i.seq, i.meta`;
   return `WITH ${CLOCK},
 ${settle(t)},
+${pausedCte(t)},
 head AS (
   SELECT i.id, i.priority, i.seq, i.failed FROM ${t.items} i
-  WHERE i.queue = $2 AND i.due_at IS NULL AND (i.expires_at IS NULL OR i.expires_at > ${NOW})
+  WHERE i.queue = $2 AND i.due_at IS NULL AND (i.expires_at IS NULL OR i.expires_at > ${NOW}) AND ${NOT_PAUSED}
   ORDER BY i.priority DESC, i.seq LIMIT $4::int FOR UPDATE SKIP LOCKED
 ),
 pick AS (
   SELECT c.id, c.failed FROM (
     SELECT id, priority, seq, failed FROM head
-    UNION ALL SELECT id, priority, seq, failed FROM settled WHERE fate = 'ready'
+    UNION ALL SELECT id, priority, seq, failed FROM settled WHERE fate = 'ready' AND ${NOT_PAUSED}
   ) c ORDER BY c.priority DESC, c.seq LIMIT $4::int
 ),
 token AS (
@@ -54,20 +57,20 @@ ${requeue(t, 'SELECT id FROM pick')},
 ${bury(t)},
 ${count(t, {
   deliveries: sizeOf('claimed'),
-  empty_reads: `CASE WHEN NOT EXISTS (SELECT 1 FROM claimed) AND EXISTS (SELECT 1 FROM ${t.schema}.totals WHERE queue = $2) THEN 1 ELSE 0 END`,
+  empty_reads: `CASE WHEN NOT EXISTS (SELECT 1 FROM claimed) AND ${NOT_PAUSED} AND EXISTS (SELECT 1 FROM ${t.schema}.totals WHERE queue = $2) THEN 1 ELSE 0 END`,
   ...SETTLED_TOTALS,
 })},
 wake AS (
   ${wakeSettled(t)}
 )
 SELECT c.id::text AS id, c.failed, c.payload, c.lease::text AS lease, NULL::float8 AS next_due,
-  ${sizeOf('wake')} AS woke, c.priority, c.seq, c.meta
+  ${sizeOf('wake')} AS woke, c.priority, c.seq, c.meta, NULL::text AS limited
 FROM claimed c
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, coalesce((
+SELECT NULL, NULL, NULL, NULL, coalesce(${PAUSE_LEFT}, (
     SELECT min(i.due_at) - ${NOW} FROM ${t.items} i WHERE i.queue = $2 AND i.due_at > ${NOW}
   ), -1)::float8,
-  ${sizeOf('wake')}, NULL, NULL, NULL
+  ${sizeOf('wake')}, NULL, NULL, NULL, CASE WHEN EXISTS (SELECT 1 FROM paused) THEN 'p' END
 WHERE NOT EXISTS (SELECT 1 FROM claimed)
 ORDER BY priority DESC, seq`;
 }

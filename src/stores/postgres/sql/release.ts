@@ -17,6 +17,7 @@
  * Invariant: as leases.ts: only live leases act, rows locked in id order.
  */
 import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
+import { slotWake } from './limits.js';
 
 export function releaseStatement(t: Tables): string {
   return `WITH ${CLOCK},
@@ -53,6 +54,7 @@ shown AS (
 ),
 wake AS (
   ${wakeSettled(t, '$9::boolean AND (SELECT visible FROM shown)')}
+  UNION ALL ${slotWake(t, 'EXISTS (SELECT 1 FROM ended)')}
 )
 SELECT e.id, e.lease::text AS lease, e.outcome, NULL::boolean AS visible, ${sizeOf('wake')} AS woke
 FROM ended e

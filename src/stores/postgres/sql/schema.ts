@@ -22,8 +22,12 @@
  *   S.task_failures  the latest failed runs per task queue
  *   S.schedules      the next due time of each periodic or cron task
  *   S.claims         claim tokens: a claim sent again returns what it claimed
+ * and for limits (migration 4, see sql/limits.ts):
+ *   S.limits         per queue: its rate limit bucket, pause and slot-waiter flag
  * Times are ms since the epoch (bigint), from the database clock.
  */
+
+import { limitsTable } from './limits.js';
 
 /** One step of the schema. */
 export interface Migration {
@@ -167,6 +171,11 @@ CREATE INDEX claims_until ON ${s}.claims (queue, until);`,
     sql: (s) => `
 ALTER TABLE ${s}.items ADD COLUMN meta text NOT NULL DEFAULT '';
 ALTER TABLE ${s}.dead ADD COLUMN meta text NOT NULL DEFAULT '';`,
+  },
+  {
+    // rate limits, in-flight caps and pauses (sql/limits.ts)
+    version: 4,
+    sql: (s) => limitsTable(s),
   },
 ];
 

@@ -30,6 +30,7 @@ export type ScriptName =
   | 'redrive'
   | 'clear'
   | 'maintain'
+  | 'limit'
   | 'tasks/enqueue'
   | 'tasks/claim'
   | 'tasks/settle'

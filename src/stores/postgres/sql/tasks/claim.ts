@@ -31,6 +31,7 @@
  */
 import { bury, CLOCK, count, NOW, requeue, settle, SETTLED_TOTALS, sizeOf, wakeSettled, type Tables } from '../lib.js';
 import { FINAL, meter, notifyEvents, specs } from './lib.js';
+import { NOT_PAUSED, PAUSE_LEFT, pausedCte } from '../limits.js';
 
 /** How long a claim token is kept after its lease, ms. */
 const TOKEN_GRACE_MS = 60_000;
@@ -41,16 +42,17 @@ export function claimStatement(t: Tables): string {
   return `WITH ${CLOCK},
 ${settle(t)},
 prior AS (SELECT c.lease FROM ${claims} c WHERE c.queue = $2 AND c.token = $7::text),
+${pausedCte(t)},
 head AS (
   SELECT i.id, i.priority, i.seq, i.failed FROM ${t.items} i
   WHERE i.queue = $2 AND i.due_at IS NULL AND (i.expires_at IS NULL OR i.expires_at > ${NOW})
-    AND NOT EXISTS (SELECT 1 FROM prior)
+    AND NOT EXISTS (SELECT 1 FROM prior) AND ${NOT_PAUSED}
   ORDER BY i.priority DESC, i.seq LIMIT $4::int FOR UPDATE SKIP LOCKED
 ),
 pick AS (
   SELECT c.id, c.failed, row_number() OVER (ORDER BY c.priority DESC, c.seq) AS position FROM (
     SELECT id, priority, seq, failed FROM head
-    UNION ALL SELECT id, priority, seq, failed FROM settled WHERE fate = 'ready' AND NOT EXISTS (SELECT 1 FROM prior)
+    UNION ALL SELECT id, priority, seq, failed FROM settled WHERE fate = 'ready' AND NOT EXISTS (SELECT 1 FROM prior) AND ${NOT_PAUSED}
   ) c ORDER BY c.priority DESC, c.seq LIMIT $4::int
 ),
 token AS (
@@ -110,7 +112,7 @@ ${bury(t)},
 ${count(t, {
   deliveries: `${sizeOf('claimed')} + ${sizeOf('discarded')}`,
   dones: sizeOf('discarded'),
-  empty_reads: `CASE WHEN NOT EXISTS (SELECT 1 FROM pick) AND NOT EXISTS (SELECT 1 FROM prior)
+  empty_reads: `CASE WHEN NOT EXISTS (SELECT 1 FROM pick) AND NOT EXISTS (SELECT 1 FROM prior) AND ${NOT_PAUSED}
     AND EXISTS (SELECT 1 FROM ${t.schema}.totals WHERE queue = $2) THEN 1 ELSE 0 END`,
   ...SETTLED_TOTALS,
 })},
@@ -147,13 +149,13 @@ answered AS (
   ) k WHERE k.kind IS NOT NULL
 )
 SELECT a.kind, a.id, a.lease::text AS lease, a.delivery, a.payload, a.attempt, NULL::float8 AS next_due,
-  ${sizeOf('wake')} + ${sizeOf('notified')} AS woke, a.ord, a.meta
+  ${sizeOf('wake')} + ${sizeOf('notified')} AS woke, a.ord, a.meta, NULL::text AS limited
 FROM answered a
 UNION ALL
-SELECT 'none', NULL, NULL, NULL, NULL, NULL, CASE WHEN EXISTS (SELECT 1 FROM pick) THEN 0 ELSE coalesce((
+SELECT 'none', NULL, NULL, NULL, NULL, NULL, CASE WHEN EXISTS (SELECT 1 FROM pick) THEN 0 ELSE coalesce(${PAUSE_LEFT}, (
     SELECT min(i.due_at) - ${NOW} FROM ${t.items} i WHERE i.queue = $2 AND i.due_at > ${NOW}
   ), -1) END::float8,
-  ${sizeOf('wake')} + ${sizeOf('notified')}, 0, NULL
+  ${sizeOf('wake')} + ${sizeOf('notified')}, 0, NULL, CASE WHEN EXISTS (SELECT 1 FROM paused) THEN 'p' END
 WHERE NOT EXISTS (SELECT 1 FROM answered)
 ORDER BY ord`;
 }

@@ -50,6 +50,7 @@
  *   are locked after every item (in id order), as in claim.ts.
  */
 import { CLOCK, count, NOW, sizeOf, type Tables } from '../lib.js';
+import { slotWake } from '../limits.js';
 import { DIED, FINAL, logFailures, meter, notifyEvents, specs, TRIM_SLICE } from './lib.js';
 
 /** The error of a spent task, as an SQL literal. */
@@ -206,6 +207,7 @@ shown AS (SELECT EXISTS (SELECT 1 FROM back WHERE due_at IS NULL) AS visible),
 wake AS (
   SELECT pg_notify(${t.channel}, $3) WHERE EXISTS (SELECT 1 FROM buried)
   UNION ALL SELECT pg_notify(${t.channel}, $2) WHERE $6::boolean AND (SELECT visible FROM shown)
+  UNION ALL ${slotWake(t, 'EXISTS (SELECT 1 FROM ended)')}
 ),
 events AS (SELECT task_id AS id, new_state AS state, ord FROM a WHERE new_state IS NOT NULL),
 ${notifyEvents('events', '$5::text')},

@@ -54,17 +54,33 @@ end
 -- and no leases, at vis_ms 0) and the item ids; with nothing visible, no records and the
 -- wait hints: ms until the next delayed item or lease deadline comes due (-1: none; 0 when
 -- the read stopped in a burst of expired records, see take) and the signal stream's last id.
-local function read_batch(count, vis_ms, attempts, use_dead, now)
+-- `limit_arg`: the reader's limits as the script got them (lib/limits.lua parse_limits),
+-- '' or nil for none; a read a pause or a limit holds back returns no records, the ms
+-- until that can end, the limit signal's cursor ('' for the rate limit) and the reason
+-- ('p', 'i' or 'r', see gate_read).
+local function read_batch(count, vis_ms, attempts, use_dead, now, limit_arg)
   -- one read of meta serves the maintenance check, the next entry number and the delivery
-  -- count (maintenance changes neither of those two), so that a leased read writes meta once
-  local meta = redis.call('HMGET', Q.meta, 'due', 'entry', 'gen', 'deliveries', 'v')
+  -- count (maintenance changes neither of those two), so that a leased read writes meta once;
+  -- and the pause (lib/limits.lua), at no extra command
+  local meta = redis.call('HMGET', Q.meta, 'due', 'entry', 'gen', 'deliveries', 'v', 'paused')
   if meta[3] then check_format(meta[5]) end
   local due = tonumber(meta[1] or '0')
   if now >= due then
     timers().maintain(Q, D, now)
     due = tonumber(redis.call('HGET', Q.meta, 'due') or '0')
   end
+  -- limits (lib/limits.lua), only for a limited read or a paused queue: fewer items, or
+  -- none, with the reason and when it can end
+  local lim, tat = nil, nil
+  if (limit_arg and limit_arg ~= '') or meta[6] then
+    lim = limits().parse_limits(limit_arg)
+    local allowed, got, limit_wait, limit_wait_cursor = limits().gate_read(count, lim, meta[6], now)
+    -- held back, it did not look for items: not counted as an empty read
+    if allowed == 0 then return {}, '', {}, limit_wait, limit_wait_cursor, got end
+    count, tat = allowed, got
+  end
   local recs, stopped = take(Q, count, true, now)
+  if tat and #recs > 0 then limits().spend_tokens(lim, tat, #recs) end
 
   if #recs == 0 then
     -- counted only for a queue that exists (has had a put), so a read creates no key
@@ -135,7 +151,10 @@ local function finish_leases(groups, now, report)
       for _, lease in ipairs(leases) do done_leases[#done_leases + 1] = lease end
     end
   end
-  if finished > 0 then redis.call('HINCRBY', Q.meta, 'dones', finished) end
+  if finished > 0 then
+    redis.call('HINCRBY', Q.meta, 'dones', finished)
+    wake_slot_waiters()
+  end
   return finished, done_leases
 end
 
@@ -221,5 +240,6 @@ local function release_leases(groups, mode, delay_ms, dead, now)
   timers().append_dead(D, dead_batch, now)
   if earliest then lower_due(Q, earliest) end
   if requeued then signal(Q) end
+  if #out > 0 then wake_slot_waiters() end
   return out
 end

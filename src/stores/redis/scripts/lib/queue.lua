@@ -332,3 +332,23 @@ local function maintain_if_due(q, dq, now)
   local due = tonumber(redis.call('HGET', q.meta, 'due') or '0')
   if now >= due then timers().maintain(q, dq, now) end
 end
+
+-- Rate limits, in-flight caps and pauses (lib/limits.lua), defined on first use only.
+local limits_lib
+local function limits()
+  if not limits_lib then
+    limits_lib = (function()
+--@include limits
+    end)()
+  end
+  return limits_lib
+end
+
+-- A lease of Q ended (done, release, fail): wakes the readers waiting for a slot under
+-- maxInflight (meta.lim_w, see lib/limits.lua) through the limit signal.
+local function wake_slot_waiters()
+  if redis.call('HGET', Q.meta, 'lim_w') then
+    redis.call('HDEL', Q.meta, 'lim_w')
+    signal(D)
+  end
+end

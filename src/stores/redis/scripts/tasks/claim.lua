@@ -14,8 +14,9 @@
            and claims nothing more
   ARGV[6]  data-level attempts of the read (unbounded in effect: runs are counted by records)
   ARGV[7]  pub/sub channel of the queue's task events
-  ARGV[8..] the queue's task specs (see lib/tasks.lua read_specs)
-  Returns { wait_ms, cursor } when nothing was read (as get.lua's), else
+  ARGV[8]  the task queue's limits, '' for none (as get.lua's ARGV[6], lib/limits.lua)
+  ARGV[9..] the queue's task specs (see lib/tasks.lua read_specs)
+  Returns { wait_ms, cursor[, reason] } when nothing was read (as get.lua's), else
     { -1, '', entry, kinds, attempts, record_1, record_2, ... }: per item handed over, in
     kinds one letter of what the claim did with it: s started (its record says started),
     h held (not started), u unknown (no record to start from, or a task no spec names:
@@ -36,7 +37,7 @@
 local now = now_ms(ARGV[1])
 set_now(now)
 local count, start, token = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[5]
-local specs = read_specs(8)
+local specs = read_specs(9)
 
 -- What a claim makes of a delivery: a kind letter, or nil to discard it. `rec` is the
 -- item's record when this is a fresh delivery (nil: the same claim sent again), read
@@ -91,8 +92,8 @@ if prior then
   return { -1, '', prior, table.concat(kinds), table.concat(attempts, ','), unpack(recs) }
 end
 
-local recs, entry, ids, wait_ms, cursor = read_batch(count, tonumber(ARGV[4]), ARGV[6], '0', now)
-if #recs == 0 then return { wait_ms, cursor } end
+local recs, entry, ids, wait_ms, cursor, limited = read_batch(count, tonumber(ARGV[4]), ARGV[6], '0', now, ARGV[8])
+if #recs == 0 then return { wait_ms, cursor, limited } end
 redis.call('HSET', Q.entries, 'c:' .. token, entry, entry .. ':c', token)
 
 local task_records = redis.call('HMGET', T.tasks, unpack(ids))

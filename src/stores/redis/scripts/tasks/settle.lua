@@ -369,7 +369,10 @@ for _, g in ipairs(done_groups) do
     dones = dones + n
   end
 end
-if dones > 0 then redis.call('HINCRBY', Q.meta, 'dones', dones) end
+if dones > 0 then
+  redis.call('HINCRBY', Q.meta, 'dones', dones)
+  wake_slot_waiters()
+end
 for _, group in pairs(releases) do
   release_leases(lease_groups(group.leases), group.mode, group.delay, group.dead, now)
 end
