@@ -29,6 +29,14 @@ export type {
   QueueSettings,
   SqlClient,
 } from './data/options.js';
+export type {
+  GroupOnDead,
+  GroupOption,
+  GroupQueueOptions,
+  GroupSettings,
+  GroupStats,
+  GroupsOptions,
+} from './data/groups.js';
 export {
   ClosedError,
   CorruptRecordError,

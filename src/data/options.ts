@@ -5,6 +5,7 @@
 import { VisqRangeError } from '../errors.js';
 import * as check from '../validate.js';
 import { describe } from '../validate.js';
+import { groupQueueOptions, type GroupOption, type GroupQueueOptions, type GroupSettings } from './groups.js';
 
 /** Options of `new DataQueue(store, name, options)`. */
 export interface DataQueueOptions {
@@ -24,6 +25,8 @@ export interface DataQueueOptions {
   prefix?: string;
   /** Largest accepted item, in bytes of JSON. Default 1 MiB. */
   maxItemBytes?: number;
+  /** Ordered groups: what a dead-lettered head does (docs/groups.md). Default `{ onDead: 'skip' }`. */
+  groups?: GroupQueueOptions;
 }
 
 /**
@@ -37,7 +40,7 @@ export interface SqlClient {
 }
 
 /** Options of {@link DataQueue.putData}. */
-export interface PutOptions {
+export interface PutOptions<T = unknown> {
   /** Seconds to keep the items hidden before they become visible. Default 0. */
   delay?: number;
   /** Integer from -1000 to 1000; higher is read first, FIFO within a priority. Default 0. */
@@ -53,6 +56,13 @@ export interface PutOptions {
    * until it commits and never exist if it rolls back. Other stores reject the option.
    */
   db?: SqlClient;
+  /**
+   * Put the items in ordered groups (docs/groups.md): a group name for every item, or a
+   * function `(item, index) => group name`. Items of one group are delivered in put order,
+   * one head run at a time. Names are 1 to 512 characters without `"\0"`. Not with
+   * `priority` or `ttl`; not on a PostgresStore (yet). Default: no group.
+   */
+  group?: GroupOption<T>;
 }
 
 /** Options of {@link DataQueue.doneData}. */
@@ -183,6 +193,7 @@ export interface QueueSettings {
   readonly useDead: boolean;
   readonly prefix: string;
   readonly maxItemBytes: number;
+  readonly groups: GroupSettings;
 }
 
 /**
@@ -202,25 +213,31 @@ export const DEFAULT_MAX_ITEM_BYTES = 1024 * 1024;
 export function queueSettings(name: unknown, value: unknown): { name: string; settings: QueueSettings } {
   // a '}' would end the hash tag early and let two queues' keys collide (see keys.ts)
   const checkedName = check.text('name', name, { maxLength: 256, forbid: '}' });
-  const opts = check.options('options', value, ['visTimeout', 'attempts', 'useDead', 'prefix', 'maxItemBytes']);
-  return {
-    name: checkedName,
-    settings: {
-      visTimeout: opts.visTimeout === undefined ? 0 : check.seconds('options.visTimeout', opts.visTimeout),
-      attempts: opts.attempts === undefined ? 1 : check.integerIn('options.attempts', opts.attempts, 1, MAX_ATTEMPTS),
-      useDead: opts.useDead === undefined ? false : check.boolean('options.useDead', opts.useDead),
-      prefix: opts.prefix === undefined ? 'visq' : check.text('options.prefix', opts.prefix, { maxLength: 128, forbid: '{}' }),
-      maxItemBytes:
-        opts.maxItemBytes === undefined
-          ? DEFAULT_MAX_ITEM_BYTES
-          : check.integerIn('options.maxItemBytes', opts.maxItemBytes, 1, 512 * 1024 * 1024),
-    },
+  const opts = check.options('options', value, ['visTimeout', 'attempts', 'useDead', 'prefix', 'maxItemBytes', 'groups']);
+  const settings = {
+    visTimeout: opts.visTimeout === undefined ? 0 : check.seconds('options.visTimeout', opts.visTimeout),
+    attempts: opts.attempts === undefined ? 1 : check.integerIn('options.attempts', opts.attempts, 1, MAX_ATTEMPTS),
+    useDead: opts.useDead === undefined ? false : check.boolean('options.useDead', opts.useDead),
+    prefix: opts.prefix === undefined ? 'visq' : check.text('options.prefix', opts.prefix, { maxLength: 128, forbid: '{}' }),
+    maxItemBytes:
+      opts.maxItemBytes === undefined
+        ? DEFAULT_MAX_ITEM_BYTES
+        : check.integerIn('options.maxItemBytes', opts.maxItemBytes, 1, 512 * 1024 * 1024),
   };
+  return { name: checkedName, settings: { ...settings, groups: groupQueueOptions(opts.groups, settings.useDead) } };
 }
 
-export function putOptions(value: unknown): { delayMs: number; priority: number; ttlMs: number; db: SqlClient | undefined } {
-  const opts = check.options('opts', value, ['delay', 'priority', 'ttl', 'db']);
+export function putOptions(value: unknown): {
+  delayMs: number;
+  priority: number;
+  ttlMs: number;
+  db: SqlClient | undefined;
+  /** The raw `group` option, checked with the items (see data/groups.ts). */
+  group: unknown;
+} {
+  const opts = check.options('opts', value, ['delay', 'priority', 'ttl', 'db', 'group']);
   return {
+    group: opts.group,
     delayMs: opts.delay === undefined ? 0 : check.toMs(check.seconds('opts.delay', opts.delay)),
     priority: opts.priority === undefined ? 0 : check.integerIn('opts.priority', opts.priority, -1000, 1000),
     ttlMs: opts.ttl === undefined ? 0 : check.toMs(check.seconds('opts.ttl', opts.ttl)),

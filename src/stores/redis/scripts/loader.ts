@@ -30,6 +30,8 @@ export type ScriptName =
   | 'redrive'
   | 'clear'
   | 'maintain'
+  | 'group_put'
+  | 'groups'
   | 'tasks/enqueue'
   | 'tasks/claim'
   | 'tasks/settle'

@@ -57,7 +57,7 @@ end
 local function read_batch(count, vis_ms, attempts, use_dead, now)
   -- one read of meta serves the maintenance check, the next entry number and the delivery
   -- count (maintenance changes neither of those two), so that a leased read writes meta once
-  local meta = redis.call('HMGET', Q.meta, 'due', 'entry', 'gen', 'deliveries', 'v')
+  local meta = redis.call('HMGET', Q.meta, 'due', 'entry', 'gen', 'deliveries', 'v', 'groups')
   if meta[3] then check_format(meta[5]) end
   local due = tonumber(meta[1] or '0')
   if now >= due then
@@ -65,6 +65,8 @@ local function read_batch(count, vis_ms, attempts, use_dead, now)
     due = tonumber(redis.call('HGET', Q.meta, 'due') or '0')
   end
   local recs, stopped = take(Q, count, true, now)
+  -- a queue that had grouped puts (meta.groups): ready groups fill the rest, round-robin
+  if meta[6] and #recs < count then group_lib().take(recs, count - #recs, vis_ms > 0) end
 
   if #recs == 0 then
     -- counted only for a queue that exists (has had a put), so a read creates no key
@@ -115,7 +117,8 @@ end
 -- and with `report` the leases finished. Stale leases change nothing.
 local function finish_leases(groups, now, report)
   local finished, done_leases = 0, {}
-  if not report and redis.call('EXISTS', Q.owners) == 0 then
+  -- one EXISTS for both: refreshed leases (owners) and ordered groups (group-held)
+  if not report and redis.call('EXISTS', Q.owners, KEYS[25]) == 0 then
     -- the common case: no refreshed leases, every lease belongs to its own batch entry
     for _, g in ipairs(groups) do
       if entry_is_live(Q, g.entry, now) then
@@ -136,6 +139,8 @@ local function finish_leases(groups, now, report)
     end
   end
   if finished > 0 then redis.call('HINCRBY', Q.meta, 'dones', finished) end
+  -- items of ordered groups leave them; their groups go on (lib/groups.lua)
+  if #done_leases > 0 and has_groups() then group_lib().finished(done_leases) end
   return finished, done_leases
 end
 
@@ -195,6 +200,11 @@ local function release_leases(groups, mode, delay_ms, dead, now)
   local count_delivery = mode ~= 'keep' and mode ~= 'unread'
   local by_owner, order, records = live_by_owner(Q, groups, now)
   local out, dead_batch, requeued, earliest = {}, {}, false, nil
+  if has_groups() then
+    local ids = {}
+    for lease in pairs(records) do ids[#ids + 1] = string.match(lease, '^(.*):') end
+    group_lib().prefetch(ids)
+  end
 
   for _, owner in ipairs(order) do
     local leases = by_owner[owner]
@@ -219,6 +229,7 @@ local function release_leases(groups, mode, delay_ms, dead, now)
   timers().count(Q, 'dead_lettered', #dead_batch)
   if mode == 'unread' and #out > 0 then redis.call('HINCRBY', Q.meta, 'deliveries', -#out / 2) end
   timers().append_dead(D, dead_batch, now)
+  if groups_lib then groups_lib.flush() end
   if earliest then lower_due(Q, earliest) end
   if requeued then signal(Q) end
   return out

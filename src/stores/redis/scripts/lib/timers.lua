@@ -107,8 +107,11 @@ end
 -- earliest timer score it added (see enqueue).
 local function settle_undone(q, dq, rec, attempts, use_dead, ended, visible_at, now, count_delivery, dead_batch)
   local r = parse_record(rec)
+  -- an item of an ordered group goes back to its group's head (lib/groups.lua)
+  local group = q == Q and has_groups() and group_lib().leased_group(r.id)
   if count_delivery then r.deliveries = r.deliveries + 1 end
   if count_delivery and r.deliveries >= attempts then
+    if group then group_lib().ended(r, group, use_dead and dq ~= nil) end
     if use_dead and dq then
       r.deliveries = 0
       r.ttl = 0
@@ -119,7 +122,15 @@ local function settle_undone(q, dq, rec, attempts, use_dead, ended, visible_at, 
     redis.call('HINCRBY', q.meta, 'dropped', 1)
     return 'dropped'
   end
+  if group then return 'requeued', group_lib().requeue(r, group, visible_at, now) end
   return 'requeued', enqueue(q, { r }, visible_at, now, true)
+end
+
+-- The item ids of leases "<id>:<entry>".
+local function ids_of_leases(leases)
+  local ids = {}
+  for i, lease in ipairs(leases) do ids[i] = string.match(lease, '^(.*):') end
+  return ids
 end
 
 local function entry_leases(entry, kind, list)
@@ -149,6 +160,7 @@ local function expire_leases(q, dq, now)
       handled = handled + #leases
       local recs = redis.call('HMGET', q.inflight, unpack(leases))
       local owners = has_owners and redis.call('HMGET', q.owners, unpack(leases)) or {}
+      if q == Q and has_groups() then group_lib().prefetch(ids_of_leases(leases)) end
       local expired, owned = {}, {}
       for j, lease in ipairs(leases) do
         local rec, owner = recs[j], owners[j]
@@ -175,17 +187,30 @@ local function promote_due(q, now)
   local due = redis.call('ZRANGEBYSCORE', q.delayed, '-inf', now, 'WITHSCORES', 'LIMIT', 0, MAX_ITEMS)
   if #due == 0 then return end
   local members, zset_args, ttl_args = {}, {}, {}
+  -- items of ordered groups join their group instead (lib/groups.lua)
+  local grouped = q == Q and has_groups()
+  if grouped then
+    local ids = {}
+    for i = 1, #due, 2 do ids[#ids + 1] = id_of(due[i]) end
+    group_lib().prefetch(ids)
+  end
   for i = 1, #due, 2 do
     local rec, visible_at = due[i], tonumber(due[i + 1])
     members[#members + 1] = rec
-    -- a promoted record is never fresh (items put after it may be in the ready list),
-    -- so it goes to the sorted set, with a ttl window from when it became visible
-    local r = parse_record(rec)
-    zset_args[#zset_args + 1] = -r.priority
-    zset_args[#zset_args + 1] = rec
-    if r.ttl > 0 then
-      ttl_args[#ttl_args + 1] = visible_at + r.ttl
-      ttl_args[#ttl_args + 1] = rec
+    local group, holding
+    if grouped then group, holding = group_lib().delayed_group(id_of(rec)) end
+    if group then
+      group_lib().join(rec, id_of(rec), group, holding)
+    else
+      -- a promoted record is never fresh (items put after it may be in the ready list),
+      -- so it goes to the sorted set, with a ttl window from when it became visible
+      local r = parse_record(rec)
+      zset_args[#zset_args + 1] = -r.priority
+      zset_args[#zset_args + 1] = rec
+      if r.ttl > 0 then
+        ttl_args[#ttl_args + 1] = visible_at + r.ttl
+        ttl_args[#ttl_args + 1] = rec
+      end
     end
   end
   chunked('ZREM', q.delayed, members, 1)
@@ -222,6 +247,7 @@ local function maintain(q, dq, now)
   expire_leases(q, dq, now)
   drop_expired_ttl(q, now)
   recompute_due(q)
+  if groups_lib then groups_lib.flush() end
 end
 
 
