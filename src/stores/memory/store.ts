@@ -12,6 +12,7 @@ import {
   type QueueBackend,
   type QueueStore,
   type RawItem,
+  type RawGroup,
   type RawItemInfo,
   type RawStats,
   type ReadRequest,
@@ -241,6 +242,12 @@ class MemoryQueueBackend implements QueueBackend {
     const now = this.#core.now();
     this.#catchUpParent(now);
     return this.#queue().stats(now, this.#dead());
+  }
+
+  async groups(): Promise<RawGroup[]> {
+    const now = this.#core.now();
+    this.#catchUpParent(now);
+    return this.#queue().groups(now, this.#dead());
   }
 
   async redrive(count: number): Promise<number> {
