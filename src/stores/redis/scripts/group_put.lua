@@ -19,10 +19,43 @@
 ]]
 --@include queue
 
+local now = now_ms(ARGV[1])
+local delay = tonumber(ARGV[2])
 local k = tonumber(ARGV[4])
 local metas, groups, payloads = {}, {}, {}
 for i = 1, k do metas[i] = ARGV[4 + i] end
-local g = tonumber(ARGV[5 + k])
-for i = 1, g do groups[i] = ARGV[5 + k + i] end
-for i = 6 + k + g, #ARGV do payloads[#payloads + 1] = ARGV[i] end
-return group_lib().put(payloads, groups, tonumber(ARGV[2]), now_ms(ARGV[1]), metas, ARGV[3])
+local ng = tonumber(ARGV[5 + k])
+for i = 1, ng do groups[i] = ARGV[5 + k + i] end
+for i = 6 + k + ng, #ARGV do payloads[#payloads + 1] = ARGV[i] end
+
+local G = group_lib()
+local n = #payloads
+local gen, first = reserve_seq(Q, n, now, 'puts')
+redis.call('HSET', Q.meta, 'groups', ARGV[3])
+local ids, delayed, visible = {}, {}, {}
+for i = 1, n do
+  local id = gen .. '-' .. int_str(first + i - 1)
+  ids[i] = id
+  local g = groups[ng == 1 and 1 or i]
+  local rec = seq_str(first + i - 1) .. '|' .. id .. '|0|0|0|' .. (k == 1 and metas[1] or metas[i] or '') .. '|' .. payloads[i]
+  if delay > 0 then
+    delayed[#delayed + 1] = now + delay
+    delayed[#delayed + 1] = rec
+    G.mark_delayed(id, g)
+  else
+    visible[#visible + 1] = g
+    visible[#visible + 1] = rec
+  end
+end
+if delay > 0 then
+  chunked('ZADD', Q.delayed, delayed, 2)
+  lower_due(Q, now + delay)
+end
+-- groups that were idle become ready in the order of their first item in the put
+local names = {}
+for i = 1, #visible, 2 do names[#names + 1] = visible[i] end
+G.load_states(names)
+for i = 1, #visible, 2 do G.wait_in(visible[i], visible[i + 1]) end
+-- flush wakes blocked readers when a group became ready; a put wakes them either way
+if not G.flush() then signal(Q) end
+return ids

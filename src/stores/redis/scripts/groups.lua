@@ -16,6 +16,23 @@
 check_queue_format(Q)
 local now = now_ms(ARGV[1])
 maintain_if_due(Q, D, now)
-local page = group_lib().page(ARGV[2], tonumber(ARGV[3]))
-table.insert(page, 1, now)
-return page
+local G = group_lib()
+local reply = redis.call('HSCAN', G.GH, ARGV[2], 'MATCH', 'g:*', 'COUNT', tonumber(ARGV[3]))
+local out = { now, reply[1] }
+local fields = reply[2]
+for i = 1, #fields, 2 do
+  local g = string.sub(fields[i], 3)
+  local s = G.decode_state(fields[i + 1])
+  local from, to = '[' .. g .. '\0', '(' .. g .. '\1'
+  local depth = redis.call('ZLEXCOUNT', G.GI, from, to)
+  local head = -1
+  if depth > 0 then
+    head = born_of(string.sub(redis.call('ZRANGEBYLEX', G.GI, from, to, 'LIMIT', 0, 1)[1], #g + 2))
+  end
+  out[#out + 1] = g
+  out[#out + 1] = s.blocked and 'blocked' or (s.out > 0 and 'held' or (s.ready and 'ready' or 'idle'))
+  out[#out + 1] = depth
+  out[#out + 1] = s.out
+  out[#out + 1] = head
+end
+return out

@@ -14,5 +14,5 @@ maintain_if_due(Q, D, now)
 local count = tonumber(ARGV[2])
 local recs = take(Q, count, false, now)
 -- then the head runs of ready ordered groups, as a read takes them (lib/groups.lua)
-if #recs < count and redis.call('HGET', Q.meta, 'groups') then group_lib().peek(recs, count - #recs) end
+if #recs < count and redis.call('HGET', Q.meta, 'groups') then group_lib().peek_runs(recs, count - #recs) end
 return recs

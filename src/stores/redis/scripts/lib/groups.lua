@@ -4,7 +4,13 @@
   next item until that one is done, or is back at the head of the group. Pasted by
   lib/queue.lua inside `group_lib()`, which only the calls that meet a grouped queue
   run: a queue that never had a grouped put pays nothing for this file. It sees the
-  locals of lib/queue.lua (Q, KEYS, chunked, int_str, seq_str, id_of, signal, ...).
+  locals of lib/queue.lua (Q, KEYS, CHUNK, signal). It names no other function of
+  lib/queue.lua, lib/ops.lua or lib/timers.lua, and none of its own functions share
+  their names: the script assembler keeps every top-level function a kept text names
+  (scripts/assemble.ts), and this text is kept wherever a hook calls group_lib(), so a
+  name used here would make the plain done and get define it on every call. Hence its
+  own small helpers (g_int, g_chunked), its functions are named g_*, and the put and
+  listing code lives in group_put.lua and groups.lua.
 
   KEYS[23] group-items  zset, every score 0: "<group>\0<record>" for each visible item of
                         a group that waits for its turn. Records start with their
@@ -36,7 +42,19 @@ local gi_adds, item_sets, item_dels = {}, {}, {}
 local known = {}
 local mode_cache
 
-local function hmget_all(key, fields)
+local function g_int(n)
+  return string.format('%d', n)
+end
+
+-- As chunked in lib/queue.lua: a variadic call in slices that Lua can unpack.
+local function g_chunked(command, key, args, per)
+  local step = CHUNK * per
+  for i = 1, #args, step do
+    redis.call(command, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
+end
+
+local function g_hmget_all(key, fields)
   local out = {}
   for i = 1, #fields, CHUNK do
     local part = redis.call('HMGET', key, unpack(fields, i, math.min(i + CHUNK - 1, #fields)))
@@ -45,7 +63,7 @@ local function hmget_all(key, fields)
   return out
 end
 
-local function decode(v)
+local function g_decode(v)
   if not v then return { out = 0, more = false, blocked = false, ready = false } end
   if v == 'r' then return { out = 0, more = true, blocked = false, ready = true } end
   return {
@@ -56,14 +74,14 @@ local function decode(v)
   }
 end
 
-local function encode(s)
+local function g_encode(s)
   if s.ready then return 'r' end
   if s.out == 0 and not s.more and not s.blocked then return nil end
-  return int_str(s.out) .. (s.more and 'm' or '') .. (s.blocked and 'b' or '')
+  return g_int(s.out) .. (s.more and 'm' or '') .. (s.blocked and 'b' or '')
 end
 
 -- Reads the states of the groups `gs` not cached yet, in one call per CHUNK.
-local function load(gs)
+local function g_load(gs)
   local names, fields, seen = {}, {}, {}
   for _, g in ipairs(gs) do
     if not states[g] and not seen[g] then
@@ -73,18 +91,18 @@ local function load(gs)
     end
   end
   if #fields == 0 then return end
-  local values = hmget_all(GH, fields)
-  for i, g in ipairs(names) do states[g] = decode(values[i]) end
+  local values = g_hmget_all(GH, fields)
+  for i, g in ipairs(names) do states[g] = g_decode(values[i]) end
 end
 
-local function state_of(g)
-  if not states[g] then load({ g }) end
+local function g_state_of(g)
+  if not states[g] then g_load({ g }) end
   return states[g]
 end
 
 -- Marks g's state changed; a group with items waiting, nothing out and no block becomes
 -- ready: it joins the end of the round-robin.
-local function touch(g)
+local function g_touch(g)
   local s = states[g]
   if not dirty[g] then
     dirty[g] = true
@@ -97,7 +115,7 @@ local function touch(g)
 end
 
 -- Looks up the i: fields of `ids` not looked up yet (one call per CHUNK).
-local function prefetch(ids)
+local function g_prefetch(ids)
   local need, fields, seen = {}, {}, {}
   for _, id in ipairs(ids) do
     if known[id] == nil and not seen[id] then
@@ -107,38 +125,39 @@ local function prefetch(ids)
     end
   end
   if #fields == 0 then return end
-  local values = hmget_all(GH, fields)
+  local values = g_hmget_all(GH, fields)
   for i, id in ipairs(need) do known[id] = values[i] or false end
 end
 
-local function item_field(id)
-  if known[id] == nil then prefetch({ id }) end
+local function g_item_field(id)
+  if known[id] == nil then g_prefetch({ id }) end
   return known[id]
 end
 
-local function set_item(id, value)
+local function g_set_item(id, value)
   known[id] = value
   item_sets[#item_sets + 1] = 'i:' .. id
   item_sets[#item_sets + 1] = value
 end
 
-local function del_item(id)
+local function g_del_item(id)
   known[id] = false
   item_dels[#item_dels + 1] = 'i:' .. id
 end
 
-local function record_of(r)
-  return r.seq .. '|' .. r.id .. '|' .. int_str(r.deliveries) .. '|' .. int_str(r.priority) .. '|0|'
+-- The record of parsed `r` (see parse_record in lib/timers.lua); grouped items have no ttl.
+local function g_grouped_record(r)
+  return r.seq .. '|' .. r.id .. '|' .. g_int(r.deliveries) .. '|' .. g_int(r.priority) .. '|0|'
     .. r.meta .. '|' .. r.payload
 end
 
 -- Writes what this step changed; returns true when a group became ready (and then
 -- wakes blocked readers).
-local function flush()
-  chunked('ZADD', GI, gi_adds, 2)
+local function g_flush()
+  g_chunked('ZADD', GI, gi_adds, 2)
   local sets, dels = item_sets, item_dels
   for _, g in ipairs(dirty_order) do
-    local v = encode(states[g])
+    local v = g_encode(states[g])
     if v then
       sets[#sets + 1] = 'g:' .. g
       sets[#sets + 1] = v
@@ -146,92 +165,68 @@ local function flush()
       dels[#dels + 1] = 'g:' .. g
     end
   end
-  chunked('HSET', GH, sets, 2)
-  chunked('HDEL', GH, dels, 1)
+  g_chunked('HSET', GH, sets, 2)
+  g_chunked('HDEL', GH, dels, 1)
   local woke = #pushes > 0
-  chunked('RPUSH', GR, pushes, 1)
+  g_chunked('RPUSH', GR, pushes, 1)
   if #sets > 0 then groups_present = true end
   dirty, dirty_order, pushes, gi_adds, item_sets, item_dels = {}, {}, {}, {}, {}, {}
   if woke then signal(Q) end
   return woke
 end
 
--- The put of grouped items (see group_put.lua): like put_items, but visible items wait
--- in their group, and hidden ones (a delay) are marked to join it when due. `groups`
--- holds one name for every item or one per item. Returns the ids.
-local function put(payloads, groups, delay, now, metas, on_dead)
-  local n = #payloads
-  local gen, first = reserve_seq(Q, n, now, 'puts')
-  redis.call('HSET', Q.meta, 'groups', on_dead)
-  local ids, delayed, order = {}, {}, {}
-  for i = 1, n do
-    local id = gen .. '-' .. int_str(first + i - 1)
-    ids[i] = id
-    local g = groups[#groups == 1 and 1 or i]
-    local meta = #metas == 1 and metas[1] or metas[i] or ''
-    local rec = seq_str(first + i - 1) .. '|' .. id .. '|0|0|0|' .. meta .. '|' .. payloads[i]
-    if delay > 0 then
-      delayed[#delayed + 1] = now + delay
-      delayed[#delayed + 1] = rec
-      set_item(id, 'd' .. g)
-    else
-      gi_adds[#gi_adds + 1] = 0
-      gi_adds[#gi_adds + 1] = g .. '\0' .. rec
-      order[#order + 1] = g
-    end
-  end
-  if delay > 0 then
-    chunked('ZADD', Q.delayed, delayed, 2)
-    lower_due(Q, now + delay)
-  end
-  load(order)
-  for _, g in ipairs(order) do
-    states[g].more = true
-    touch(g)
-  end
-  -- flush signals when a group became ready; a put wakes blocked readers either way
-  if not flush() then signal(Q) end
-  return ids
+-- For group_put.lua: the record `rec` of a new item waits in group g (load_states first).
+local function g_wait_in(g, rec)
+  gi_adds[#gi_adds + 1] = 0
+  gi_adds[#gi_adds + 1] = g .. '\0' .. rec
+  states[g].more = true
+  g_touch(g)
 end
 
--- Appends to `recs` up to `count` records from the ready groups, round-robin: each
--- group in turn gives its head run (as much of it as fits), until `count` or the ready
+-- For group_put.lua: item `id`, hidden by a put delay, joins group g when it comes due.
+local function g_mark_delayed(id, g)
+  g_set_item(id, 'd' .. g)
+end
+
+-- Appends to `recs` up to `want` records from the ready groups, round-robin: each
+-- group in turn gives its head run (as much of it as fits), until `want` or the ready
 -- groups run out. `leased`: the items are leased (their groups are held until every
 -- item out is settled); else they leave for good and their groups stay ready.
-local function take(recs, count, leased)
-  local gs = redis.call('LRANGE', GR, 0, count - 1)
+local function g_take_runs(recs, want, leased)
+  local gs = redis.call('LRANGE', GR, 0, want - 1)
   if #gs == 0 then return end
   local members, used, got = {}, 0, 0
   for _, g in ipairs(gs) do
-    if got >= count then break end
+    if got >= want then break end
     used = used + 1
-    local want = count - got
-    local ms = redis.call('ZRANGEBYLEX', GI, '[' .. g .. '\0', '(' .. g .. '\1', 'LIMIT', 0, want + 1)
-    local k = math.min(#ms, want)
+    local room = want - got
+    local ms = redis.call('ZRANGEBYLEX', GI, '[' .. g .. '\0', '(' .. g .. '\1', 'LIMIT', 0, room + 1)
+    local k = math.min(#ms, room)
     local skip = #g + 2
     for i = 1, k do
       local rec = string.sub(ms[i], skip)
       recs[#recs + 1] = rec
       members[#members + 1] = ms[i]
-      if leased then set_item(id_of(rec), 'l' .. g) end
+      -- the id is the record's second field; its seq has a fixed width of 16
+      if leased then g_set_item(string.sub(rec, 18, string.find(rec, '|', 18, true) - 1), 'l' .. g) end
     end
     got = got + k
     -- a ready group is in state 'r' by the invariant: no need to read it
     states[g] = { out = leased and k or 0, more = #ms > k, blocked = false, ready = false }
-    touch(g)
+    g_touch(g)
   end
   redis.call('LTRIM', GR, used, -1)
-  chunked('ZREM', GI, members, 1)
-  flush()
+  g_chunked('ZREM', GI, members, 1)
+  g_flush()
 end
 
--- The next `count` records a take would deliver, without touching anything (peek).
-local function peek(recs, count)
-  local gs = redis.call('LRANGE', GR, 0, count - 1)
+-- The next `want` records take_runs would deliver, without touching anything (peek).
+local function g_peek_runs(recs, want)
+  local gs = redis.call('LRANGE', GR, 0, want - 1)
   local got = 0
   for _, g in ipairs(gs) do
-    if got >= count then break end
-    local ms = redis.call('ZRANGEBYLEX', GI, '[' .. g .. '\0', '(' .. g .. '\1', 'LIMIT', 0, count - got)
+    if got >= want then break end
+    local ms = redis.call('ZRANGEBYLEX', GI, '[' .. g .. '\0', '(' .. g .. '\1', 'LIMIT', 0, want - got)
     for i = 1, #ms do recs[#recs + 1] = string.sub(ms[i], #g + 2) end
     got = got + #ms
   end
@@ -239,11 +234,11 @@ end
 
 -- The groups of leases just finished by done: each item leaves its group for good, and a
 -- group with nothing out any more is ready again if items wait.
-local function finished(leases)
+local function g_finished(leases)
   if #leases == 0 or not has_groups() then return end
   local ids = {}
   for i, lease in ipairs(leases) do ids[i] = string.match(lease, '^(.*):') end
-  prefetch(ids)
+  g_prefetch(ids)
   local counts, order = {}, {}
   for _, id in ipairs(ids) do
     local v = known[id]
@@ -254,22 +249,22 @@ local function finished(leases)
         order[#order + 1] = g
       end
       counts[g] = counts[g] + 1
-      del_item(id)
+      g_del_item(id)
     end
   end
-  load(order)
+  g_load(order)
   for _, g in ipairs(order) do
     states[g].out = states[g].out - counts[g]
-    touch(g)
+    g_touch(g)
   end
-  flush()
+  g_flush()
 end
 
 -- The group of a leased item (nil for an item without one), for the steps that end a
 -- delivery without done (see settle_undone in lib/timers.lua).
-local function leased_group(id)
+local function g_leased_group(id)
   if not has_groups() then return nil end
-  local v = item_field(id)
+  local v = g_item_field(id)
   if v and string.sub(v, 1, 1) == 'l' then return string.sub(v, 2) end
   return nil
 end
@@ -277,20 +272,20 @@ end
 -- A leased grouped item goes back to the head of its group (`r` parsed, deliveries
 -- updated): visible now, or hidden until visible_at, holding its group meanwhile so that
 -- nothing behind it is delivered first. Returns the timer it added, if any.
-local function requeue(r, g, visible_at, now)
-  local rec = record_of(r)
+local function g_requeue(r, g, visible_at, now)
+  local rec = g_grouped_record(r)
   if visible_at > now then
     redis.call('ZADD', Q.delayed, visible_at, rec)
-    set_item(r.id, 'h' .. g)
+    g_set_item(r.id, 'h' .. g)
     return visible_at
   end
   gi_adds[#gi_adds + 1] = 0
   gi_adds[#gi_adds + 1] = g .. '\0' .. rec
-  del_item(r.id)
-  local s = state_of(g)
+  g_del_item(r.id)
+  local s = g_state_of(g)
   s.more = true
   s.out = s.out - 1
-  touch(g)
+  g_touch(g)
   return nil
 end
 
@@ -298,23 +293,23 @@ end
 -- group: dead-lettered (`dead`) or dropped. Its group moves on, unless the queue's
 -- onDead is 'block' and it was dead-lettered: then the group stays blocked until a
 -- redrive brings the item back. `r` still has its put seq.
-local function ended(r, g, dead)
-  local s = state_of(g)
+local function g_ended(r, g, dead)
+  local s = g_state_of(g)
   if dead then
-    set_item(r.id, 'x' .. r.seq .. '\0' .. g)
+    g_set_item(r.id, 'x' .. r.seq .. '\0' .. g)
     mode_cache = mode_cache or redis.call('HGET', Q.meta, 'groups')
     if mode_cache == 'block' then s.blocked = true end
   else
-    del_item(r.id)
+    g_del_item(r.id)
   end
   s.out = s.out - 1
-  touch(g)
+  g_touch(g)
 end
 
 -- For promote_due: the group a due delayed record joins (nil: it has none), with
 -- whether it held its group meanwhile (a release delay) or not (a put delay).
-local function delayed_group(id)
-  local v = item_field(id)
+local function g_delayed_group(id)
+  local v = g_item_field(id)
   if not v then return nil end
   local kind = string.sub(v, 1, 1)
   if kind == 'd' then return string.sub(v, 2), false end
@@ -323,23 +318,23 @@ local function delayed_group(id)
 end
 
 -- A due delayed record joins its group at its seq's place.
-local function join(rec, id, g, holding)
+local function g_join(rec, id, g, holding)
   gi_adds[#gi_adds + 1] = 0
   gi_adds[#gi_adds + 1] = g .. '\0' .. rec
-  del_item(id)
-  local s = state_of(g)
+  g_del_item(id)
+  local s = g_state_of(g)
   s.more = true
   if holding then s.out = s.out - 1 end
-  touch(g)
+  g_touch(g)
 end
 
 -- Redrive: dead letters that had a group go back to it at their put seq, with fresh
 -- attempts, and unblock it; returns the other records (parsed), for append_fresh.
-local function redrive(parsed)
+local function g_redrive(parsed)
   if not has_groups() then return parsed end
   local ids = {}
   for i, r in ipairs(parsed) do ids[i] = r.id end
-  prefetch(ids)
+  g_prefetch(ids)
   local rest = {}
   for _, r in ipairs(parsed) do
     local v = known[r.id]
@@ -348,47 +343,23 @@ local function redrive(parsed)
       local g = string.sub(v, cut + 1)
       r.seq = string.sub(v, 2, cut - 1)
       gi_adds[#gi_adds + 1] = 0
-      gi_adds[#gi_adds + 1] = g .. '\0' .. record_of(r)
-      del_item(r.id)
-      local s = state_of(g)
+      gi_adds[#gi_adds + 1] = g .. '\0' .. g_grouped_record(r)
+      g_del_item(r.id)
+      local s = g_state_of(g)
       s.more = true
       s.blocked = false
-      touch(g)
+      g_touch(g)
     else
       rest[#rest + 1] = r
     end
   end
-  flush()
+  g_flush()
   return rest
 end
 
--- One page of the queue's groups for dq.groups(): HSCAN of group-held from `cursor`.
--- Returns { next cursor, group, state, depth, out, head born ms (-1: none), ... }.
-local function page(cursor, count)
-  local reply = redis.call('HSCAN', GH, cursor, 'MATCH', 'g:*', 'COUNT', count)
-  local out = { reply[1] }
-  local fields = reply[2]
-  for i = 1, #fields, 2 do
-    local g = string.sub(fields[i], 3)
-    local s = decode(fields[i + 1])
-    local depth = redis.call('ZLEXCOUNT', GI, '[' .. g .. '\0', '(' .. g .. '\1')
-    local head = -1
-    if depth > 0 then
-      local first = redis.call('ZRANGEBYLEX', GI, '[' .. g .. '\0', '(' .. g .. '\1', 'LIMIT', 0, 1)[1]
-      head = born_of(string.sub(first, #g + 2))
-    end
-    local st = s.blocked and 'blocked' or (s.out > 0 and 'held' or (s.ready and 'ready' or 'idle'))
-    out[#out + 1] = g
-    out[#out + 1] = st
-    out[#out + 1] = depth
-    out[#out + 1] = s.out
-    out[#out + 1] = head
-  end
-  return out
-end
-
 return {
-  put = put, take = take, peek = peek, finished = finished, leased_group = leased_group,
-  requeue = requeue, ended = ended, delayed_group = delayed_group, join = join,
-  redrive = redrive, page = page, flush = flush, prefetch = prefetch,
+  take_runs = g_take_runs, peek_runs = g_peek_runs, finished = g_finished, leased_group = g_leased_group,
+  requeue = g_requeue, ended = g_ended, delayed_group = g_delayed_group, join = g_join,
+  redrive = g_redrive, flush = g_flush, prefetch = g_prefetch, load_states = g_load, wait_in = g_wait_in,
+  mark_delayed = g_mark_delayed, decode_state = g_decode, GI = GI, GR = GR, GH = GH,
 }

@@ -66,7 +66,7 @@ local function read_batch(count, vis_ms, attempts, use_dead, now)
   end
   local recs, stopped = take(Q, count, true, now)
   -- a queue that had grouped puts (meta.groups): ready groups fill the rest, round-robin
-  if meta[6] and #recs < count then group_lib().take(recs, count - #recs, vis_ms > 0) end
+  if meta[6] and #recs < count then group_lib().take_runs(recs, count - #recs, vis_ms > 0) end
 
   if #recs == 0 then
     -- counted only for a queue that exists (has had a put), so a read creates no key
