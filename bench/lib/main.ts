@@ -20,6 +20,7 @@ import { commandBreakdown, depthTable, latencyTable, memoryTable, throughputTabl
 import type { ThroughputRow } from './throughput.js';
 import { runDepth } from './workloads/depth.js';
 import { runGetDone } from './workloads/get-done.js';
+import { runGroups } from './workloads/groups.js';
 import { runDataLatency, runTaskLatency } from './workloads/latency.js';
 import { runMemory } from './workloads/memory.js';
 import { runPut } from './workloads/put.js';
@@ -31,6 +32,7 @@ import { runPostgres } from './postgres/workload.js';
 const WORKLOADS: Readonly<Record<string, (ctx: Context) => Promise<Row[]>>> = {
   put: runPut,
   'get-done': runGetDone,
+  groups: runGroups,
   'task-push': runTaskPush,
   'task-process': runTaskProcess,
   latency: runDataLatency,
