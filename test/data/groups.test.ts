@@ -270,3 +270,13 @@ describe.runIf(!supported)('ordered groups on a store without them', () => {
     expect(await queue.groups()).toEqual([]);
   });
 });
+
+describe.runIf(supported)('ordered groups: inspect', () => {
+  it('finds an item waiting in its group, and one in flight', async () => {
+    const queue = open<Event>('q', { visTimeout: 30 });
+    const [first, second] = await queue.putData([ev('a', 1), ev('a', 2)], byGroup);
+    await queue.getData(1);
+    expect(await queue.inspect(second as string)).toMatchObject({ id: second, state: 'ready', item: ev('a', 2) });
+    expect(await queue.inspect(first as string)).toMatchObject({ id: first, state: 'inflight', item: ev('a', 1) });
+  });
+});
