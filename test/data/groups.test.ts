@@ -207,7 +207,10 @@ describe.runIf(supported)('ordered groups', () => {
     await queue.putData([ev('a', 1), ev('a', 2), ev('a', 3)], byGroup);
     ctx.advance(2);
     await queue.putData([ev('b', 1)], byGroup);
+    // the head of the next ready group
+    expect((await queue.stats()).headAge).toBe(2);
     await read(queue, 1);
+    expect((await queue.stats()).headAge).toBe(0);
     const listed = await queue.groups();
     expect(listed).toEqual([
       { group: 'a', state: 'held', depth: 2, inflight: 1, oldestAge: 2 },

@@ -225,7 +225,7 @@ export class QueueState {
 
   stats(now: number, dead: QueueState): RawStats {
     this.#maintain(dead, now);
-    const [head] = this.#take(1, false);
+    const [head] = this.#take(1, false).concat(this.#groups.peek(1));
     return {
       // items of ordered groups waiting for their turn count as ready
       ready: this.#visibleCount + this.#groups.waitingCount,
