@@ -160,6 +160,11 @@ export interface QueueBackend {
    * groups, which also refuses grouped puts.
    */
   groups?(): Promise<RawGroup[]>;
+  /**
+   * Lets the groups among `groups` that a dead-lettered head blocks go on; resolves how
+   * many were blocked. Present with {@link QueueBackend.groups}.
+   */
+  unblockGroups?(groups: readonly string[]): Promise<number>;
   redrive(count: number): Promise<number>;
   /**
    * Finds one item by id in this queue (not its dead-letter queue), after bringing the

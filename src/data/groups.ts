@@ -121,6 +121,20 @@ export function checkGroupPut(priority: number, ttlMs: number): void {
   }
 }
 
+/** The distinct group names of an unblockGroups call, checked. */
+export function unblockNames(value: unknown): string[] {
+  if (typeof value === 'string' || value === null || typeof value !== 'object' || !(Symbol.iterator in value)) {
+    throw check.typeError('groups', 'an iterable of group names', value);
+  }
+  const names = new Set<string>();
+  let i = 0;
+  for (const name of value as Iterable<unknown>) {
+    names.add(groupName(`groups[${i}]`, name));
+    i += 1;
+  }
+  return [...names];
+}
+
 export function groupsLimit(value: unknown): number {
   const opts = check.options('opts', value, ['limit']);
   return opts.limit === undefined ? 100 : check.integerIn('opts.limit', opts.limit, 1, 10_000);

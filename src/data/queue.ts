@@ -43,7 +43,7 @@ import {
   type SqlClient,
 } from './options.js';
 import { checkTransactional, resolveStore, type StoreLike } from './store.js';
-import { busiest, checkGroupPut, groupNames, groupsLimit, type GroupsOptions, type GroupStats } from './groups.js';
+import { busiest, checkGroupPut, groupNames, groupsLimit, unblockNames, type GroupsOptions, type GroupStats } from './groups.js';
 import type { GroupPut } from './backend.js';
 import { traceReceive, traceSend, traceSettle } from '../trace/spans.js';
 
@@ -396,6 +396,25 @@ export class DataQueue<T = unknown> {
     const limit = groupsLimit(opts);
     if (this.#isDeadLetterQueue || !this.#backend.groups) return [];
     return busiest(await this.#backend.groups(), limit);
+  }
+
+  /**
+   * Lets ordered groups that a dead-lettered head blocks (`groups: { onDead: 'block' }`) go
+   * on without a redrive: for when their dead letters were handled some other way (read
+   * from {@link DataQueue.dead}, purged). Resolves how many of `groups` were blocked;
+   * other names change nothing. The dead letters stay where they are: a later redrive
+   * still puts them back in their groups, at their put-order place.
+   * @throws TypeError / RangeError for a group name that is not 1 to 512 characters without "\0".
+   */
+  async unblockGroups(groups: Iterable<string>): Promise<number> {
+    this.#ensureOpen();
+    const names = unblockNames(groups);
+    if (names.length === 0 || this.#isDeadLetterQueue || !this.#backend.unblockGroups) return 0;
+    let unblocked = 0;
+    for (let start = 0; start < names.length; start += MAX_BATCH) {
+      unblocked += await this.#backend.unblockGroups(names.slice(start, start + MAX_BATCH));
+    }
+    return unblocked;
   }
 
   /**

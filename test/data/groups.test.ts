@@ -157,6 +157,23 @@ describe.runIf(supported)('ordered groups', () => {
     ]);
   });
 
+  it('unblocks a blocked group without redrive on request, and a later redrive still brings its head back', async () => {
+    ctx.freeze(Date.now());
+    const queue = open<Event>('q', { visTimeout: 10, useDead: true, groups: { onDead: 'block' } });
+    await queue.putData([ev('a', 1), ev('a', 2), ev('a', 3)], byGroup);
+    await queue.failData((await read(queue, 1)).leases);
+    expect((await read(queue, 5)).items).toEqual([]);
+    expect(await queue.unblockGroups(['a', 'b', 'a'])).toBe(1);
+    expect(await queue.unblockGroups(['a'])).toBe(0);
+    const got = await read(queue, 1);
+    expect(names(got.items)).toEqual(['a2']);
+    await queue.doneData(got.leases);
+    expect(await queue.redrive()).toBe(1);
+    expect(names((await read(queue, 5)).items)).toEqual(['a1', 'a3']);
+    await expect(queue.unblockGroups([''])).rejects.toThrow(VisqRangeError);
+    await expect(queue.unblockGroups('a' as unknown as string[])).rejects.toThrow(VisqTypeError);
+  });
+
   it('refuses onDead block without useDead', () => {
     expect(() => open('q', { visTimeout: 10, groups: { onDead: 'block' } })).toThrow(VisqRangeError);
     expect(() => open('q', { groups: { onDead: 'later' as 'skip' } })).toThrow(VisqRangeError);

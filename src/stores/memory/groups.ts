@@ -217,6 +217,19 @@ export class GroupBook {
     return rest;
   }
 
+  /** Lets the blocked groups among `names` go on; returns how many were blocked. */
+  unblock(names: readonly string[]): number {
+    let n = 0;
+    for (const group of names) {
+      const state = this.#groups.get(group);
+      if (!state?.blocked) continue;
+      state.blocked = false;
+      n += 1;
+      this.#touch(group, state);
+    }
+    return n;
+  }
+
   /** Every group with items waiting or out, or blocked. */
   list(now: number, bornOf: (seq: number) => number): RawGroup[] {
     return [...this.#groups].map(([group, state]) => {

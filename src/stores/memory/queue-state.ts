@@ -430,6 +430,14 @@ export class QueueState {
     return 'requeued';
   }
 
+  /** Unblocks groups (see GroupBook.unblock), after maintenance as the script does. */
+  unblockGroups(names: readonly string[], now: number, dead: QueueState): number {
+    this.#maintain(dead, now);
+    const n = this.#groups.unblock(names);
+    if (this.#groups.takeWoke()) this.#signal();
+    return n;
+  }
+
   /** The queue's ordered groups (see GroupBook.list). */
   groups(now: number, dead: QueueState): RawGroup[] {
     this.#maintain(dead, now);

@@ -244,6 +244,12 @@ class MemoryQueueBackend implements QueueBackend {
     return this.#queue().stats(now, this.#dead());
   }
 
+  async unblockGroups(groups: readonly string[]): Promise<number> {
+    const now = this.#core.now();
+    this.#catchUpParent(now);
+    return this.#queue().unblockGroups(groups, now, this.#dead());
+  }
+
   async groups(): Promise<RawGroup[]> {
     const now = this.#core.now();
     this.#catchUpParent(now);

@@ -332,6 +332,10 @@ class RedisQueueBackend implements QueueBackend {
     return (await this.#run('put', [delayMs, priority, ttlMs, metas.length, ...metas, ...payloads])) as string[];
   }
 
+  async unblockGroups(groups: readonly string[]): Promise<number> {
+    return (await this.#run('group_unblock', groups)) as number;
+  }
+
   async groups(): Promise<RawGroup[]> {
     const groups: RawGroup[] = [];
     let cursor = '0';

@@ -32,6 +32,7 @@ export type ScriptName =
   | 'maintain'
   | 'group_put'
   | 'groups'
+  | 'group_unblock'
   | 'tasks/enqueue'
   | 'tasks/claim'
   | 'tasks/settle'

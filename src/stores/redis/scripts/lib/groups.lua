@@ -357,8 +357,24 @@ local function g_redrive(parsed)
   return rest
 end
 
+-- Lets the blocked groups among `gs` go on (their dead heads stay dead letters); returns how many.
+local function g_unblock(gs)
+  g_load(gs)
+  local n = 0
+  for _, g in ipairs(gs) do
+    local s = states[g]
+    if s.blocked then
+      s.blocked = false
+      n = n + 1
+      g_touch(g)
+    end
+  end
+  g_flush()
+  return n
+end
+
 return {
-  take_runs = g_take_runs, peek_runs = g_peek_runs, finished = g_finished, leased_group = g_leased_group,
+  unblock = g_unblock, take_runs = g_take_runs, peek_runs = g_peek_runs, finished = g_finished, leased_group = g_leased_group,
   requeue = g_requeue, ended = g_ended, delayed_group = g_delayed_group, join = g_join,
   redrive = g_redrive, flush = g_flush, prefetch = g_prefetch, load_states = g_load, wait_in = g_wait_in,
   mark_delayed = g_mark_delayed, decode_state = g_decode, GI = GI, GR = GR, GH = GH,
