@@ -24,7 +24,8 @@
                         dead-lettered head (onDead 'block'). No field: nothing waits,
                         nothing is out, not blocked.
              i:<id>     where a grouped item is while it is not waiting in group-items:
-                        "l<group>" leased; "h<group>" hidden by a release delay (it still
+                        "l<entry>:<group>" leased under that lease entry (so that a
+                        done knows a lease is current without reading inflight); "h<group>" hidden by a release delay (it still
                         holds its group); "d<group>" hidden by a put delay (joins its
                         group when due); "x<seq>\0<group>" dead-lettered (a redrive puts
                         it back in its group at its put seq).
@@ -190,12 +191,13 @@ end
 
 -- Appends to `recs` up to `want` records from the ready groups, round-robin: each
 -- group in turn gives its head run (as much of it as fits), until `want` or the ready
--- groups run out. `leased`: the items are leased (their groups are held until every
--- item out is settled); else they leave for good and their groups stay ready.
-local function g_take_runs(recs, want, leased)
+-- groups run out. `entry`: the lease entry the items will be leased under (their groups
+-- are held until every item out is settled); nil: they leave for good (a read without
+-- visibility timeout) and their groups stay ready.
+local function g_take_runs(recs, want, entry)
   local gs = redis.call('LRANGE', GR, 0, want - 1)
   if #gs == 0 then return end
-  local members, used, got = {}, 0, 0
+  local used, got = 0, 0
   for _, g in ipairs(gs) do
     if got >= want then break end
     used = used + 1
@@ -203,20 +205,21 @@ local function g_take_runs(recs, want, leased)
     local ms = redis.call('ZRANGEBYLEX', GI, '[' .. g .. '\0', '(' .. g .. '\1', 'LIMIT', 0, room + 1)
     local k = math.min(#ms, room)
     local skip = #g + 2
+    local mark = entry and 'l' .. entry .. ':' .. g
     for i = 1, k do
       local rec = string.sub(ms[i], skip)
       recs[#recs + 1] = rec
-      members[#members + 1] = ms[i]
       -- the id is the record's second field; its seq has a fixed width of 16
-      if leased then g_set_item(string.sub(rec, 18, string.find(rec, '|', 18, true) - 1), 'l' .. g) end
+      if mark then g_set_item(string.sub(rec, 18, string.find(rec, '|', 18, true) - 1), mark) end
     end
+    -- the run is the group's first k members: one range removal
+    if k > 0 then redis.call('ZREMRANGEBYLEX', GI, '[' .. g .. '\0', '[' .. ms[k]) end
     got = got + k
     -- a ready group is in state 'r' by the invariant: no need to read it
-    states[g] = { out = leased and k or 0, more = #ms > k, blocked = false, ready = false }
+    states[g] = { out = entry and k or 0, more = #ms > k, blocked = false, ready = false }
     g_touch(g)
   end
   redis.call('LTRIM', GR, used, -1)
-  g_chunked('ZREM', GI, members, 1)
   g_flush()
 end
 
@@ -232,25 +235,25 @@ local function g_peek_runs(recs, want)
   end
 end
 
--- The groups of leases just finished by done: each item leaves its group for good, and a
--- group with nothing out any more is ready again if items wait.
-local function g_finished(leases)
-  if #leases == 0 or not has_groups() then return end
-  local ids = {}
-  for i, lease in ipairs(leases) do ids[i] = string.match(lease, '^(.*):') end
-  g_prefetch(ids)
+-- The group of a leased item's i: value "l<entry>:<group>", and the entry.
+local function g_leased_of(v)
+  if not v or string.byte(v, 1) ~= 108 then return nil end -- 'l'
+  local cut = string.find(v, ':', 2, true)
+  return string.sub(v, cut + 1), string.sub(v, 2, cut - 1)
+end
+
+-- Items that left their groups by done (ids), each counted once: a group with nothing out
+-- any more is ready again if items wait.
+local function g_release(ids)
   local counts, order = {}, {}
   for _, id in ipairs(ids) do
-    local v = known[id]
-    if v and string.sub(v, 1, 1) == 'l' then
-      local g = string.sub(v, 2)
-      if not counts[g] then
-        counts[g] = 0
-        order[#order + 1] = g
-      end
-      counts[g] = counts[g] + 1
-      g_del_item(id)
+    local g = g_leased_of(known[id])
+    if not counts[g] then
+      counts[g] = 0
+      order[#order + 1] = g
     end
+    counts[g] = counts[g] + 1
+    g_del_item(id)
   end
   g_load(order)
   for _, g in ipairs(order) do
@@ -260,13 +263,48 @@ local function g_finished(leases)
   g_flush()
 end
 
+-- The groups of leases that done finished, given exactly (its path with refreshed leases).
+local function g_finished(leases)
+  local ids = {}
+  for i, lease in ipairs(leases) do ids[i] = string.match(lease, '^(.*):') end
+  g_prefetch(ids)
+  local out = {}
+  for _, id in ipairs(ids) do
+    if g_leased_of(known[id]) then out[#out + 1] = id end
+  end
+  g_release(out)
+end
+
+-- The groups of the leases of live entries that done sent (`live`: read_groups' groups,
+-- { entry, leases }), when it deleted them without telling which were still in flight:
+-- an item's i: value names the entry of its current delivery, so a lease whose entry
+-- matches is current, and was finished by this done.
+local function g_finished_live(live)
+  local ids, entries = {}, {}
+  for _, lg in ipairs(live) do
+    local cut = #lg.entry + 1
+    for _, lease in ipairs(lg.leases) do
+      ids[#ids + 1] = string.sub(lease, 1, #lease - cut)
+      entries[#entries + 1] = lg.entry
+    end
+  end
+  g_prefetch(ids)
+  local out, seen = {}, {}
+  for i, id in ipairs(ids) do
+    local g, entry = g_leased_of(known[id])
+    if g and entry == entries[i] and not seen[id] then
+      seen[id] = true
+      out[#out + 1] = id
+    end
+  end
+  g_release(out)
+end
+
 -- The group of a leased item (nil for an item without one), for the steps that end a
 -- delivery without done (see settle_undone in lib/timers.lua).
 local function g_leased_group(id)
   if not has_groups() then return nil end
-  local v = g_item_field(id)
-  if v and string.sub(v, 1, 1) == 'l' then return string.sub(v, 2) end
-  return nil
+  return (g_leased_of(g_item_field(id)))
 end
 
 -- A leased grouped item goes back to the head of its group (`r` parsed, deliveries
@@ -374,7 +412,8 @@ local function g_unblock(gs)
 end
 
 return {
-  unblock = g_unblock, take_runs = g_take_runs, peek_runs = g_peek_runs, finished = g_finished, leased_group = g_leased_group,
+  unblock = g_unblock, take_runs = g_take_runs, peek_runs = g_peek_runs, finished = g_finished,
+  finished_live = g_finished_live, leased_group = g_leased_group,
   requeue = g_requeue, ended = g_ended, delayed_group = g_delayed_group, join = g_join,
   redrive = g_redrive, flush = g_flush, prefetch = g_prefetch, load_states = g_load, wait_in = g_wait_in,
   mark_delayed = g_mark_delayed, decode_state = g_decode, GI = GI, GR = GR, GH = GH,

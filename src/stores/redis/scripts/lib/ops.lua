@@ -66,7 +66,10 @@ local function read_batch(count, vis_ms, attempts, use_dead, now)
   end
   local recs, stopped = take(Q, count, true, now)
   -- a queue that had grouped puts (meta.groups): ready groups fill the rest, round-robin
-  if meta[6] and #recs < count then group_lib().take_runs(recs, count - #recs, vis_ms > 0) end
+  -- (their items' leases will be under the entry computed below, from the same meta and now)
+  if meta[6] and #recs < count then
+    group_lib().take_runs(recs, count - #recs, vis_ms > 0 and int_str(next_entry_after(meta[2], now)) or nil)
+  end
 
   if #recs == 0 then
     -- counted only for a queue that exists (has had a put), so a read creates no key
@@ -117,16 +120,28 @@ end
 -- and with `report` the leases finished. Stale leases change nothing.
 local function finish_leases(groups, now, report)
   local finished, done_leases = 0, {}
-  -- one EXISTS for both: refreshed leases (owners) and ordered groups (group-held)
-  if not report and redis.call('EXISTS', Q.owners, KEYS[25]) == 0 then
+  -- one EXISTS for both refreshed leases (owners) and ordered groups (group-held): a queue
+  -- with neither makes no other call for them; one with groups asks which it has
+  local extra = redis.call('EXISTS', Q.owners, KEYS[25])
+  if extra == 0 then
+    groups_present = false
+  elseif not report then
+    extra = redis.call('EXISTS', Q.owners)
+    if extra == 0 then groups_present = true end
+  end
+  if not report and extra == 0 then
     -- the common case: no refreshed leases, every lease belongs to its own batch entry
+    local live = {}
     for _, g in ipairs(groups) do
       if entry_is_live(Q, g.entry, now) then
         local n = redis.call('HDEL', Q.inflight, unpack(g.leases))
         release_from_entry(Q, g.entry, n)
         finished = finished + n
+        if n > 0 then live[#live + 1] = g end
       end
     end
+    -- items of ordered groups leave them; their groups go on (lib/groups.lua)
+    if #live > 0 and groups_present then group_lib().finished_live(live) end
   else
     local by_owner, order = live_by_owner(Q, groups, now)
     for _, owner in ipairs(order) do
@@ -137,10 +152,9 @@ local function finish_leases(groups, now, report)
       finished = finished + #leases
       for _, lease in ipairs(leases) do done_leases[#done_leases + 1] = lease end
     end
+    if #done_leases > 0 and has_groups() then group_lib().finished(done_leases) end
   end
   if finished > 0 then redis.call('HINCRBY', Q.meta, 'dones', finished) end
-  -- items of ordered groups leave them; their groups go on (lib/groups.lua)
-  if #done_leases > 0 and has_groups() then group_lib().finished(done_leases) end
   return finished, done_leases
 end
 
