@@ -23,9 +23,14 @@
                         the group are out; m: items wait in group-items; b: blocked by a
                         dead-lettered head (onDead 'block'). No field: nothing waits,
                         nothing is out, not blocked.
-             i:<id>     where a grouped item is while it is not waiting in group-items:
-                        "l<entry>:<group>" leased under that lease entry (so that a
-                        done knows a lease is current without reading inflight); "h<group>" hidden by a release delay (it still
+             e:<entry>  the grouped items a read batch leased that are still out, as runs
+                        "<group>\1<id>,<id>,...\2" in read order: one field per batch, so
+                        that a read writes and a done reads one field, not one per item.
+                        An id listed here is out under that entry's lease (a done, expiry
+                        or release removes it), so a done of a live entry finishes exactly
+                        the listed ids it names, without reading inflight.
+             i:<id>     where a grouped item is while it is neither waiting nor leased:
+                        "h<group>" hidden by a release delay (it still
                         holds its group); "d<group>" hidden by a put delay (joins its
                         group when due); "x<seq>\0<group>" dead-lettered (a redrive puts
                         it back in its group at its put seq).
@@ -42,6 +47,10 @@ local states, dirty, dirty_order, pushes = {}, {}, {}, {}
 local gi_adds, item_sets, item_dels = {}, {}, {}
 local known = {}
 local mode_cache
+-- entry -> { map = { id -> group }, order = { id, ... }, changed }: e: fields read so far
+local batches = {}
+-- id -> entry, for the leases about to be settled (see g_prefetch_leases)
+local lease_entry = {}
 
 local function g_int(n)
   return string.format('%d', n)
@@ -157,6 +166,31 @@ end
 local function g_flush()
   g_chunked('ZADD', GI, gi_adds, 2)
   local sets, dels = item_sets, item_dels
+  for entry, b in pairs(batches) do
+    if b.changed then
+      b.changed = false
+      local runs, run_g, run = {}, nil, {}
+      for _, id in ipairs(b.order) do
+        local g = b.map[id]
+        if g then
+          if g ~= run_g and #run > 0 then
+            runs[#runs + 1] = run_g .. '\1' .. table.concat(run, ',') .. '\2'
+            run = {}
+          end
+          run_g = g
+          run[#run + 1] = id
+        end
+      end
+      if #run > 0 then runs[#runs + 1] = run_g .. '\1' .. table.concat(run, ',') .. '\2' end
+      if #runs > 0 then
+        sets[#sets + 1] = 'e:' .. entry
+        sets[#sets + 1] = table.concat(runs)
+      else
+        dels[#dels + 1] = 'e:' .. entry
+        batches[entry] = nil
+      end
+    end
+  end
   for _, g in ipairs(dirty_order) do
     local v = g_encode(states[g])
     if v then
@@ -197,7 +231,7 @@ end
 local function g_take_runs(recs, want, entry)
   local gs = redis.call('LRANGE', GR, 0, want - 1)
   if #gs == 0 then return end
-  local used, got = 0, 0
+  local used, got, runs = 0, 0, {}
   for _, g in ipairs(gs) do
     if got >= want then break end
     used = used + 1
@@ -205,13 +239,14 @@ local function g_take_runs(recs, want, entry)
     local ms = redis.call('ZRANGEBYLEX', GI, '[' .. g .. '\0', '(' .. g .. '\1', 'LIMIT', 0, room + 1)
     local k = math.min(#ms, room)
     local skip = #g + 2
-    local mark = entry and 'l' .. entry .. ':' .. g
+    local ids = {}
     for i = 1, k do
       local rec = string.sub(ms[i], skip)
       recs[#recs + 1] = rec
       -- the id is the record's second field; its seq has a fixed width of 16
-      if mark then g_set_item(string.sub(rec, 18, string.find(rec, '|', 18, true) - 1), mark) end
+      if entry then ids[i] = string.sub(rec, 18, string.find(rec, '|', 18, true) - 1) end
     end
+    if entry and k > 0 then runs[#runs + 1] = g .. '\1' .. table.concat(ids, ',') .. '\2' end
     -- the run is the group's first k members: one range removal
     if k > 0 then redis.call('ZREMRANGEBYLEX', GI, '[' .. g .. '\0', '[' .. ms[k]) end
     got = got + k
@@ -220,6 +255,10 @@ local function g_take_runs(recs, want, entry)
     g_touch(g)
   end
   redis.call('LTRIM', GR, used, -1)
+  if #runs > 0 then
+    item_sets[#item_sets + 1] = 'e:' .. entry
+    item_sets[#item_sets + 1] = table.concat(runs)
+  end
   g_flush()
 end
 
@@ -235,26 +274,39 @@ local function g_peek_runs(recs, want)
   end
 end
 
--- The group of a leased item's i: value "l<entry>:<group>", and the entry.
-local function g_leased_of(v)
-  if not v or string.byte(v, 1) ~= 108 then return nil end -- 'l'
-  local cut = string.find(v, ':', 2, true)
-  return string.sub(v, cut + 1), string.sub(v, 2, cut - 1)
+-- The batch record of lease entry `entry` (see e: above), read once per call.
+local function g_batch(entry)
+  local b = batches[entry]
+  if b then return b end
+  b = { map = {}, order = {}, changed = false }
+  local v = redis.call('HGET', GH, 'e:' .. entry)
+  if v then
+    for g, list in string.gmatch(v, '([^\1]*)\1([^\2]*)\2') do
+      for id in string.gmatch(list, '[^,]+') do
+        b.map[id] = g
+        b.order[#b.order + 1] = id
+      end
+    end
+  end
+  batches[entry] = b
+  return b
 end
 
--- Items that left their groups by done (ids), each counted once: a group with nothing out
--- any more is ready again if items wait.
-local function g_release(ids)
-  local counts, order = {}, {}
-  for _, id in ipairs(ids) do
-    local g = g_leased_of(known[id])
-    if not counts[g] then
-      counts[g] = 0
-      order[#order + 1] = g
-    end
-    counts[g] = counts[g] + 1
-    g_del_item(id)
+-- Takes item `id` out of the batch record of `entry`; returns its group (nil: it is not
+-- out under that entry, or has none).
+local function g_take_out(entry, id)
+  local b = g_batch(entry)
+  local g = b.map[id]
+  if g then
+    b.map[id] = nil
+    b.changed = true
   end
+  return g
+end
+
+-- Items that left their groups by done, counted per group: a group with nothing out any
+-- more is ready again if items wait.
+local function g_release(counts, order)
   g_load(order)
   for _, g in ipairs(order) do
     states[g].out = states[g].out - counts[g]
@@ -263,48 +315,55 @@ local function g_release(ids)
   g_flush()
 end
 
--- The groups of leases that done finished, given exactly (its path with refreshed leases).
-local function g_finished(leases)
-  local ids = {}
-  for i, lease in ipairs(leases) do ids[i] = string.match(lease, '^(.*):') end
-  g_prefetch(ids)
-  local out = {}
-  for _, id in ipairs(ids) do
-    if g_leased_of(known[id]) then out[#out + 1] = id end
-  end
-  g_release(out)
-end
-
--- The groups of the leases of live entries that done sent (`live`: read_groups' groups,
--- { entry, leases }), when it deleted them without telling which were still in flight:
--- an item's i: value names the entry of its current delivery, so a lease whose entry
--- matches is current, and was finished by this done.
+-- The groups of the leases a done finished. `live`: read_groups' groups ({ entry, leases })
+-- of live entries, on done's common path, which deletes leases without telling which were
+-- still in flight: those listed in their entry's batch record were (see e: above).
+-- Exact leases (done's path with refreshed leases) come as one group each.
 local function g_finished_live(live)
-  local ids, entries = {}, {}
+  local counts, order = {}, {}
   for _, lg in ipairs(live) do
     local cut = #lg.entry + 1
     for _, lease in ipairs(lg.leases) do
-      ids[#ids + 1] = string.sub(lease, 1, #lease - cut)
-      entries[#entries + 1] = lg.entry
+      local g = g_take_out(lg.entry, string.sub(lease, 1, #lease - cut))
+      if g then
+        if not counts[g] then
+          counts[g] = 0
+          order[#order + 1] = g
+        end
+        counts[g] = counts[g] + 1
+      end
     end
   end
-  g_prefetch(ids)
-  local out, seen = {}, {}
-  for i, id in ipairs(ids) do
-    local g, entry = g_leased_of(known[id])
-    if g and entry == entries[i] and not seen[id] then
-      seen[id] = true
-      out[#out + 1] = id
-    end
-  end
-  g_release(out)
+  g_release(counts, order)
 end
 
--- The group of a leased item (nil for an item without one), for the steps that end a
--- delivery without done (see settle_undone in lib/timers.lua).
+-- The groups of leases done finished, given exactly (done's path with refreshed leases).
+local function g_finished(leases)
+  local live = {}
+  for _, lease in ipairs(leases) do
+    local entry = string.match(lease, ':(%d+)$')
+    live[#live + 1] = { entry = entry, leases = { lease } }
+  end
+  g_finished_live(live)
+end
+
+-- Before the steps that end deliveries without done (expiry, release) settle `leases`:
+-- notes each lease's entry, so that settle_undone finds its group by item id.
+local function g_prefetch_leases(leases)
+  for _, lease in ipairs(leases) do
+    local id, entry = string.match(lease, '^(.*):(%d+)$')
+    if id then lease_entry[id] = entry end
+  end
+end
+
+-- The group of a leased item being settled (nil for an item without one), taking it out
+-- of its batch record (see settle_undone in lib/timers.lua; g_prefetch_leases first).
 local function g_leased_group(id)
   if not has_groups() then return nil end
-  return (g_leased_of(g_item_field(id)))
+  local entry = lease_entry[id]
+  if not entry then return nil end
+  lease_entry[id] = nil
+  return g_take_out(entry, id)
 end
 
 -- A leased grouped item goes back to the head of its group (`r` parsed, deliveries
@@ -319,7 +378,6 @@ local function g_requeue(r, g, visible_at, now)
   end
   gi_adds[#gi_adds + 1] = 0
   gi_adds[#gi_adds + 1] = g .. '\0' .. rec
-  g_del_item(r.id)
   local s = g_state_of(g)
   s.more = true
   s.out = s.out - 1
@@ -337,8 +395,6 @@ local function g_ended(r, g, dead)
     g_set_item(r.id, 'x' .. r.seq .. '\0' .. g)
     mode_cache = mode_cache or redis.call('HGET', Q.meta, 'groups')
     if mode_cache == 'block' then s.blocked = true end
-  else
-    g_del_item(r.id)
   end
   s.out = s.out - 1
   g_touch(g)
@@ -413,7 +469,7 @@ end
 
 return {
   unblock = g_unblock, take_runs = g_take_runs, peek_runs = g_peek_runs, finished = g_finished,
-  finished_live = g_finished_live, leased_group = g_leased_group,
+  finished_live = g_finished_live, leased_group = g_leased_group, prefetch_leases = g_prefetch_leases,
   requeue = g_requeue, ended = g_ended, delayed_group = g_delayed_group, join = g_join,
   redrive = g_redrive, flush = g_flush, prefetch = g_prefetch, load_states = g_load, wait_in = g_wait_in,
   mark_delayed = g_mark_delayed, decode_state = g_decode, GI = GI, GR = GR, GH = GH,

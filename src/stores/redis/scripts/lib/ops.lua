@@ -215,9 +215,9 @@ local function release_leases(groups, mode, delay_ms, dead, now)
   local by_owner, order, records = live_by_owner(Q, groups, now)
   local out, dead_batch, requeued, earliest = {}, {}, false, nil
   if has_groups() then
-    local ids = {}
-    for lease in pairs(records) do ids[#ids + 1] = string.match(lease, '^(.*):') end
-    group_lib().prefetch(ids)
+    local leases = {}
+    for lease in pairs(records) do leases[#leases + 1] = lease end
+    group_lib().prefetch_leases(leases)
   end
 
   for _, owner in ipairs(order) do

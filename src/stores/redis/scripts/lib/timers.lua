@@ -126,13 +126,6 @@ local function settle_undone(q, dq, rec, attempts, use_dead, ended, visible_at, 
   return 'requeued', enqueue(q, { r }, visible_at, now, true)
 end
 
--- The item ids of leases "<id>:<entry>".
-local function ids_of_leases(leases)
-  local ids = {}
-  for i, lease in ipairs(leases) do ids[i] = string.match(lease, '^(.*):') end
-  return ids
-end
-
 local function entry_leases(entry, kind, list)
   local leases = {}
   if kind == 'b' then
@@ -160,7 +153,7 @@ local function expire_leases(q, dq, now)
       handled = handled + #leases
       local recs = redis.call('HMGET', q.inflight, unpack(leases))
       local owners = has_owners and redis.call('HMGET', q.owners, unpack(leases)) or {}
-      if q == Q and has_groups() then group_lib().prefetch(ids_of_leases(leases)) end
+      if q == Q and has_groups() then group_lib().prefetch_leases(leases) end
       local expired, owned = {}, {}
       for j, lease in ipairs(leases) do
         local rec, owner = recs[j], owners[j]
