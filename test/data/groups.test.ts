@@ -300,3 +300,60 @@ describe.runIf(supported)('ordered groups: inspect', () => {
     expect(await queue.inspect(first as string)).toMatchObject({ id: first, state: 'inflight', item: ev('a', 1) });
   });
 });
+
+describe.runIf(supported)('ordered groups: leases', () => {
+  it('keeps a group held across a partial refresh, and releases it when the refreshed lease is done or expires', async () => {
+    ctx.freeze(Date.now());
+    const queue = open<Event>('q', { visTimeout: 10, attempts: 3 });
+    await queue.putData([ev('a', 1), ev('a', 2), ev('a', 3), ev('b', 1)], byGroup);
+    const got = await read(queue, 2);
+    expect(names(got.items)).toEqual(['a1', 'a2']);
+    // only a2's lease is extended: it moves to an entry of its own
+    expect(await queue.refreshData([got.leases[1] as string], { visTimeout: 60 })).toEqual(new Set([got.leases[1]]));
+    expect(await queue.doneData([got.leases[0] as string])).toBe(1);
+    // a2 is still out: the group stays held
+    const b = await read(queue, 5);
+    expect(names(b.items)).toEqual(['b1']);
+    await queue.doneData(b.leases);
+    ctx.advance(30);
+    expect((await read(queue, 5)).items).toEqual([]);
+    ctx.advance(30);
+    // the refreshed lease expired: a2 back at the head, before a3
+    const again = await queue.getDeliveries(5);
+    expect(again.map((d) => [d.item.g, d.item.n, d.delivery])).toEqual([
+      ['a', 2, 2],
+      ['a', 3, 1],
+    ]);
+    expect(await queue.doneData(again.map((d) => d.lease))).toBe(2);
+    expect(await queue.groups()).toEqual([]);
+  });
+
+  it('finishes plain and grouped items in one done, and counts a stale lease of a group once', async () => {
+    ctx.freeze(Date.now());
+    const queue = open<Event>('q', { visTimeout: 10 });
+    await queue.putData([ev('-', 1), ev('-', 2)]);
+    await queue.putData([ev('a', 1), ev('a', 2), ev('b', 1)], byGroup);
+    const got = await read(queue, 4);
+    expect(names(got.items)).toEqual(['-1', '-2', 'a1', 'a2']);
+    const [p1, , a1] = got.leases as [string, string, string, string];
+    expect(await queue.doneData([p1, a1, a1])).toBe(2);
+    expect(await queue.doneData([a1])).toBe(0);
+    // a2 is still out
+    expect(names((await read(queue, 5)).items)).toEqual(['b1']);
+    expect(await queue.doneData(got.leases)).toBe(2);
+    expect(await queue.groups()).toEqual([{ group: 'b', state: 'held', depth: 0, inflight: 1, oldestAge: 0 }]);
+  });
+
+  it('reads a head run of 1000 from one group', async () => {
+    const queue = open<Event>('q', { visTimeout: 30 });
+    await queue.putData(
+      Array.from({ length: 1500 }, (_, i) => ev('a', i)),
+      { group: 'a' },
+    );
+    const got = await read(queue, 1000);
+    expect(got.items.map((e) => e.n)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    expect((await read(queue, 1000)).items).toEqual([]);
+    expect(await queue.doneData(got.leases)).toBe(1000);
+    expect((await read(queue, 1000)).items.map((e) => e.n)).toEqual(Array.from({ length: 500 }, (_, i) => 1000 + i));
+  });
+});
