@@ -30,6 +30,7 @@ type Command =
   | { readonly op: 'put'; readonly groups: readonly (string | null)[] }
   | { readonly op: 'get'; readonly count: number; readonly leased: boolean }
   | { readonly op: 'done' | 'release' | 'fail' | 'keep'; readonly picks: readonly number[] }
+  | { readonly op: 'refresh'; readonly picks: readonly number[]; readonly ms: number }
   | { readonly op: 'redrive' }
   | { readonly op: 'wait'; readonly ms: number };
 
@@ -59,6 +60,14 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({
       op: fc.constantFrom('done' as const, 'release' as const, 'fail' as const, 'keep' as const),
       picks: fc.array(fc.nat(9), { minLength: 1, maxLength: 4 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('refresh' as const),
+      picks: fc.array(fc.nat(9), { minLength: 1, maxLength: 3 }),
+      ms: fc.constantFrom(50, 100, 200),
     }),
   },
   { weight: 1, arbitrary: fc.constant({ op: 'redrive' as const }) },
@@ -178,11 +187,13 @@ async function runScenario({ onDead, attempts, commands }: Scenario): Promise<vo
         case 'release':
         case 'fail':
         case 'keep': {
-          const picked = [...new Set(cmd.picks.map((i) => leases[i]).filter((h): h is Held => h !== undefined))];
+          // repeated picks send a lease twice in one call, which must count once
+          const sent = cmd.picks.map((i) => leases[i]).filter((h): h is Held => h !== undefined);
+          const picked = [...new Set(sent)];
           if (picked.length === 0) break;
           const live = picked.filter((h) => !h.settled && h.deadline > now);
           if (cmd.op === 'done') {
-            expect(await queue.doneData(picked.map((h) => h.lease))).toBe(live.length);
+            expect(await queue.doneData(sent.map((h) => h.lease))).toBe(live.length);
             for (const h of live) {
               gone.add(h.n);
               leave(h.n);
@@ -200,6 +211,18 @@ async function runScenario({ onDead, attempts, commands }: Scenario): Promise<vo
           }
           for (const h of live) h.settled = true;
           await syncDead();
+          break;
+        }
+        case 'refresh': {
+          const picked = [...new Set(cmd.picks.map((i) => leases[i]).filter((h): h is Held => h !== undefined))];
+          if (picked.length === 0) break;
+          const live = picked.filter((h) => !h.settled && h.deadline > now);
+          const refreshed = await queue.refreshData(
+            picked.map((h) => h.lease),
+            { visTimeout: cmd.ms / 1000 },
+          );
+          expect(refreshed.size).toBe(live.length);
+          for (const h of live) h.deadline = now + cmd.ms;
           break;
         }
         case 'redrive': {
