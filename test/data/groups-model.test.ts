@@ -29,7 +29,7 @@ interface Payload {
 type Command =
   | { readonly op: 'put'; readonly groups: readonly (string | null)[] }
   | { readonly op: 'get'; readonly count: number; readonly leased: boolean }
-  | { readonly op: 'done' | 'release' | 'fail' | 'keep'; readonly picks: readonly number[] }
+  | { readonly op: 'done' | 'release' | 'fail' | 'keep'; readonly picks: readonly number[]; readonly delayMs: number }
   | { readonly op: 'refresh'; readonly picks: readonly number[]; readonly ms: number }
   | { readonly op: 'redrive' }
   | { readonly op: 'wait'; readonly ms: number };
@@ -60,6 +60,8 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({
       op: fc.constantFrom('done' as const, 'release' as const, 'fail' as const, 'keep' as const),
       picks: fc.array(fc.nat(9), { minLength: 1, maxLength: 4 }),
+      // released items come back at once or after a delay, holding their group meanwhile
+      delayMs: fc.constantFrom(0, 0, 50),
     }),
   },
   {
@@ -206,7 +208,10 @@ async function runScenario({ onDead, attempts, commands }: Scenario): Promise<vo
               leave(h.n);
             }
           } else {
-            const result = await queue.releaseData(picked.map((h) => h.lease), { countDelivery: cmd.op === 'release' });
+            const result = await queue.releaseData(
+              picked.map((h) => h.lease),
+              { countDelivery: cmd.op === 'release', delay: cmd.delayMs / 1000 },
+            );
             expect(result.requeued.size + result.exhausted.size).toBe(live.length);
           }
           for (const h of live) h.settled = true;
@@ -279,7 +284,7 @@ const regressions: [Scenario][] = [
       commands: [
         { op: 'put', groups: ['a', 'a'] },
         { op: 'get', count: 1, leased: true },
-        { op: 'keep', picks: [0] },
+        { op: 'keep', picks: [0], delayMs: 0 },
         { op: 'get', count: 5, leased: true },
       ],
     },

@@ -139,11 +139,6 @@ local function g_prefetch(ids)
   for i, id in ipairs(need) do known[id] = values[i] or false end
 end
 
-local function g_item_field(id)
-  if known[id] == nil then g_prefetch({ id }) end
-  return known[id]
-end
-
 local function g_set_item(id, value)
   known[id] = value
   item_sets[#item_sets + 1] = 'i:' .. id
@@ -400,26 +395,37 @@ local function g_ended(r, g, dead)
   g_touch(g)
 end
 
--- For promote_due: the group a due delayed record joins (nil: it has none), with
--- whether it held its group meanwhile (a release delay) or not (a put delay).
-local function g_delayed_group(id)
-  local v = g_item_field(id)
-  if not v then return nil end
-  local kind = string.sub(v, 1, 1)
-  if kind == 'd' then return string.sub(v, 2), false end
-  if kind == 'h' then return string.sub(v, 2), true end
-  return nil
-end
-
--- A due delayed record joins its group at its seq's place.
-local function g_join(rec, id, g, holding)
-  gi_adds[#gi_adds + 1] = 0
-  gi_adds[#gi_adds + 1] = g .. '\0' .. rec
-  g_del_item(id)
-  local s = g_state_of(g)
-  s.more = true
-  if holding then s.out = s.out - 1 end
-  g_touch(g)
+-- For promote_due: due delayed records (`due`: record, score, ...) of groups join them at
+-- their seq's place (a release delay's item also stops holding its group); returns the
+-- other pairs, and adds the records that joined to `members` (to leave delayed).
+local function g_promote(due, members)
+  local ids = {}
+  for i = 1, #due, 2 do
+    local rec = due[i]
+    ids[#ids + 1] = string.sub(rec, 18, string.find(rec, '|', 18, true) - 1)
+  end
+  g_prefetch(ids)
+  local rest = {}
+  for i = 1, #due, 2 do
+    local rec, id = due[i], ids[(i + 1) / 2]
+    local v = known[id]
+    local kind = v and string.sub(v, 1, 1)
+    if kind == 'd' or kind == 'h' then
+      local g = string.sub(v, 2)
+      members[#members + 1] = rec
+      gi_adds[#gi_adds + 1] = 0
+      gi_adds[#gi_adds + 1] = g .. '\0' .. rec
+      g_del_item(id)
+      local s = g_state_of(g)
+      s.more = true
+      if kind == 'h' then s.out = s.out - 1 end
+      g_touch(g)
+    else
+      rest[#rest + 1] = rec
+      rest[#rest + 1] = due[i + 1]
+    end
+  end
+  return rest
 end
 
 -- Redrive: dead letters that had a group go back to it at their put seq, with fresh
@@ -470,7 +476,7 @@ end
 return {
   unblock = g_unblock, take_runs = g_take_runs, peek_runs = g_peek_runs, finished = g_finished,
   finished_live = g_finished_live, leased_group = g_leased_group, prefetch_leases = g_prefetch_leases,
-  requeue = g_requeue, ended = g_ended, delayed_group = g_delayed_group, join = g_join,
+  requeue = g_requeue, ended = g_ended, promote = g_promote,
   redrive = g_redrive, flush = g_flush, prefetch = g_prefetch, load_states = g_load, wait_in = g_wait_in,
   mark_delayed = g_mark_delayed, decode_state = g_decode, GI = GI, GR = GR, GH = GH,
 }

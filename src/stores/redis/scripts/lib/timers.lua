@@ -180,30 +180,19 @@ local function promote_due(q, now)
   local due = redis.call('ZRANGEBYSCORE', q.delayed, '-inf', now, 'WITHSCORES', 'LIMIT', 0, MAX_ITEMS)
   if #due == 0 then return end
   local members, zset_args, ttl_args = {}, {}, {}
-  -- items of ordered groups join their group instead (lib/groups.lua)
-  local grouped = q == Q and has_groups()
-  if grouped then
-    local ids = {}
-    for i = 1, #due, 2 do ids[#ids + 1] = id_of(due[i]) end
-    group_lib().prefetch(ids)
-  end
+  -- items of ordered groups join their groups instead (lib/groups.lua); the rest as always
+  if q == Q and has_groups() then due = group_lib().promote(due, members) end
   for i = 1, #due, 2 do
     local rec, visible_at = due[i], tonumber(due[i + 1])
     members[#members + 1] = rec
-    local group, holding
-    if grouped then group, holding = group_lib().delayed_group(id_of(rec)) end
-    if group then
-      group_lib().join(rec, id_of(rec), group, holding)
-    else
-      -- a promoted record is never fresh (items put after it may be in the ready list),
-      -- so it goes to the sorted set, with a ttl window from when it became visible
-      local r = parse_record(rec)
-      zset_args[#zset_args + 1] = -r.priority
-      zset_args[#zset_args + 1] = rec
-      if r.ttl > 0 then
-        ttl_args[#ttl_args + 1] = visible_at + r.ttl
-        ttl_args[#ttl_args + 1] = rec
-      end
+    -- a promoted record is never fresh (items put after it may be in the ready list),
+    -- so it goes to the sorted set, with a ttl window from when it became visible
+    local r = parse_record(rec)
+    zset_args[#zset_args + 1] = -r.priority
+    zset_args[#zset_args + 1] = rec
+    if r.ttl > 0 then
+      ttl_args[#ttl_args + 1] = visible_at + r.ttl
+      ttl_args[#ttl_args + 1] = rec
     end
   end
   chunked('ZREM', q.delayed, members, 1)
