@@ -30,6 +30,14 @@ export type {
   SqlClient,
 } from './data/options.js';
 export type { LimitedBy, LimitOptions, RateLimit, ReadLimits } from './data/limits.js';
+export type {
+  GroupOnDead,
+  GroupOption,
+  GroupQueueOptions,
+  GroupSettings,
+  GroupStats,
+  GroupsOptions,
+} from './data/groups.js';
 export {
   ClosedError,
   CorruptRecordError,

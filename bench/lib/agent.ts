@@ -76,6 +76,16 @@ async function batchPut(job: Job & { target: Target; batch: number }): Promise<(
     const client = await driver(job).data(server, agentIndex);
     closers.push(() => client.close());
     const full = Array<Payload>(job.batch).fill(PAYLOAD);
+    const { groups } = job as { groups?: number };
+    if (groups) {
+      // each agent's items go to the groups in turn, from a different start per agent
+      let next = agentIndex * ((job as { count?: number }).count ?? 0);
+      return (n) => {
+        const names = Array.from({ length: n }, (_, i) => `g${(next + i) % groups}`);
+        next += n;
+        return client.put(n === full.length ? full : full.slice(0, n), names);
+      };
+    }
     return (n) => client.put(n === full.length ? full : full.slice(0, n));
   }
   const client = await taskClient(job);

@@ -20,6 +20,7 @@ import { fixed, int, ms, ratio, table, type Row } from './report.js';
 import type { ThroughputRow } from './throughput.js';
 import type { DepthRow } from './workloads/depth.js';
 import { getDoneWorkload } from './workloads/get-done.js';
+import { groupsWorkload } from './workloads/groups.js';
 import type { LatencyRow } from './workloads/latency.js';
 import { memoryWorkload, type MemoryRow } from './workloads/memory.js';
 import { PROFILE_LABEL, taskWorkload } from './workloads/tasks.js';
@@ -73,6 +74,25 @@ function getDoneGoals(rows: readonly Row[], batch: number, thresholds: readonly 
     ),
     ratioGoal('  the same by Redis command time per item', both && both.streams.cmdUsPerItem / both.visq.cmdUsPerItem, thresholds),
     ratioGoal('  the same by Redis process CPU per item', both && both.streams.redisCpuUsPerItem / both.visq.redisCpuUsPerItem, thresholds),
+  ];
+}
+
+/**
+ * Ordered groups (issue 18): get+done at batch 100 over 1,000 groups ÷ the same on plain
+ * items in the same run, by items/s and by Redis command time per item: ≥ 0.5×.
+ */
+function groupsGoals(rows: readonly Row[]): Goal[] {
+  const grouped = find<ThroughputRow>(rows, 'throughput', groupsWorkload(true), 'visq');
+  const plain = find<ThroughputRow>(rows, 'throughput', groupsWorkload(false), 'visq');
+  const both = grouped && plain ? { grouped, plain } : undefined;
+  const thresholds: readonly Threshold[] = [['issue 18', 0.5]];
+  return [
+    ratioGoal(
+      `ordered groups: get+done ×100 over 1,000 groups ÷ plain, items/s ("${groupsWorkload(true)}")`,
+      both && both.grouped.itemsPerSec.median / both.plain.itemsPerSec.median,
+      thresholds,
+    ),
+    ratioGoal('  the same by Redis command time per item', both && both.plain.cmdUsPerItem / both.grouped.cmdUsPerItem, thresholds),
   ];
 }
 
@@ -133,6 +153,7 @@ export function goals(rows: readonly Row[]): Goal[] {
     ...getDoneGoals(rows, 10, [['issue 16', 1.25], ['budget', 1.0]]),
     ...getDoneGoals(rows, 100, [['issue 16', 1.3], ['budget', 1.25]]),
     ...getDoneGoals(rows, 1000, [['target', 1.25], ['budget', 1.0]]),
+    ...groupsGoals(rows),
     taskGoal(rows, (profile) => taskWorkload.process(50, profile), 'bee-queue', 3),
     taskGoal(rows, (profile) => taskWorkload.process(50, profile), 'bullmq', 4),
     taskGoal(rows, (profile) => taskWorkload.process(1, profile), 'bee-queue', 2),

@@ -21,6 +21,7 @@ import type { ThroughputRow } from './throughput.js';
 import { runDepth } from './workloads/depth.js';
 import { runGetDone } from './workloads/get-done.js';
 import { runLimits } from './workloads/limits.js';
+import { runGroups } from './workloads/groups.js';
 import { runDataLatency, runTaskLatency } from './workloads/latency.js';
 import { runMemory } from './workloads/memory.js';
 import { runPut } from './workloads/put.js';
@@ -33,6 +34,7 @@ const WORKLOADS: Readonly<Record<string, (ctx: Context) => Promise<Row[]>>> = {
   put: runPut,
   'get-done': runGetDone,
   limits: runLimits,
+  groups: runGroups,
   'task-push': runTaskPush,
   'task-process': runTaskProcess,
   latency: runDataLatency,

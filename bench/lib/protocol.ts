@@ -47,7 +47,16 @@ export type Job =
    * Puts `count` items (or `add` tasks), `batch` per call, one call in flight: timed as
    * the put and push workloads, untimed to fill a queue before a read workload.
    */
-  | { kind: 'put'; system: SystemName; target: Target; count: number; batch: number; profile?: TaskProfile }
+  | {
+      kind: 'put';
+      system: SystemName;
+      target: Target;
+      count: number;
+      batch: number;
+      profile?: TaskProfile;
+      /** Data only (visq): the items go to this many ordered groups, in turn by position. */
+      groups?: number;
+    }
   /**
    * Data get + done, `batch` per read, until a read finds the queue empty; with
    * `consumers` > 1, that many consumers (one connection each) in this one process.

@@ -28,6 +28,30 @@ export interface PutRequest {
   readonly metas?: readonly ItemMeta[];
   /** The caller's transaction to write in; only given to a store that is `transactional`. */
   readonly db?: SqlClient;
+  /**
+   * Ordered groups (docs/groups.md): the items' group names, one for every item or one per
+   * payload, and what a dead-lettered head does. Only with priority 0 and no ttl; only
+   * given to a backend with {@link QueueBackend.groups}.
+   */
+  readonly group?: GroupPut;
+}
+
+/** The ordered-group part of a put (see {@link PutRequest.group}). */
+export interface GroupPut {
+  readonly names: readonly string[];
+  readonly onDead: 'skip' | 'block';
+}
+
+/** One ordered group as a store lists it (see {@link QueueBackend.groups}). */
+export interface RawGroup {
+  readonly group: string;
+  readonly state: 'ready' | 'held' | 'blocked' | 'idle';
+  /** Items waiting in the group. */
+  readonly depth: number;
+  /** Items of the group out: leased, or held back by a release delay. */
+  readonly inflight: number;
+  /** Ms since the group's head (its oldest waiting item) entered the queue; -1 when none waits. */
+  readonly headAgeMs: number;
 }
 
 /** How a read delivers. */
@@ -139,6 +163,18 @@ export interface QueueBackend {
   release(groups: readonly LeaseGroup[], mode: ReleaseMode): Promise<Map<string, ReleaseOutcome>>;
   peek(count: number): Promise<RawItem[]>;
   stats(): Promise<RawStats>;
+  /**
+   * Every ordered group of the queue that has items waiting or out, or is blocked (after
+   * bringing the queue up to date with time). A diagnostic: O(groups + grouped items out),
+   * read in atomic pages, not atomic as a whole. Absent on a store without ordered
+   * groups, which also refuses grouped puts.
+   */
+  groups?(): Promise<RawGroup[]>;
+  /**
+   * Lets the groups among `groups` that a dead-lettered head blocks go on; resolves how
+   * many were blocked. Present with {@link QueueBackend.groups}.
+   */
+  unblockGroups?(groups: readonly string[]): Promise<number>;
   redrive(count: number): Promise<number>;
   /**
    * Finds one item by id in this queue (not its dead-letter queue), after bringing the

@@ -6,6 +6,7 @@ import { VisqRangeError } from '../errors.js';
 import * as check from '../validate.js';
 import { describe } from '../validate.js';
 import { limitSettings, type LimitOptions, type ReadLimits } from './limits.js';
+import { groupQueueOptions, type GroupOption, type GroupQueueOptions, type GroupSettings } from './groups.js';
 
 /**
  * Options of `new DataQueue(store, name, options)`; `rateLimit` and `maxInflight` (see
@@ -28,6 +29,8 @@ export interface DataQueueOptions extends LimitOptions {
   prefix?: string;
   /** Largest accepted item, in bytes of JSON. Default 1 MiB. */
   maxItemBytes?: number;
+  /** Ordered groups: what a dead-lettered head does (docs/groups.md). Default `{ onDead: 'skip' }`. */
+  groups?: GroupQueueOptions;
 }
 
 /**
@@ -41,7 +44,7 @@ export interface SqlClient {
 }
 
 /** Options of {@link DataQueue.putData}. */
-export interface PutOptions {
+export interface PutOptions<T = unknown> {
   /** Seconds to keep the items hidden before they become visible. Default 0. */
   delay?: number;
   /** Integer from -1000 to 1000; higher is read first, FIFO within a priority. Default 0. */
@@ -57,6 +60,13 @@ export interface PutOptions {
    * until it commits and never exist if it rolls back. Other stores reject the option.
    */
   db?: SqlClient;
+  /**
+   * Put the items in ordered groups (docs/groups.md): a group name for every item, or a
+   * function `(item, index) => group name`. Items of one group are delivered in put order,
+   * one head run at a time. Names are 1 to 512 characters without `"\0"`. Not with
+   * `priority` or `ttl`; not on a PostgresStore (yet). Default: no group.
+   */
+  group?: GroupOption<T>;
 }
 
 /** Options of {@link DataQueue.doneData}. */
@@ -189,6 +199,8 @@ export interface QueueSettings {
   readonly maxItemBytes: number;
   /** The read limits (rateLimit, maxInflight); undefined for none. */
   readonly limits?: ReadLimits | undefined;
+  /** Ordered groups: what a dead-lettered head does. */
+  readonly groups: GroupSettings;
 }
 
 /**
@@ -208,27 +220,42 @@ export const DEFAULT_MAX_ITEM_BYTES = 1024 * 1024;
 export function queueSettings(name: unknown, value: unknown): { name: string; settings: QueueSettings } {
   // a '}' would end the hash tag early and let two queues' keys collide (see keys.ts)
   const checkedName = check.text('name', name, { maxLength: 256, forbid: '}' });
-  const opts = check.options('options', value, ['visTimeout', 'attempts', 'useDead', 'prefix', 'maxItemBytes', 'rateLimit', 'maxInflight']);
+  const opts = check.options('options', value, [
+    'visTimeout',
+    'attempts',
+    'useDead',
+    'prefix',
+    'maxItemBytes',
+    'rateLimit',
+    'maxInflight',
+    'groups',
+  ]);
   const limits = limitSettings('options', opts.rateLimit, opts.maxInflight);
-  return {
-    name: checkedName,
-    settings: {
-      visTimeout: opts.visTimeout === undefined ? 0 : check.seconds('options.visTimeout', opts.visTimeout),
-      attempts: opts.attempts === undefined ? 1 : check.integerIn('options.attempts', opts.attempts, 1, MAX_ATTEMPTS),
-      useDead: opts.useDead === undefined ? false : check.boolean('options.useDead', opts.useDead),
-      prefix: opts.prefix === undefined ? 'visq' : check.text('options.prefix', opts.prefix, { maxLength: 128, forbid: '{}' }),
-      maxItemBytes:
-        opts.maxItemBytes === undefined
-          ? DEFAULT_MAX_ITEM_BYTES
-          : check.integerIn('options.maxItemBytes', opts.maxItemBytes, 1, 512 * 1024 * 1024),
-      ...(limits ? { limits } : {}),
-    },
+  const settings = {
+    visTimeout: opts.visTimeout === undefined ? 0 : check.seconds('options.visTimeout', opts.visTimeout),
+    attempts: opts.attempts === undefined ? 1 : check.integerIn('options.attempts', opts.attempts, 1, MAX_ATTEMPTS),
+    useDead: opts.useDead === undefined ? false : check.boolean('options.useDead', opts.useDead),
+    prefix: opts.prefix === undefined ? 'visq' : check.text('options.prefix', opts.prefix, { maxLength: 128, forbid: '{}' }),
+    maxItemBytes:
+      opts.maxItemBytes === undefined
+        ? DEFAULT_MAX_ITEM_BYTES
+        : check.integerIn('options.maxItemBytes', opts.maxItemBytes, 1, 512 * 1024 * 1024),
+    ...(limits ? { limits } : {}),
   };
+  return { name: checkedName, settings: { ...settings, groups: groupQueueOptions(opts.groups, settings.useDead) } };
 }
 
-export function putOptions(value: unknown): { delayMs: number; priority: number; ttlMs: number; db: SqlClient | undefined } {
-  const opts = check.options('opts', value, ['delay', 'priority', 'ttl', 'db']);
+export function putOptions(value: unknown): {
+  delayMs: number;
+  priority: number;
+  ttlMs: number;
+  db: SqlClient | undefined;
+  /** The raw `group` option, checked with the items (see data/groups.ts). */
+  group: unknown;
+} {
+  const opts = check.options('opts', value, ['delay', 'priority', 'ttl', 'db', 'group']);
   return {
+    group: opts.group,
     delayMs: opts.delay === undefined ? 0 : check.toMs(check.seconds('opts.delay', opts.delay)),
     priority: opts.priority === undefined ? 0 : check.integerIn('opts.priority', opts.priority, -1000, 1000),
     ttlMs: opts.ttl === undefined ? 0 : check.toMs(check.seconds('opts.ttl', opts.ttl)),

@@ -5,7 +5,7 @@
  * dead-letter queue or away. See docs/guarantees.md for the exact semantics.
  */
 import { setMaxListeners } from 'node:events';
-import { ClosedError, VisqTypeError } from '../errors.js';
+import { ClosedError, VisqRangeError, VisqTypeError } from '../errors.js';
 import * as check from '../validate.js';
 import { describe } from '../validate.js';
 import type { QueueBackend, QueueStore, RawDelivery, RawItemInfo } from './backend.js';
@@ -45,6 +45,8 @@ import {
 import { checkTransactional, resolveStore, type StoreLike } from './store.js';
 import { checkLeasedUnderCap, pauseMs } from './limits.js';
 import { sleep } from '../sleep.js';
+import { busiest, checkGroupPut, groupNames, groupsLimit, unblockNames, type GroupsOptions, type GroupStats } from './groups.js';
+import type { GroupPut } from './backend.js';
 import { traceReceive, traceSend, traceSettle } from '../trace/spans.js';
 
 /**
@@ -153,14 +155,17 @@ export class DataQueue<T = unknown> {
    * anything is written. Once the items are stored the call does not fail: listing the
    * queue for tools afterwards is best effort (a process warning on failure).
    */
-  async putData(items: readonly T[], opts?: PutOptions): Promise<string[]> {
+  async putData(items: readonly T[], opts?: PutOptions<T>): Promise<string[]> {
     this.#ensureOpen();
     if (!Array.isArray(items)) throw new VisqTypeError(`Expected \`items\` to be an array, got ${describe(items)}`);
     const options = putOptions(opts);
     this.#checkTransactional(options.db);
+    const group = options.group === undefined ? undefined : this.#groupPut(options, items);
     const payloads = this.#encode(items);
     // the trace context of the put's span, if any, goes with every item
-    const ids = await traceSend(this.name, payloads.length, (meta) => this.#write(payloads, options, meta === '' ? [] : [meta]));
+    const ids = await traceSend(this.name, payloads.length, (meta) =>
+      this.#write(payloads, options, meta === '' ? [] : [meta], group),
+    );
     // tools list queues from the registry instead of scanning keys; never fails the put
     if (ids.length > 0) await this.#registry?.list();
     return ids;
@@ -188,13 +193,36 @@ export class DataQueue<T = unknown> {
     return payloads;
   }
 
+  /** The checked group part of a grouped put; throws before anything is written. */
+  #groupPut(options: ReturnType<typeof putOptions>, items: readonly T[]): GroupPut {
+    if (this.#isDeadLetterQueue) {
+      throw new VisqRangeError(
+        `Expected \`opts.group\` to be left out on a dead-letter queue (redrive brings dead letters back to their groups), got ${describe(options.group)}`,
+      );
+    }
+    if (!this.#backend.groups) {
+      throw new VisqRangeError(
+        `Expected \`opts.group\` to be left out: this store does not support ordered groups (see docs/groups.md), got ${describe(options.group)}`,
+      );
+    }
+    checkGroupPut(options.priority, options.ttlMs);
+    return { names: groupNames(options.group, items), onDead: this.settings.groups.onDead };
+  }
+
   /** Writes payloads in atomic steps of up to 1000; `metas` as PutRequest's (none, one for all, one each). */
-  async #write(payloads: readonly string[], options: ReturnType<typeof putOptions>, metas: readonly string[]): Promise<string[]> {
+  async #write(
+    payloads: readonly string[],
+    options: ReturnType<typeof putOptions>,
+    metas: readonly string[],
+    group?: GroupPut,
+  ): Promise<string[]> {
     const { delayMs, priority, ttlMs, db } = options;
     const ids: string[] = [];
     for (let start = 0; start < payloads.length; start += MAX_BATCH) {
       const chunk = payloads.slice(start, start + MAX_BATCH);
       const chunkMetas = metas.length > 1 ? metas.slice(start, start + MAX_BATCH) : metas;
+      const chunkGroup =
+        group && group.names.length > 1 ? { ...group, names: group.names.slice(start, start + MAX_BATCH) } : group;
       ids.push(
         ...(await this.#backend.put({
           payloads: chunk,
@@ -203,6 +231,7 @@ export class DataQueue<T = unknown> {
           ttlMs,
           ...(chunkMetas.length > 0 ? { metas: chunkMetas } : {}),
           ...(db ? { db } : {}),
+          ...(chunkGroup ? { group: chunkGroup } : {}),
         })),
       );
     }
@@ -365,6 +394,39 @@ export class DataQueue<T = unknown> {
   async stats(): Promise<QueueStats> {
     this.#ensureOpen();
     return queueStats(await this.#backend.stats());
+  }
+
+  /**
+   * The queue's ordered groups that have items waiting or out, or are blocked, the
+   * busiest first (most items waiting and out, then the oldest head): at most `limit`
+   * (1..10000, default 100). See docs/groups.md. A diagnostic: it reads every active group
+   * of the queue, O(groups + grouped items out), in atomic pages (not atomic as a whole).
+   * Resolves `[]` on a store without ordered groups.
+   */
+  async groups(opts?: GroupsOptions): Promise<GroupStats[]> {
+    this.#ensureOpen();
+    const limit = groupsLimit(opts);
+    if (this.#isDeadLetterQueue || !this.#backend.groups) return [];
+    return busiest(await this.#backend.groups(), limit);
+  }
+
+  /**
+   * Lets ordered groups that a dead-lettered head blocks (`groups: { onDead: 'block' }`) go
+   * on without a redrive: for when their dead letters were handled some other way (read
+   * from {@link DataQueue.dead}, purged). Resolves how many of `groups` were blocked;
+   * other names change nothing. The dead letters stay where they are: a later redrive
+   * still puts them back in their groups, at their put-order place.
+   * @throws TypeError / RangeError for a group name that is not 1 to 512 characters without "\0".
+   */
+  async unblockGroups(groups: Iterable<string>): Promise<number> {
+    this.#ensureOpen();
+    const names = unblockNames(groups);
+    if (names.length === 0 || this.#isDeadLetterQueue || !this.#backend.unblockGroups) return 0;
+    let unblocked = 0;
+    for (let start = 0; start < names.length; start += MAX_BATCH) {
+      unblocked += await this.#backend.unblockGroups(names.slice(start, start + MAX_BATCH));
+    }
+    return unblocked;
   }
 
   /**

@@ -4,7 +4,8 @@
  *
  *   GET  /api/queues[?sort&order&offset&limit&filter&window]
  *                                           every queue's stats, rates and sparkline (a page of them)
- *   GET  /api/queues/:name[?limit=n]        stats, rates, next ready items, dead letters, task metrics, recent failures
+ *   GET  /api/queues/:name[?limit=n]        stats, rates, next ready items, dead letters, task metrics, recent failures,
+ *                                           the 10 busiest ordered groups
  *   GET  /api/queues/:name/history?window=w the queue's charts over the window (15m, 1h, 24h)
  *   GET  /api/queues/:name/dead[?offset&limit] a page of dead letters, with their tasks
  *   GET  /api/queues/:name/items/:id        one item (inspect), by item id (a task's is its task id)
@@ -26,6 +27,8 @@ import type { QueueSource } from './source.js';
 const DEFAULT_LIMIT = 20;
 /** Dead letters per page unless asked otherwise. */
 const DEAD_PAGE = 20;
+/** The busiest ordered groups a queue's answer carries (docs/groups.md). */
+const GROUPS_SHOWN = 10;
 /** Recent failures a queue's answer carries. */
 const FAILURES_SHOWN = 20;
 
@@ -171,11 +174,12 @@ export class Api {
   }
 
   async #queue(name: string, limit: number): Promise<unknown> {
-    const [reading, ready, dead, failures] = await Promise.all([
+    const [reading, ready, dead, failures, groups] = await Promise.all([
       this.#source.read(name),
       this.#source.use(name, (queue) => queue.peekData(limit)),
       this.#source.use(name, (queue) => queue.dead.peekData(limit)),
       this.#source.app.recentFailures(name, FAILURES_SHOWN),
+      this.#source.use(name, (queue) => queue.groups({ limit: GROUPS_SHOWN })),
     ]);
     return {
       name,
@@ -186,6 +190,7 @@ export class Api {
       dead: items(dead),
       tasks: reading.tasks.map(taskJson),
       failures,
+      groups,
     };
   }
 

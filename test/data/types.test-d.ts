@@ -8,6 +8,8 @@ import {
   type DoneOptions,
   type FailOptions,
   type GetOptions,
+  type GroupOption,
+  type GroupQueueOptions,
   type ItemInfo,
   type PutOptions,
   type QueueStats,
@@ -115,8 +117,15 @@ describe('option and result types', () => {
       maxItemBytes?: number;
       rateLimit?: RateLimit;
       maxInflight?: number;
+      groups?: GroupQueueOptions;
     }>();
-    expectTypeOf<PutOptions>().toEqualTypeOf<{ delay?: number; priority?: number; ttl?: number; db?: SqlClient }>();
+    expectTypeOf<PutOptions>().toEqualTypeOf<{
+      delay?: number;
+      priority?: number;
+      ttl?: number;
+      db?: SqlClient;
+      group?: GroupOption<unknown>;
+    }>();
     expectTypeOf<DoneOptions>().toEqualTypeOf<{ db?: SqlClient }>();
     expectTypeOf<GetOptions>().toEqualTypeOf<{ visTimeout?: number; wait?: number; signal?: AbortSignal }>();
     expectTypeOf<RefreshOptions>().toEqualTypeOf<{ visTimeout?: number }>();

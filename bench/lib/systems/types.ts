@@ -9,8 +9,11 @@ export interface Batch {
 }
 
 export interface DataClient {
-  /** Puts the items in one call (one round trip, or one pipeline). */
-  put(items: readonly Payload[]): Promise<void>;
+  /**
+   * Puts the items in one call (one round trip, or one pipeline); `groups`, where the
+   * system has ordered groups (visq), gives each item's group.
+   */
+  put(items: readonly Payload[], groups?: readonly string[]): Promise<void>;
   /**
    * Reads up to `count` items with a visibility timeout; `blockMs` > 0 waits that long
    * for one to arrive. Absent for systems without a batched read (BullMQ, bee-queue).

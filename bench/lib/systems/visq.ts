@@ -33,8 +33,8 @@ export const visq: SystemDriver = {
     const redis = connect(server);
     const queue = new DataQueue<Payload>(redis, DATA_QUEUE, { visTimeout: VIS_TIMEOUT });
     const client: DataClient = {
-      async put(items) {
-        await queue.putData(items);
+      async put(items, groups) {
+        await queue.putData(items, groups ? { group: (_, i) => groups[i] as string } : undefined);
       },
       async get(count, blockMs = 0): Promise<Batch> {
         const leased = await queue.getData(count, blockMs > 0 ? { wait: blockMs / 1000 } : undefined);

@@ -141,6 +141,24 @@ export function renderQueue(body, { canAct, readOnly, hasToken, inspect }) {
   renderTasks();
   renderFailures(body.failures, inspect);
 
+  // ordered groups (docs/groups.md): the busiest few, when the queue has any
+  const groups = body.groups ?? [];
+  $('groups-section').hidden = groups.length === 0;
+  $('groups-count').textContent = groups.length > 0 ? `(top ${groups.length})` : '';
+  $('groups').tBodies[0].replaceChildren(
+    ...groups.map((g) =>
+      el(
+        'tr',
+        { 'data-group': g.group },
+        el('td', { className: 'name' }, g.group),
+        el('td', {}, g.state),
+        el('td', {}, count(g.depth)),
+        el('td', {}, count(g.inflight)),
+        el('td', {}, duration(g.oldestAge)),
+      ),
+    ),
+  );
+
   $('ready-count').textContent = s.ready > body.ready.length ? `(first ${body.ready.length} of ${count(s.ready)})` : `(${count(s.ready)})`;
   $('ready-items').tBodies[0].replaceChildren(...itemRows(body.ready, inspect));
   $('no-ready').hidden = body.ready.length > 0;

@@ -13,6 +13,7 @@ import {
   type PutRequest,
   type RawDelivery,
   type RawItem,
+  type RawGroup,
   type RawItemInfo,
   type RawStats,
   type ReadRequest,
@@ -35,6 +36,7 @@ import {
 import { LeaseBook } from './lease-book.js';
 import { LimitState } from './limits.js';
 import type { LimitedBy } from '../../data/limits.js';
+import { GroupBook } from './groups.js';
 
 /** Stale heap entries tolerated before a heap is rebuilt without them. */
 const SLACK = 1024;
@@ -90,6 +92,8 @@ export class QueueState {
   #leases = new LeaseBook();
   /** Rate limit, pause and in-flight cap state (memory/limits.ts). */
   readonly #limits: LimitState;
+  /** Ordered groups (memory/groups.ts); idle until the queue's first grouped put. */
+  #groups = new GroupBook();
 
   /**
    * @param signal - wakes the queue's blocked readers (the scripts' signal stream).
@@ -106,12 +110,22 @@ export class QueueState {
     const first = this.#reserve(payloads.length, now);
     this.#totals.puts += payloads.length;
     const ids: string[] = [];
+    const group = request.group;
+    const grouped: StoredItem[] = [];
     for (let i = 0; i < payloads.length; i += 1) {
       const seq = first + i;
       const id = givenIds?.[i] ?? `${this.#gen}-${seq}`;
       ids.push(id);
-      this.#enqueue(newItem(seq, id, 0, priority, ttlMs, putMeta(metas, i), payloads[i] as string), now + delayMs, now, true);
+      const item = newItem(seq, id, 0, priority, ttlMs, putMeta(metas, i), payloads[i] as string);
+      if (group && delayMs === 0) {
+        grouped.push(item);
+        continue;
+      }
+      if (group) this.#groups.markDelayed(item, (group.names.length === 1 ? group.names[0] : group.names[i]) as string, group.onDead);
+      this.#enqueue(item, now + delayMs, now, true);
     }
+    if (group && grouped.length > 0) this.#groups.put(grouped, group.names, group.onDead);
+    this.#groups.takeWoke();
     this.#signal();
     return ids;
   }
@@ -128,6 +142,12 @@ export class QueueState {
       count = gate.allowed;
     }
     const items = this.#take(count, true);
+    // ready ordered groups fill the rest, round-robin (memory/groups.ts)
+    if (this.#groups.onDead !== undefined && items.length < count) {
+      items.push(...this.#groups.take(count - items.length, request.visTimeoutMs > 0));
+      if (this.#groups.takeWoke()) this.#signal();
+    }
+    // tokens are spent for what was taken, grouped items included
     this.#limits.spend(request.limits, items.length, now);
     if (items.length === 0) {
       // as in get.lua: counted only for a queue that has had a put
@@ -155,11 +175,14 @@ export class QueueState {
   done(groups: readonly LeaseGroup[], now: number): string[] {
     const finished: string[] = [];
     for (const [owner, leases] of this.#leases.liveByOwner(groups, now)) {
-      for (const item of this.#leases.end(owner, leases)) item.place = 'gone';
+      const items = this.#leases.end(owner, leases);
+      for (const item of items) item.place = 'gone';
+      this.#groups.finished(items);
       finished.push(...leases);
     }
     this.#totals.dones += finished.length;
     if (finished.length > 0) this.#limits.freed();
+    if (this.#groups.takeWoke()) this.#signal();
     return finished;
   }
 
@@ -209,21 +232,24 @@ export class QueueState {
     }
     this.#totals.deadLettered += deadBatch.length;
     dead.#appendDead(deadBatch, now);
-    if (requeued) this.#signal();
+    if (this.#groups.takeWoke() || requeued) this.#signal();
     if (outcomes.size > 0) this.#limits.freed();
     return outcomes;
   }
 
   peek(count: number, now: number, dead: QueueState): RawItem[] {
     this.#maintain(dead, now);
-    return this.#take(count, false).map(({ id, payload, meta }) => (meta === '' ? { id, payload } : { id, payload, meta }));
+    const items = this.#take(count, false);
+    if (items.length < count) items.push(...this.#groups.peek(count - items.length));
+    return items.map(({ id, payload, meta }) => (meta === '' ? { id, payload } : { id, payload, meta }));
   }
 
   stats(now: number, dead: QueueState): RawStats {
     this.#maintain(dead, now);
-    const [head] = this.#take(1, false);
+    const [head] = this.#take(1, false).concat(this.#groups.peek(1));
     return {
-      ready: this.#visibleCount,
+      // items of ordered groups waiting for their turn count as ready
+      ready: this.#visibleCount + this.#groups.waitingCount,
       delayed: this.#delayed.size,
       inflight: this.#leases.size,
       dead: dead.#visibleCount + dead.#delayed.size + dead.#leases.size,
@@ -239,7 +265,10 @@ export class QueueState {
     // as in the script, the dead-letter queue's own spent items are dropped, not nested
     dead.#maintain(undefined, now);
     const items = dead.#take(count, true);
-    this.#appendFresh(items, now);
+    // dead letters of ordered groups go back to their groups at their put seq
+    const rest = this.#groups.redrive(items, ({ id, priority, meta, payload }, seq) => newItem(seq, id, 0, priority, 0, meta, payload));
+    this.#appendFresh(rest, now);
+    if (this.#groups.takeWoke()) this.#signal();
     return items.length;
   }
 
@@ -261,7 +290,8 @@ export class QueueState {
     }
     const delayed = this.#delayed.values().find(wanted);
     if (delayed) return { ...about(delayed), state: 'delayed', until: delayed.visibleAt };
-    const ready = this.#visible.values().find((item) => item.place === 'visible' && wanted(item));
+    const ready =
+      this.#visible.values().find((item) => item.place === 'visible' && wanted(item)) ?? this.#groups.waitingItems().find(wanted);
     return ready ? { ...about(ready), state: 'ready' } : undefined;
   }
 
@@ -282,6 +312,7 @@ export class QueueState {
     this.#ttl = new Heap(expiryOrder);
     this.#ttlCount = 0;
     this.#leases = new LeaseBook();
+    this.#groups = new GroupBook();
   }
 
   /** The raw structures, read-only, for dumps (memory/dump.ts); heaps may hold stale entries. */
@@ -361,7 +392,8 @@ export class QueueState {
   #maintain(dead: QueueState | undefined, now: number): void {
     for (let item = this.#delayed.peek(); item && item.visibleAt <= now; item = this.#delayed.peek()) {
       this.#delayed.pop();
-      this.#enqueue(item, item.visibleAt, now, true);
+      // an item of an ordered group joins it instead
+      if (!this.#groups.join(item)) this.#enqueue(item, item.visibleAt, now, true);
     }
     this.#expireLeases(dead, now);
     for (let mark = this.#ttl.peek(); mark && mark.expiresAt <= now; mark = this.#ttl.peek()) {
@@ -375,6 +407,7 @@ export class QueueState {
       this.#totals.expired += 1;
     }
     this.#tidy();
+    if (this.#groups.takeWoke()) this.#signal();
   }
 
   #expireLeases(dead: QueueState | undefined, now: number): void {
@@ -403,9 +436,11 @@ export class QueueState {
     dead: QueueState | undefined,
     deadBatch: StoredItem[],
   ): ReleaseOutcome {
+    const group = this.#groups.leasedGroup(item);
     if (countDelivery) item.deliveries += 1;
     if (countDelivery && item.deliveries >= policy.attempts) {
       item.place = 'gone';
+      if (group !== undefined) this.#groups.ended(item, group, policy.useDead && dead !== undefined);
       if (policy.useDead && dead) {
         item.ended = ended;
         deadBatch.push(item);
@@ -414,8 +449,26 @@ export class QueueState {
       this.#totals.dropped += 1;
       return 'dropped';
     }
+    if (group !== undefined) {
+      this.#groups.requeue(item, group, visibleAt, now, (hidden) => this.#enqueue(hidden, visibleAt, now, true));
+      return 'requeued';
+    }
     this.#enqueue(item, visibleAt, now, true);
     return 'requeued';
+  }
+
+  /** Unblocks groups (see GroupBook.unblock), after maintenance as the script does. */
+  unblockGroups(names: readonly string[], now: number, dead: QueueState): number {
+    this.#maintain(dead, now);
+    const n = this.#groups.unblock(names);
+    if (this.#groups.takeWoke()) this.#signal();
+    return n;
+  }
+
+  /** The queue's ordered groups (see GroupBook.list). */
+  groups(now: number, dead: QueueState): RawGroup[] {
+    this.#maintain(dead, now);
+    return this.#groups.list(now, bornOf);
   }
 
   /**

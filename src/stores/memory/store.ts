@@ -12,6 +12,7 @@ import {
   type QueueBackend,
   type QueueStore,
   type RawItem,
+  type RawGroup,
   type RawItemInfo,
   type RawStats,
   type ReadRequest,
@@ -246,6 +247,18 @@ class MemoryQueueBackend implements QueueBackend {
     const now = this.#core.now();
     this.#catchUpParent(now);
     return this.#queue().stats(now, this.#dead());
+  }
+
+  async unblockGroups(groups: readonly string[]): Promise<number> {
+    const now = this.#core.now();
+    this.#catchUpParent(now);
+    return this.#queue().unblockGroups(groups, now, this.#dead());
+  }
+
+  async groups(): Promise<RawGroup[]> {
+    const now = this.#core.now();
+    this.#catchUpParent(now);
+    return this.#queue().groups(now, this.#dead());
   }
 
   async redrive(count: number): Promise<number> {

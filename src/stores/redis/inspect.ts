@@ -91,6 +91,19 @@ export async function inspectRedis(redis: RedisConnection, base: string, id: str
       const record = parseRecord(raw);
       if (scan.test(record)) return info(record, 'ready');
     }
-    if (page.length < PAGE) return undefined;
+    if (page.length < PAGE) break;
   }
+
+  // items of ordered groups waiting for their turn: members "<group>\0<record>" (lib/groups.lua)
+  let groupCursor = '0';
+  do {
+    const [next, found] = await redis.zscan(`${base}:group-items`, groupCursor, 'MATCH', scan.recordMatch, 'COUNT', PAGE);
+    for (let i = 0; i + 1 < found.length; i += 2) {
+      const member = found[i] as string;
+      const record = parseRecord(member.slice(member.indexOf('\0') + 1));
+      if (scan.test(record)) return info(record, 'ready');
+    }
+    groupCursor = next;
+  } while (groupCursor !== '0');
+  return undefined;
 }

@@ -13,6 +13,7 @@ import {
   type QueueStore,
   type RawItem,
   type RawItemInfo,
+  type RawGroup,
   type RawStats,
   type ReadRequest,
   type ReadResult,
@@ -34,6 +35,9 @@ import type { TaskStore, TaskStoreProvider } from '../../tasks/task-store.js';
 import { collectLeases, groupArgs, leaseOf, type LeaseGroup } from '../../data/lease.js';
 
 const dropped = new WeakSet<RedisConnection>();
+
+/** HSCAN COUNT of one page of dq.groups(): group-held fields looked at per script call. */
+const GROUPS_PAGE = 1000;
 
 /** How long close() waits for blocking calls an abort woke, ms. */
 const WOKEN_GRACE_MS = 2000;
@@ -327,8 +331,36 @@ class RedisQueueBackend implements QueueBackend {
   }
 
   async put(request: PutRequest): Promise<string[]> {
-    const { delayMs, priority, ttlMs, payloads, metas = [] } = request;
+    const { delayMs, priority, ttlMs, payloads, metas = [], group } = request;
+    if (group) {
+      const { names, onDead } = group;
+      return (await this.#run('group_put', [delayMs, onDead, metas.length, ...metas, names.length, ...names, ...payloads])) as string[];
+    }
     return (await this.#run('put', [delayMs, priority, ttlMs, metas.length, ...metas, ...payloads])) as string[];
+  }
+
+  async unblockGroups(groups: readonly string[]): Promise<number> {
+    return (await this.#run('group_unblock', groups)) as number;
+  }
+
+  async groups(): Promise<RawGroup[]> {
+    const groups: RawGroup[] = [];
+    let cursor = '0';
+    do {
+      const [now, next, ...rows] = (await this.#run('groups', [cursor, GROUPS_PAGE])) as [number, string, ...(string | number)[]];
+      for (let i = 0; i + 4 < rows.length; i += 5) {
+        const born = Number(rows[i + 4]);
+        groups.push({
+          group: String(rows[i]),
+          state: String(rows[i + 1]) as RawGroup['state'],
+          depth: Number(rows[i + 2]),
+          inflight: Number(rows[i + 3]),
+          headAgeMs: born < 0 ? -1 : Math.max(0, now - born),
+        });
+      }
+      cursor = next;
+    } while (cursor !== '0');
+    return groups;
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {

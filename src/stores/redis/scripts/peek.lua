@@ -11,4 +11,8 @@
 
 local now = now_ms(ARGV[1])
 maintain_if_due(Q, D, now)
-return take(Q, tonumber(ARGV[2]), false, now)
+local count = tonumber(ARGV[2])
+local recs = take(Q, count, false, now)
+-- then the head runs of ready ordered groups, as a read takes them (lib/groups.lua)
+if #recs < count and redis.call('HGET', Q.meta, 'groups') then group_lib().peek_runs(recs, count - #recs) end
+return recs

@@ -25,5 +25,7 @@ for i, rec in ipairs(recs) do
   r.ttl = 0
   parsed[i] = r
 end
+-- dead letters of ordered groups go back to their groups (lib/groups.lua)
+if has_groups() then parsed = group_lib().redrive(parsed) end
 timers().append_fresh(Q, parsed, false, now)
 return #recs

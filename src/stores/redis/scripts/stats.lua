@@ -18,7 +18,14 @@ local dead = visible_count(D) + redis.call('ZCARD', D.delayed) + redis.call('HLE
 local totals = redis.call('HMGET', Q.meta, 'expired', 'dropped', 'puts', 'deliveries', 'dones', 'expiries',
   'dead_lettered', 'empty_reads')
 local head = take(Q, 1, false, now)[1]
-local out = { visible_count(Q), redis.call('ZCARD', Q.delayed), redis.call('HLEN', Q.inflight), dead }
+-- a queue of ordered groups only: the head of the next ready group
+if not head and redis.call('HGET', Q.meta, 'groups') then
+  local recs = {}
+  group_lib().peek_runs(recs, 1)
+  head = recs[1]
+end
+-- items of ordered groups waiting for their turn count as ready (KEYS[23], group-items)
+local out = { visible_count(Q) + redis.call('ZCARD', KEYS[23]), redis.call('ZCARD', Q.delayed), redis.call('HLEN', Q.inflight), dead }
 for i = 1, 8 do out[#out + 1] = tonumber(totals[i] or '0') end
 out[#out + 1] = head and math.max(0, now - born_of(head)) or -1
 return out

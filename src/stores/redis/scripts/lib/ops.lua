@@ -61,8 +61,8 @@ end
 local function read_batch(count, vis_ms, attempts, use_dead, now, limit_arg)
   -- one read of meta serves the maintenance check, the next entry number and the delivery
   -- count (maintenance changes neither of those two), so that a leased read writes meta once;
-  -- and the pause (lib/limits.lua), at no extra command
-  local meta = redis.call('HMGET', Q.meta, 'due', 'entry', 'gen', 'deliveries', 'v', 'paused')
+  -- the pause (lib/limits.lua) and whether the queue had grouped puts, at no extra command
+  local meta = redis.call('HMGET', Q.meta, 'due', 'entry', 'gen', 'deliveries', 'v', 'paused', 'groups')
   if meta[3] then check_format(meta[5]) end
   local due = tonumber(meta[1] or '0')
   if now >= due then
@@ -80,6 +80,12 @@ local function read_batch(count, vis_ms, attempts, use_dead, now, limit_arg)
     count, tat = allowed, got
   end
   local recs, stopped = take(Q, count, true, now)
+  -- a queue that had grouped puts (meta.groups): ready groups fill the rest, round-robin
+  -- (their items' leases will be under the entry computed below, from the same meta and now)
+  if meta[7] and #recs < count then
+    group_lib().take_runs(recs, count - #recs, vis_ms > 0 and int_str(next_entry_after(meta[2], now)) or nil)
+  end
+  -- tokens are spent for what was taken, grouped items included
   if tat and #recs > 0 then limits().spend_tokens(lim, tat, #recs) end
 
   if #recs == 0 then
@@ -131,15 +137,28 @@ end
 -- and with `report` the leases finished. Stale leases change nothing.
 local function finish_leases(groups, now, report)
   local finished, done_leases = 0, {}
-  if not report and redis.call('EXISTS', Q.owners) == 0 then
+  -- one EXISTS for both refreshed leases (owners) and ordered groups (group-held): a queue
+  -- with neither makes no other call for them; one with groups asks which it has
+  local extra = redis.call('EXISTS', Q.owners, KEYS[25])
+  if extra == 0 then
+    groups_present = false
+  elseif not report then
+    extra = redis.call('EXISTS', Q.owners)
+    if extra == 0 then groups_present = true end
+  end
+  if not report and extra == 0 then
     -- the common case: no refreshed leases, every lease belongs to its own batch entry
+    local live = {}
     for _, g in ipairs(groups) do
       if entry_is_live(Q, g.entry, now) then
         local n = redis.call('HDEL', Q.inflight, unpack(g.leases))
         release_from_entry(Q, g.entry, n)
         finished = finished + n
+        if n > 0 then live[#live + 1] = g end
       end
     end
+    -- items of ordered groups leave them; their groups go on (lib/groups.lua)
+    if #live > 0 and groups_present then group_lib().finished_live(live) end
   else
     local by_owner, order = live_by_owner(Q, groups, now)
     for _, owner in ipairs(order) do
@@ -150,6 +169,7 @@ local function finish_leases(groups, now, report)
       finished = finished + #leases
       for _, lease in ipairs(leases) do done_leases[#done_leases + 1] = lease end
     end
+    if #done_leases > 0 and has_groups() then group_lib().finished(done_leases) end
   end
   if finished > 0 then
     redis.call('HINCRBY', Q.meta, 'dones', finished)
@@ -214,6 +234,11 @@ local function release_leases(groups, mode, delay_ms, dead, now)
   local count_delivery = mode ~= 'keep' and mode ~= 'unread'
   local by_owner, order, records = live_by_owner(Q, groups, now)
   local out, dead_batch, requeued, earliest = {}, {}, false, nil
+  if has_groups() then
+    local leases = {}
+    for lease in pairs(records) do leases[#leases + 1] = lease end
+    group_lib().prefetch_leases(leases)
+  end
 
   for _, owner in ipairs(order) do
     local leases = by_owner[owner]
@@ -238,6 +263,7 @@ local function release_leases(groups, mode, delay_ms, dead, now)
   timers().count(Q, 'dead_lettered', #dead_batch)
   if mode == 'unread' and #out > 0 then redis.call('HINCRBY', Q.meta, 'deliveries', -#out / 2) end
   timers().append_dead(D, dead_batch, now)
+  if groups_lib then groups_lib.flush() end
   if earliest then lower_due(Q, earliest) end
   if requeued then signal(Q) end
   if #out > 0 then wake_slot_waiters() end

@@ -316,6 +316,27 @@ local function live_by_owner(q, groups, now, has_owners, liveness)
   return by_owner, order, records
 end
 
+-- Whether the queue has ordered-group state (KEYS[25], group-held, exists): an item of a
+-- group is out, delayed or dead-lettered, or a group waits. One EXISTS per call at most,
+-- and only on the paths that settle leases (see lib/groups.lua).
+local groups_present
+local function has_groups()
+  if groups_present == nil then groups_present = redis.call('EXISTS', KEYS[25]) == 1 end
+  return groups_present
+end
+
+-- The ordered-groups library (lib/groups.lua), defined on first use only: only the steps
+-- that meet a grouped queue call it.
+local groups_lib
+local function group_lib()
+  if not groups_lib then
+    groups_lib = (function()
+--@include groups
+    end)()
+  end
+  return groups_lib
+end
+
 -- The timer library (lib/timers.lua), defined on first use only.
 local timers_lib
 local function timers()

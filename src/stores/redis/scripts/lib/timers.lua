@@ -107,8 +107,11 @@ end
 -- earliest timer score it added (see enqueue).
 local function settle_undone(q, dq, rec, attempts, use_dead, ended, visible_at, now, count_delivery, dead_batch)
   local r = parse_record(rec)
+  -- an item of an ordered group goes back to its group's head (lib/groups.lua)
+  local group = q == Q and has_groups() and group_lib().leased_group(r.id)
   if count_delivery then r.deliveries = r.deliveries + 1 end
   if count_delivery and r.deliveries >= attempts then
+    if group then group_lib().ended(r, group, use_dead and dq ~= nil) end
     if use_dead and dq then
       r.deliveries = 0
       r.ttl = 0
@@ -119,6 +122,7 @@ local function settle_undone(q, dq, rec, attempts, use_dead, ended, visible_at, 
     redis.call('HINCRBY', q.meta, 'dropped', 1)
     return 'dropped'
   end
+  if group then return 'requeued', group_lib().requeue(r, group, visible_at, now) end
   return 'requeued', enqueue(q, { r }, visible_at, now, true)
 end
 
@@ -149,6 +153,7 @@ local function expire_leases(q, dq, now)
       handled = handled + #leases
       local recs = redis.call('HMGET', q.inflight, unpack(leases))
       local owners = has_owners and redis.call('HMGET', q.owners, unpack(leases)) or {}
+      if q == Q and has_groups() then group_lib().prefetch_leases(leases) end
       local expired, owned = {}, {}
       for j, lease in ipairs(leases) do
         local rec, owner = recs[j], owners[j]
@@ -175,6 +180,8 @@ local function promote_due(q, now)
   local due = redis.call('ZRANGEBYSCORE', q.delayed, '-inf', now, 'WITHSCORES', 'LIMIT', 0, MAX_ITEMS)
   if #due == 0 then return end
   local members, zset_args, ttl_args = {}, {}, {}
+  -- items of ordered groups join their groups instead (lib/groups.lua); the rest as always
+  if q == Q and has_groups() then due = group_lib().promote(due, members) end
   for i = 1, #due, 2 do
     local rec, visible_at = due[i], tonumber(due[i + 1])
     members[#members + 1] = rec
@@ -222,6 +229,7 @@ local function maintain(q, dq, now)
   expire_leases(q, dq, now)
   drop_expired_ttl(q, now)
   recompute_due(q)
+  if groups_lib then groups_lib.flush() end
 end
 
 
