@@ -357,3 +357,24 @@ describe.runIf(supported)('ordered groups: leases', () => {
     expect((await read(queue, 1000)).items.map((e) => e.n)).toEqual(Array.from({ length: 500 }, (_, i) => 1000 + i));
   });
 });
+
+describe.runIf(supported)('ordered groups under read limits', () => {
+  it('spends the rate limit on grouped items, and the cap cuts a head run', async () => {
+    ctx.freeze(1_800_000_000_000);
+    const queue = open<number>('limited', { visTimeout: 30, rateLimit: { perSecond: 100, burst: 2 }, maxInflight: 3 });
+    await queue.putData([0, 1, 2, 3, 4, 5], { group: (n) => `g${n % 3}` });
+    // two tokens: the head run of the first group, two items
+    const first = await queue.getDeliveries(10);
+    expect(first.map((d) => d.item)).toEqual([0, 3]);
+    expect(await queue.getDeliveries(10)).toEqual([]);
+    // tokens again, but one slot left under the cap: the next group's head only
+    ctx.advance(1);
+    expect((await queue.getDeliveries(10)).map((d) => d.item)).toEqual([1]);
+    ctx.advance(1);
+    expect(await queue.getDeliveries(10)).toEqual([]);
+    // a done frees a slot; its group is still held by the rest of its run, so the slot
+    // goes to the free group
+    await queue.doneData([first[0]!.lease]);
+    expect((await queue.getDeliveries(10)).map((d) => d.item)).toEqual([2]);
+  });
+});
