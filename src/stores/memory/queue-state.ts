@@ -33,6 +33,7 @@ import {
   type TtlMark,
 } from './items.js';
 import { LeaseBook } from './lease-book.js';
+import { DedupeBook } from './dedupe.js';
 
 /** Stale heap entries tolerated before a heap is rebuilt without them. */
 const SLACK = 1024;
@@ -86,14 +87,16 @@ export class QueueState {
   #ttl = new Heap<TtlMark>(expiryOrder);
   #ttlCount = 0;
   #leases = new LeaseBook();
+  /** The queue's dedupe keys (memory/dedupe.ts); cleared with the queue. */
+  readonly dedupe = new DedupeBook();
 
   /** @param signal - wakes the queue's blocked readers (the scripts' signal stream). */
   constructor(signal: () => void) {
     this.#signal = signal;
   }
 
-  /** Stores items; `ids` are the caller's (task ids) when given, else new ones. */
-  put(request: PutRequest, now: number, givenIds?: readonly string[]): string[] {
+  /** Stores items; `ids` are the caller's (task ids) when given, else new ones; `onItem` sees each new item (dedupe holds). */
+  put(request: PutRequest, now: number, givenIds?: readonly string[], onItem?: (item: StoredItem, i: number) => void): string[] {
     const { payloads, delayMs, priority, ttlMs, metas } = request;
     const first = this.#reserve(payloads.length, now);
     this.#totals.puts += payloads.length;
@@ -102,7 +105,9 @@ export class QueueState {
       const seq = first + i;
       const id = givenIds?.[i] ?? `${this.#gen}-${seq}`;
       ids.push(id);
-      this.#enqueue(newItem(seq, id, 0, priority, ttlMs, putMeta(metas, i), payloads[i] as string), now + delayMs, now, true);
+      const item = newItem(seq, id, 0, priority, ttlMs, putMeta(metas, i), payloads[i] as string);
+      onItem?.(item, i);
+      this.#enqueue(item, now + delayMs, now, true);
     }
     this.#signal();
     return ids;
@@ -256,6 +261,7 @@ export class QueueState {
     this.#ttl = new Heap(expiryOrder);
     this.#ttlCount = 0;
     this.#leases = new LeaseBook();
+    this.dedupe.reset();
   }
 
   /** The raw structures, read-only, for dumps (memory/dump.ts); heaps may hold stale entries. */

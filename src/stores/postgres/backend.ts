@@ -16,6 +16,7 @@ import {
   type ReleaseOutcome,
 } from '../../data/backend.js';
 import { clockArg } from '../../data/clock.js';
+import { refuseUnsupportedStore, type DedupeRequest, type PutResult, type RawDedupeHolder } from '../../data/dedupe.js';
 import { deadBase } from '../../data/keys.js';
 import type { LeaseGroup } from '../../data/lease.js';
 import type { SqlClient } from '../../data/options.js';
@@ -80,6 +81,18 @@ export class PostgresQueueBackend implements QueueBackend {
 
   #statement(name: string, build: (t: Tables) => string): ReturnType<StoreCore['statement']> {
     return this.#core.statement(`${name}:${this.#tables.items}`, () => build(this.#tables));
+  }
+
+  async putDeduped(_request: PutRequest, _dedupe: DedupeRequest): Promise<PutResult[]> {
+    return refuseUnsupportedStore('PostgresStore');
+  }
+
+  async dedupeHolder(_key: string): Promise<RawDedupeHolder | undefined> {
+    return undefined;
+  }
+
+  async dedupeClear(_key: string): Promise<boolean> {
+    return false;
   }
 
   async put(request: PutRequest): Promise<string[]> {

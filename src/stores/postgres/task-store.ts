@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { clockArg } from '../../data/clock.js';
+import { refuseUnsupportedStore, type DedupeRequest, type PutResult } from '../../data/dedupe.js';
 import { deadBase } from '../../data/keys.js';
 import { collectLeases, parseLease } from '../../data/lease.js';
 import { MAX_ATTEMPTS } from '../../data/options.js';
@@ -196,6 +197,10 @@ export class PostgresTaskStore implements TaskStore {
 
   #clock(): string {
     return clockArg(this.#core.clockKey);
+  }
+
+  async enqueueDeduped(_base: string, _request: EnqueueRequest, _dedupe: DedupeRequest): Promise<PutResult[]> {
+    return refuseUnsupportedStore('PostgresStore');
   }
 
   async enqueue(base: string, request: EnqueueRequest): Promise<boolean[]> {

@@ -28,6 +28,8 @@ import { deadBase } from '../../data/keys.js';
 import { clearKeys, queueKey, registryKey, scriptKeys } from './keys.js';
 import { inspectRedis } from './inspect.js';
 import { RedisTaskStore } from './task-store.js';
+import type { DedupeRequest, PutResult, RawDedupeHolder } from '../../data/dedupe.js';
+import { holderOf, putDedupeArgs, putDedupeResult } from './dedupe.js';
 import type { TaskStore, TaskStoreProvider } from '../../tasks/task-store.js';
 import { collectLeases, groupArgs, leaseOf, type LeaseGroup } from '../../data/lease.js';
 
@@ -322,6 +324,18 @@ class RedisQueueBackend implements QueueBackend {
   async put(request: PutRequest): Promise<string[]> {
     const { delayMs, priority, ttlMs, payloads, metas = [] } = request;
     return (await this.#run('put', [delayMs, priority, ttlMs, metas.length, ...metas, ...payloads])) as string[];
+  }
+
+  async putDeduped(request: PutRequest, dedupe: DedupeRequest): Promise<PutResult[]> {
+    return putDedupeResult(await this.#run('put_dedupe', putDedupeArgs(request, dedupe)));
+  }
+
+  async dedupeHolder(key: string): Promise<RawDedupeHolder | undefined> {
+    return holderOf(await this.#run('dedupe', ['get', key]));
+  }
+
+  async dedupeClear(key: string): Promise<boolean> {
+    return (await this.#run('dedupe', ['clear', key])) === 1;
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {

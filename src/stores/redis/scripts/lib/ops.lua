@@ -85,6 +85,8 @@ local function read_batch(count, vis_ms, attempts, use_dead, now)
 
   if vis_ms <= 0 then
     redis.call('HINCRBY', Q.meta, 'deliveries', #recs)
+    -- read at most once: the items are gone, and so are the keys they held until done
+    dedupe_free_records(Q, recs)
     return recs, '', {}
   end
 
@@ -115,7 +117,8 @@ end
 -- and with `report` the leases finished. Stale leases change nothing.
 local function finish_leases(groups, now, report)
   local finished, done_leases = 0, {}
-  if not report and redis.call('EXISTS', Q.owners) == 0 then
+  -- keys held until done need the finished ids: then the exact path below (dedupe.lua)
+  if not report and redis.call('EXISTS', Q.owners) == 0 and not dedupe_holding() then
     -- the common case: no refreshed leases, every lease belongs to its own batch entry
     for _, g in ipairs(groups) do
       if entry_is_live(Q, g.entry, now) then
@@ -136,6 +139,7 @@ local function finish_leases(groups, now, report)
     end
   end
   if finished > 0 then redis.call('HINCRBY', Q.meta, 'dones', finished) end
+  dedupe_free_leases(done_leases)
   return finished, done_leases
 end
 

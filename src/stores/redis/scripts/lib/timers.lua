@@ -114,9 +114,11 @@ local function settle_undone(q, dq, rec, attempts, use_dead, ended, visible_at, 
       r.ttl = 0
       r.ended = ended
       dead_batch[#dead_batch + 1] = r
+      dedupe_free(q, { r.id })
       return 'dead'
     end
     redis.call('HINCRBY', q.meta, 'dropped', 1)
+    dedupe_free(q, { r.id })
     return 'dropped'
   end
   return 'requeued', enqueue(q, { r }, visible_at, now, true)
@@ -198,6 +200,7 @@ local function drop_expired_ttl(q, now)
   if #gone == 0 then return end
   local removed = chunked('ZREM', q.sorted, gone, 1)
   chunked('ZREM', q.ttl, gone, 1)
+  dedupe_free_records(q, gone)
   if removed > 0 then redis.call('HINCRBY', q.meta, 'expired', removed) end
 end
 

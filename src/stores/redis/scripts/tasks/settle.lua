@@ -373,5 +373,13 @@ if dones > 0 then redis.call('HINCRBY', Q.meta, 'dones', dones) end
 for _, group in pairs(releases) do
   release_leases(lease_groups(group.leases), group.mode, group.delay, group.dead, now)
 end
+-- keys held until done by tasks done now, or whose items were finished without a run
+-- (dedupe.lua; failures freed theirs as their items left, in release_leases)
+local gone = {}
+for i, outcome in ipairs(outcomes) do
+  if outcome == 'd' then gone[#gone + 1] = task_ids[i] end
+end
+for _, lease in ipairs(finish) do gone[#gone + 1] = string.match(lease, '^(.*):[^:]*$') end
+dedupe_free(Q, gone)
 flush_log(log, channel, now)
 return { table.concat(outcomes), table.concat(attempts, ',') }
