@@ -71,7 +71,7 @@ export interface ExecuteOptions<A extends readonly unknown[] = readonly unknown[
    * holds is not enqueued; its handle has `duplicate: true` and the holder's id. `key`: a
    * string (every task of the call; for `executeMany` all but the first are duplicates),
    * `'content'` (equal task messages: same task and arguments), or a function of the
-   * arguments and the index in `executeMany`. Not with `db`.
+   * arguments and the index in `executeMany`.
    */
   dedupe?: DedupeOptions<A>;
 }

@@ -37,10 +37,7 @@ export async function enqueue(
   }
   const base = core.base(settings.queue);
   const delayMs = check.toMs(delay);
-  if (checked) {
-    if (db) throw check.typeError('opts.db', 'undefined with `opts.dedupe`', db);
-    return enqueueDeduped(core, settings.queue, base, name, tasks, checked, delayMs, priority);
-  }
+  if (checked) return enqueueDeduped(core, settings.queue, base, name, tasks, checked, { delayMs, priority, db });
   const ids = await traceSend(settings.queue, tasks.length, async (meta) => {
     for (let start = 0; start < tasks.length; start += MAX_BATCH) {
       const batch = tasks.slice(start, start + MAX_BATCH);
@@ -61,8 +58,7 @@ async function enqueueDeduped(
   name: string,
   tasks: readonly NewTask[],
   dedupe: CheckedDedupe,
-  delayMs: number,
-  priority: number,
+  { delayMs, priority, db }: { delayMs: number; priority: number; db: SqlClient | undefined },
 ): Promise<PutResult[]> {
   const collapsed = collapseKeys(tasks.map((t) => t.payload), dedupe.keyOf);
   const sent = collapsed.unique.map((i) => tasks[i] as NewTask);
@@ -70,7 +66,7 @@ async function enqueueDeduped(
   await traceSend(queue, sent.length, async (meta) => {
     for (let start = 0; start < sent.length; start += MAX_BATCH) {
       const batch = sent.slice(start, start + MAX_BATCH);
-      const request = { task: name, tasks: batch, delayMs, priority, ...(meta === '' ? {} : { meta }) };
+      const request = { task: name, tasks: batch, delayMs, priority, ...(meta === '' ? {} : { meta }), ...(db ? { db } : {}) };
       const keys = collapsed.keys.slice(start, start + MAX_BATCH);
       answers.push(...(await core.tasks.enqueueDeduped(base, request, { keys, until: dedupe.until, windowMs: dedupe.windowMs })));
     }

@@ -218,7 +218,7 @@ async function run(s: Scenario): Promise<void> {
   }
 }
 
-describe.skipIf(ctx.kind === 'postgres')('deduplicated puts against the reference model', () => {
+describe('deduplicated puts against the reference model', () => {
   it('answers every put and lookup as the model does', async () => {
     await fc.assert(fc.asyncProperty(scenario, run), { numRuns: ctx.kind === 'memory' ? 300 : 100 });
   }, 120_000);

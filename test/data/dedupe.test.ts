@@ -4,6 +4,7 @@
  * dq.dedupe.get / clear.
  */
 import { createHash } from 'node:crypto';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { DataQueue, VisqRangeError, VisqTypeError, type PutResult } from '../../src/index.js';
 import { useStore } from '../harness/context.js';
@@ -25,7 +26,7 @@ function fresh(results: readonly PutResult[]): string[] {
   return results.filter((r) => !r.duplicate).map((r) => r.id);
 }
 
-describe.skipIf(ctx.kind === 'postgres')('putData with dedupe, until: window', () => {
+describe('putData with dedupe, until: window', () => {
   it('puts a new key, and answers a later put with it as a duplicate carrying the holder id', async () => {
     ctx.freeze(T0);
     const queue = open<Order>();
@@ -103,6 +104,20 @@ describe.skipIf(ctx.kind === 'postgres')('putData with dedupe, until: window', (
     expect(await queue.stats()).toMatchObject({ ready: 1500 });
   });
 
+  it('admits a key once under concurrent puts from many connections', async () => {
+    const queues = Array.from({ length: 8 }, (_, i) => open<Order>('q', {}, i % 2 === 0 ? ctx.store : ctx.elsewhere()));
+    const until = ['window', 'done'] as const;
+    for (const mode of until) {
+      const results = await Promise.all(
+        queues.map((queue, i) => queue.putData([{ orderId: `race-${mode}`, n: i }], { dedupe: { key: byOrder, window: 60, until: mode } })),
+      );
+      const flat = results.flat();
+      expect(flat.filter((r) => !r.duplicate)).toHaveLength(1);
+      expect(new Set(flat.map((r) => r.id)).size).toBe(1);
+    }
+    expect(await (queues[0] as DataQueue<Order>).stats()).toMatchObject({ ready: 2 });
+  });
+
   it('keeps putData without dedupe returning plain ids', async () => {
     const queue = open<number>();
     const ids = await queue.putData([1, 2]);
@@ -133,7 +148,7 @@ describe.skipIf(ctx.kind === 'postgres')('putData with dedupe, until: window', (
   });
 });
 
-describe.skipIf(ctx.kind === 'postgres')('putData with dedupe, until: done', () => {
+describe('putData with dedupe, until: done', () => {
   const dedupe = { key: byOrder, window: 3600, until: 'done' as const };
 
   it('holds the key while the item is ready, delayed or leased, across retries; done frees it', async () => {
@@ -258,7 +273,7 @@ describe.skipIf(ctx.kind === 'postgres')('putData with dedupe, until: done', () 
   });
 });
 
-describe.skipIf(ctx.kind === 'postgres')('dq.dedupe', () => {
+describe('dq.dedupe', () => {
   it('get tells the holder; clear frees the key and leaves the item', async () => {
     ctx.freeze(T0);
     const queue = open<Order>();
@@ -282,7 +297,7 @@ describe.skipIf(ctx.kind === 'postgres')('dq.dedupe', () => {
   });
 });
 
-describe.skipIf(ctx.kind === 'postgres')('putData with dedupe: bad input writes nothing', () => {
+describe('putData with dedupe: bad input writes nothing', () => {
   const cases: [string, unknown, typeof VisqTypeError | typeof VisqRangeError, RegExp][] = [
     ['a key function returning a number', { key: () => 5, window: 1 }, VisqTypeError, /opts\.dedupe\.key\(items\[0\]\)/],
     ['an empty key', { key: () => '', window: 1 }, VisqRangeError, /opts\.dedupe\.key\(items\[0\]\)/],
@@ -321,10 +336,28 @@ describe.skipIf(ctx.kind === 'postgres')('putData with dedupe: bad input writes 
   });
 });
 
-describe.skipIf(ctx.kind !== 'postgres')('putData with dedupe on PostgresStore', () => {
-  it('is refused with a typed error, writing nothing', async () => {
-    const queue = open<number>();
-    await expect(queue.putData([1], { dedupe: { key: 'content', window: 5 } })).rejects.toBeInstanceOf(VisqRangeError);
-    expect(await queue.stats()).toMatchObject({ ready: 0 });
+describe.skipIf(ctx.kind !== 'postgres')('putData with dedupe in a PostgreSQL transaction', () => {
+  it('holds no key after a rolled-back put, and the key after a committed one', async () => {
+    const queue = open<Order>();
+    const pool = new pg.Pool({ connectionString: ctx.url, max: 1 });
+    try {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const [inside] = await queue.putData([{ orderId: 'a' }], { db: client, dedupe: { key: byOrder, window: 60 } });
+        expect(inside?.duplicate).toBe(false);
+        await client.query('ROLLBACK');
+        expect(await queue.dedupe.get('a')).toBeUndefined();
+        await client.query('BEGIN');
+        const [kept] = await queue.putData([{ orderId: 'a' }], { db: client, dedupe: { key: byOrder, window: 60 } });
+        await client.query('COMMIT');
+        expect(await queue.dedupe.get('a')).toMatchObject({ id: kept?.id, until: 'window' });
+        expect((await queue.putData([{ orderId: 'a' }], { dedupe: { key: byOrder, window: 60 } }))[0]).toEqual({ id: kept?.id, duplicate: true });
+      } finally {
+        client.release();
+      }
+    } finally {
+      await pool.end();
+    }
   });
 });

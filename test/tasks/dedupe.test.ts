@@ -9,9 +9,8 @@ import { until, useTaskApps } from './helpers.js';
 
 const ctx = useStore();
 const t = useTaskApps(ctx);
-const onPostgres = ctx.kind === 'postgres';
 
-describe.skipIf(onPostgres)('Task.execute with dedupe', () => {
+describe('Task.execute with dedupe', () => {
   it('enqueues once per key; a duplicate handle carries the holder id and waits for it', async () => {
     const app = t.app();
     const ran: number[] = [];
@@ -99,13 +98,5 @@ describe.skipIf(onPostgres)('Task.execute with dedupe', () => {
       VisqTypeError,
     );
     expect(await app.queue().stats()).toMatchObject({ ready: 0, delayed: 0 });
-  });
-});
-
-describe.skipIf(!onPostgres)('Task.execute with dedupe on PostgresStore', () => {
-  it('is refused with a typed error', async () => {
-    const app = t.app();
-    const job = app.task('job', () => undefined);
-    await expect(job.execute([], { dedupe: { key: 'k', window: 5 } })).rejects.toBeInstanceOf(VisqRangeError);
   });
 });

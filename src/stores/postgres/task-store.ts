@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { clockArg } from '../../data/clock.js';
-import { refuseUnsupportedStore, type DedupeRequest, type PutResult } from '../../data/dedupe.js';
+import type { DedupeRequest, PutResult } from '../../data/dedupe.js';
+import { dedupeEnqueueStatement } from './sql/dedupe.js';
 import { deadBase } from '../../data/keys.js';
 import { collectLeases, parseLease } from '../../data/lease.js';
 import { MAX_ATTEMPTS } from '../../data/options.js';
@@ -199,8 +200,30 @@ export class PostgresTaskStore implements TaskStore {
     return clockArg(this.#core.clockKey);
   }
 
-  async enqueueDeduped(_base: string, _request: EnqueueRequest, _dedupe: DedupeRequest): Promise<PutResult[]> {
-    return refuseUnsupportedStore('PostgresStore');
+  async enqueueDeduped(base: string, request: EnqueueRequest, dedupe: DedupeRequest): Promise<PutResult[]> {
+    if (request.tasks.length === 0) return [];
+    const stored = toStored(base);
+    const { db } = request;
+    const visible = request.delayMs <= 0;
+    const notify = db !== undefined ? visible : visible && this.#core.announcer.claim(stored);
+    const { stmt } = this.#statement('tasks/enqueue-dedupe', stored, dedupeEnqueueStatement);
+    const values = [
+      this.#clock(),
+      stored,
+      request.delayMs,
+      request.priority,
+      request.task,
+      request.tasks.map((t) => t.taskId),
+      request.tasks.map((t) => t.payload),
+      notify,
+      dedupe.keys,
+      dedupe.until === 'done',
+      dedupe.windowMs,
+    ];
+    const rows = await this.#core.run(stmt, values, 'enqueuing tasks', db);
+    const results = rows.map((row) => ({ id: row.id as string, duplicate: row.duplicate === true }));
+    if (visible && db === undefined && results.some((r) => !r.duplicate)) this.#core.shown(stored, notify);
+    return results;
   }
 
   async enqueue(base: string, request: EnqueueRequest): Promise<boolean[]> {

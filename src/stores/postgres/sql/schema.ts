@@ -21,8 +21,12 @@
  *   S.task_failures  the latest failed runs per task queue
  *   S.schedules      the next due time of each periodic or cron task
  *   S.claims         claim tokens: a claim sent again returns what it claimed
+ * and for deduplicated puts (migration 3, see sql/dedupe.ts):
+ *   S.dedupe         dedupe keys and their holders, by queue and key
  * Times are ms since the epoch (bigint), from the database clock.
  */
+
+import { dedupeMigration } from './dedupe.js';
 
 /** One step of the schema. */
 export interface Migration {
@@ -158,6 +162,8 @@ CREATE TABLE ${s}.claims (
 );
 CREATE INDEX claims_until ON ${s}.claims (queue, until);`,
   },
+  // deduplicated puts: the dedupe keys (sql/dedupe.ts)
+  { version: 3, sql: dedupeMigration },
 ];
 
 /** The version a database has once every migration here ran. */
