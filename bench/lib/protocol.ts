@@ -45,9 +45,10 @@ export const TASK_PROFILES: readonly TaskProfile[] = ['defaults', 'at-least-once
 export type Job =
   /**
    * Puts `count` items (or `add` tasks), `batch` per call, one call in flight: timed as
-   * the put and push workloads, untimed to fill a queue before a read workload.
+   * the put and push workloads, untimed to fill a queue before a read workload. `dedupe`:
+   * data puts with a dedupe key per item, every key new (visq only; workloads/dedupe.ts).
    */
-  | { kind: 'put'; system: SystemName; target: Target; count: number; batch: number; profile?: TaskProfile }
+  | { kind: 'put'; system: SystemName; target: Target; count: number; batch: number; profile?: TaskProfile; dedupe?: boolean }
   /**
    * Data get + done, `batch` per read, until a read finds the queue empty; with
    * `consumers` > 1, that many consumers (one connection each) in this one process.

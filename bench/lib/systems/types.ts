@@ -11,6 +11,8 @@ export interface Batch {
 export interface DataClient {
   /** Puts the items in one call (one round trip, or one pipeline). */
   put(items: readonly Payload[]): Promise<void>;
+  /** Puts the items in one deduplicated call, each with a key never used before (visq only). */
+  putDeduped?(items: readonly Payload[]): Promise<void>;
   /**
    * Reads up to `count` items with a visibility timeout; `blockMs` > 0 waits that long
    * for one to arrive. Absent for systems without a batched read (BullMQ, bee-queue).
