@@ -20,6 +20,9 @@ local DD = { expiries = KEYS[21], holders = KEYS[22] }
 local DEDUPE_TRIM = 200
 -- whether Q has keys held until done: nil until asked, once per call
 local dedupe_done_flag
+-- ids of items of Q that ended one at a time (dead letters, drops), freed in one go by
+-- dedupe_flush at the end of the step
+local dedupe_ended = {}
 
 -- The holder value's parts: mode letter, expiry (ms), holder id.
 local function dedupe_parse(value)
@@ -94,6 +97,19 @@ local function dedupe_free(q, ids)
       end
     end
   end
+end
+
+-- Notes that the item `id` left `q` (see dedupe_ended); a no-op unless keys are held until done.
+local function dedupe_note(q, id)
+  if q == Q and dedupe_holding() then dedupe_ended[#dedupe_ended + 1] = id end
+end
+
+-- Frees the keys of the items noted since the last flush.
+local function dedupe_flush()
+  if #dedupe_ended == 0 then return end
+  local ids = dedupe_ended
+  dedupe_ended = {}
+  dedupe_free(Q, ids)
 end
 
 -- dedupe_free for records (by their ids).

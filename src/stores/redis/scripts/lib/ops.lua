@@ -221,6 +221,7 @@ local function release_leases(groups, mode, delay_ms, dead, now)
     release_from_entry(Q, owner, #leases)
   end
   timers().count(Q, 'dead_lettered', #dead_batch)
+  dedupe_flush()
   if mode == 'unread' and #out > 0 then redis.call('HINCRBY', Q.meta, 'deliveries', -#out / 2) end
   timers().append_dead(D, dead_batch, now)
   if earliest then lower_due(Q, earliest) end

@@ -114,11 +114,11 @@ local function settle_undone(q, dq, rec, attempts, use_dead, ended, visible_at, 
       r.ttl = 0
       r.ended = ended
       dead_batch[#dead_batch + 1] = r
-      dedupe_free(q, { r.id })
+      dedupe_note(q, r.id)
       return 'dead'
     end
     redis.call('HINCRBY', q.meta, 'dropped', 1)
-    dedupe_free(q, { r.id })
+    dedupe_note(q, r.id)
     return 'dropped'
   end
   return 'requeued', enqueue(q, { r }, visible_at, now, true)
@@ -167,6 +167,7 @@ local function expire_leases(q, dq, now)
     drop_entry(q, entry)
   end
   count(q, 'expiries', expiries)
+  dedupe_flush()
   if dq then
     count(q, 'dead_lettered', #dead_batch)
     append_dead(dq, dead_batch, now)
