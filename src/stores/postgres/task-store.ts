@@ -201,38 +201,33 @@ export class PostgresTaskStore implements TaskStore {
   }
 
   async enqueueDeduped(base: string, request: EnqueueRequest, dedupe: DedupeRequest): Promise<PutResult[]> {
-    if (request.tasks.length === 0) return [];
-    const stored = toStored(base);
-    const { db } = request;
-    const visible = request.delayMs <= 0;
-    const notify = db !== undefined ? visible : visible && this.#core.announcer.claim(stored);
-    const { stmt } = this.#statement('tasks/enqueue-dedupe', stored, dedupeEnqueueStatement);
-    const values = [
-      this.#clock(),
-      stored,
-      request.delayMs,
-      request.priority,
-      request.task,
-      request.tasks.map((t) => t.taskId),
-      request.tasks.map((t) => t.payload),
-      notify,
-      dedupe.keys,
-      dedupe.until === 'done',
-      dedupe.windowMs,
-    ];
-    const rows = await this.#core.run(stmt, values, 'enqueuing tasks', db);
-    const results = rows.map((row) => ({ id: row.id as string, duplicate: row.duplicate === true }));
-    if (visible && db === undefined && results.some((r) => !r.duplicate)) this.#core.shown(stored, notify);
-    return results;
+    const extra = [dedupe.keys, dedupe.until === 'done', dedupe.windowMs];
+    const rows = await this.#enqueueRows(base, request, ['tasks/enqueue-dedupe', dedupeEnqueueStatement], extra, (row) => row.duplicate !== true);
+    return rows.map((row) => ({ id: row.id as string, duplicate: row.duplicate === true }));
   }
 
   async enqueue(base: string, request: EnqueueRequest): Promise<boolean[]> {
+    const rows = await this.#enqueueRows(base, request, ['tasks/enqueue', enqueueStatement], [], (row) => row.written === true);
+    return rows.map((row) => row.written === true);
+  }
+
+  /**
+   * Runs an enqueue statement (plain or deduplicated: `extra` values after the common
+   * eight) and announces the tasks put; `put(row)` tells whether a row's task was put.
+   */
+  async #enqueueRows(
+    base: string,
+    request: EnqueueRequest,
+    [name, build]: [string, (t: Tables) => string],
+    extra: readonly unknown[],
+    put: (row: Row) => boolean,
+  ): Promise<Row[]> {
     if (request.tasks.length === 0) return [];
     const stored = toStored(base);
     const { db } = request;
     const visible = request.delayMs <= 0;
     const notify = db !== undefined ? visible : visible && this.#core.announcer.claim(stored);
-    const { stmt } = this.#statement('tasks/enqueue', stored, enqueueStatement);
+    const { stmt } = this.#statement(name, stored, build);
     const values = [
       this.#clock(),
       stored,
@@ -242,11 +237,11 @@ export class PostgresTaskStore implements TaskStore {
       request.tasks.map((t) => t.taskId),
       request.tasks.map((t) => t.payload),
       notify,
+      ...extra,
     ];
     const rows = await this.#core.run(stmt, values, 'enqueuing tasks', db);
-    const written = rows.map((row) => row.written === true);
-    if (visible && db === undefined && written.some(Boolean)) this.#core.shown(stored, notify);
-    return written;
+    if (visible && db === undefined && rows.some(put)) this.#core.shown(stored, notify);
+    return rows;
   }
 
   async claim(base: string, request: ClaimRequest): Promise<ClaimResult> {

@@ -20,6 +20,7 @@
  * claim in the caller's transaction (`db`) that rolls back holds no key.
  */
 import { CLOCK, count, fateOf, NOW, sizeOf, type Tables } from './lib.js';
+import { recordAdded } from './tasks/enqueue.js';
 
 /** Migration 3: the dedupe table. */
 export function dedupeMigration(s: string): string {
@@ -146,12 +147,7 @@ added AS (
   ON CONFLICT (queue, id) DO NOTHING
   RETURNING id
 ),
-recorded AS (
-  INSERT INTO ${t.schema}.tasks AS r (queue, id, task, state, attempt, at)
-  SELECT $2, a.id, $5::text, CASE WHEN $3::bigint > 0 THEN 'delayed' ELSE 'queued' END, 0, ${NOW} FROM added a
-  ON CONFLICT (queue, id) DO UPDATE SET task = excluded.task, state = excluded.state, attempt = 0, at = excluded.at,
-    run_lease = NULL, error = NULL, result = NULL, result_until = NULL, keep_ms = NULL, expires_at = NULL
-),
+${recordAdded(t)},
 ${count(t, { puts: sizeOf('added') })},
 wake AS (SELECT pg_notify(${t.channel}, $2) WHERE $8::boolean AND $3::bigint <= 0 AND EXISTS (SELECT 1 FROM added))
 SELECT coalesce(c.holder, i.id) AS id, coalesce(c.holder <> i.id, false) AS duplicate, ${sizeOf('wake')} AS woke
