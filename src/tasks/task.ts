@@ -106,7 +106,9 @@ export class Task<A extends readonly unknown[], R> {
   /**
    * Enqueues one run with `args` (a JSON-encodable tuple), in one round trip. With `delay`
    * (seconds) it starts no earlier than that; `priority` (-1000..1000) orders it; with
-   * `db` (PostgresStore) it is enqueued inside the caller's open transaction.
+   * `db` (PostgresStore) it is enqueued inside the caller's open transaction. With
+   * `dedupe` (docs/dedupe.md) nothing is enqueued when a live task holds the key: the
+   * handle then has `duplicate: true` and the holding task's id.
    */
   async execute(args: A, opts?: ExecuteOptions<A>): Promise<EnqueuedTask<R>> {
     const [put] = await enqueue(this.#core, this.#registered, [args], () => 'args', executeOptions(opts));
@@ -114,7 +116,11 @@ export class Task<A extends readonly unknown[], R> {
     return new EnqueuedTask<R>(this.#core, id, this.name, this.queue, duplicate);
   }
 
-  /** Enqueues one run per element of `argsList`, in order, 1000 per atomic write (one round trip each). */
+  /**
+   * Enqueues one run per element of `argsList`, in order, 1000 per atomic write (one round
+   * trip each). With `dedupe`, one handle per element in order, duplicates (also of an
+   * earlier element of the call) with `duplicate: true` and the holder's id.
+   */
   async executeMany(argsList: readonly A[], opts?: ExecuteOptions<A>): Promise<EnqueuedTask<R>[]> {
     if (!Array.isArray(argsList)) throw check.typeError('argsList', 'an array of argument arrays', argsList);
     const puts = await enqueue(this.#core, this.#registered, argsList, (i) => `argsList[${i}]`, executeOptions(opts));
