@@ -15,12 +15,13 @@
 local now = now_ms(ARGV[1])
 maintain_if_due(Q, D, now)
 local key = ARGV[3]
-local value = dedupe_live(key, now)
+local store = dedupe()
+local value = store.live(key, now)
 if ARGV[2] == 'clear' then
   if not value then return 0 end
-  dedupe_forget(key, value)
+  store.forget(key, value)
   return 1
 end
 if not value then return nil end
-local mode, expires_at, id = dedupe_parse(value)
+local mode, expires_at, id = store.parse(value)
 return { id, int_str(expires_at), mode }

@@ -12,7 +12,7 @@
 local function put_deduped(payloads, ids, keys, mode, window_ms, delay, priority, ttl, now, metas)
   -- an item past its ttl or its last lease holds nothing: bring Q up to date first
   if mode == 'd' then maintain_if_due(Q, D, now) end
-  local holders = dedupe_admit(keys, now)
+  local holders = dedupe().admit(keys, now)
   local out, flags = {}, {}
   local put_payloads, put_ids, put_keys, put_metas, at = {}, ids and {} or nil, {}, {}, {}
   for i = 1, #payloads do
@@ -32,7 +32,7 @@ local function put_deduped(payloads, ids, keys, mode, window_ms, delay, priority
   if #put_payloads > 0 then
     local new_ids = put_items(put_payloads, put_ids, delay, priority, ttl, now, #metas > 1 and put_metas or metas)
     for j, id in ipairs(new_ids) do out[at[j]] = id end
-    dedupe_hold(put_keys, new_ids, mode, now + window_ms)
+    dedupe().hold(put_keys, new_ids, mode, now + window_ms)
   end
   return { out, table.concat(flags) }
 end
