@@ -1,8 +1,9 @@
 --[[
   Deduplicated puts (docs/dedupe.md): the queue's dedupe keys, claimed atomically with a
   put and, for keys held until done, freed in the same step that finishes, dead-letters
-  or drops their item. Pasted by lib/queue.lua (it sees Q, int_str, chunked). Only the
-  queue Q has dedupe keys; its dead-letter queue never dedupes.
+  or drops their item. Pasted by lib/queue.lua (it sees Q, id_of, int_str, chunked); the
+  storage functions are in lib/dedupe_store.lua, defined only by the calls that use them
+  (see `dedupe()`). Only the queue Q has dedupe keys; its dead-letter queue never dedupes.
 
   KEYS[21] dedupe          zset: key -> when it expires (ms), the window's end (or the
                            cap of a key held until done); no TTL keys, so nothing is lost
