@@ -170,6 +170,20 @@ describe('putData with dedupe, until: done', () => {
     expect(await queue.dedupe.get('a')).toEqual({ id: next?.id, expiresAt: new Date(T0 + 15_000 + 3_600_000), until: 'done' });
   });
 
+  it('holds and frees the keys of a 1000-item batch in one step each', async () => {
+    ctx.freeze(T0);
+    const queue = open<Order>('q', { visTimeout: 30, useDead: true });
+    const items = Array.from({ length: 1000 }, (_, i) => ({ orderId: `o${i}` }));
+    expect(fresh(await queue.putData(items, { dedupe }))).toHaveLength(1000);
+    expect(fresh(await queue.putData(items, { dedupe }))).toHaveLength(0);
+    const leases = [...(await queue.getData(1000)).keys()];
+    expect(await queue.doneData(leases.slice(0, 600))).toBe(600);
+    expect((await queue.failData(leases.slice(600))).size).toBe(400);
+    const again = await queue.putData(items, { dedupe });
+    expect(fresh(again)).toHaveLength(1000);
+    expect(await queue.stats()).toMatchObject({ ready: 1000, dead: 400 });
+  });
+
   it('frees the key when the item is dead-lettered', async () => {
     ctx.freeze(T0);
     const queue = open<Order>('q', { visTimeout: 1, useDead: true });
