@@ -138,7 +138,12 @@ export function dedupeOptions(name: string, value: unknown, itemOf: (index: numb
     keyOf = (payload) => contentKey(payload);
   } else if (typeof key === 'function') {
     const fn = key as (item: unknown, index: number) => unknown;
-    keyOf = (_payload, index) => dedupeKey(`${name}.key(items[${index}])`, fn(itemOf(index), index));
+    keyOf = (_payload, index) => {
+      const found = fn(itemOf(index), index);
+      // the common case checked inline: the argument's name is built only for an error
+      if (typeof found === 'string' && found.length > 0 && found.length <= MAX_DEDUPE_KEY_LENGTH) return found;
+      return dedupeKey(`${name}.key(items[${index}])`, found);
+    };
   } else if (typeof key === 'string') {
     // a fixed key: every item of the call has it, so all but the first are duplicates
     const fixed = dedupeKey(`${name}.key`, key);
@@ -183,7 +188,9 @@ export function collapseKeys(payloads: readonly string[], keyOf: DedupeKeyOf): C
  * The results in input order from the answers to the unique items: a repeat inside the
  * call is a duplicate of the first item with its key (whether that one was new or not).
  */
-export function expandResults(collapsed: Collapsed, answers: readonly PutResult[]): PutResult[] {
+export function expandResults(collapsed: Collapsed, answers: PutResult[]): PutResult[] {
+  // no key repeated in the call: the answers are the results
+  if (collapsed.unique.length === collapsed.first.length) return answers;
   return collapsed.first.map((at, i) => {
     const answer = answers[at] as PutResult;
     return collapsed.unique[at] === i ? answer : { id: answer.id, duplicate: true };

@@ -287,6 +287,28 @@ describe('putData with dedupe, until: done', () => {
   });
 });
 
+describe.runIf(ctx.kind === 'redis' || ctx.kind === 'cluster')('dedupe keys on Redis', () => {
+  it('stores keys without TTLs, and a later deduplicated put forgets expired ones', async () => {
+    ctx.freeze(T0);
+    const queue = open<Order>();
+    const items = Array.from({ length: 50 }, (_, i) => ({ orderId: `o${i}` }));
+    await queue.putData(items, { dedupe: { key: byOrder, window: 1 } });
+    await queue.putData([{ orderId: 'd' }], { dedupe: { key: byOrder, window: 1, until: 'done' } });
+    const base = `{${ctx.prefix}:q}`;
+    expect(await ctx.redis.type(`${base}:dedupe`)).toBe('zset');
+    expect(await ctx.redis.type(`${base}:dedupe-holders`)).toBe('hash');
+    expect(await ctx.redis.ttl(`${base}:dedupe`)).toBe(-1);
+    expect(await ctx.redis.ttl(`${base}:dedupe-holders`)).toBe(-1);
+    // 51 keys, 1 reverse entry, 2 claims
+    expect(await ctx.redis.hlen(`${base}:dedupe-holders`)).toBe(54);
+    ctx.freeze(T0 + 1_000);
+    await queue.putData([{ orderId: 'fresh' }], { dedupe: { key: byOrder, window: 60 } });
+    // what is left: the new key and its claim
+    expect(await ctx.redis.hlen(`${base}:dedupe-holders`)).toBe(2);
+    expect(await ctx.redis.zcard(`${base}:dedupe`)).toBe(1);
+  });
+});
+
 describe('dq.dedupe', () => {
   it('get tells the holder; clear frees the key and leaves the item', async () => {
     ctx.freeze(T0);

@@ -5,12 +5,16 @@
   storage functions are in lib/dedupe_store.lua, defined only by the calls that use them
   (see `dedupe()`). Only the queue Q has dedupe keys; its dead-letter queue never dedupes.
 
-  KEYS[21] dedupe          zset: key -> when it expires (ms), the window's end (or the
-                           cap of a key held until done); no TTL keys, so nothing is lost
-                           to volatile-* eviction. Each dedupe put forgets a bounded slice
-                           of expired keys; a lookup treats an expired key as free.
-  KEYS[22] dedupe-holders  hash: "k:<key>" -> "<w|d>|<expires at ms>|<holder id>";
-                           for a key held until done also "i:<holder id>" -> key.
+  KEYS[21] dedupe          zset: claim -> when its keys expire (ms), the window's end
+                           (or the cap of keys held until done). A claim is one put's
+                           keys, named by its first new id; no TTL keys, so nothing is
+                           lost to volatile-* eviction. Each dedupe put forgets the keys
+                           of a bounded slice of expired claims; a lookup treats an
+                           expired key as free.
+  KEYS[22] dedupe-holders  hash: <key> -> "<w|d>|<expires at ms>|<holder id>"; for a key
+                           held until done also "\255i<holder id>" -> key; per claim
+                           "\255b<claim>" -> its keys joined by byte 255, for the trim. (Byte 255
+                           never occurs in UTF-8: no key collides with these fields.)
   Q.meta dedupe_done       '1' once a put held a key until done: the steps that end
                            items look for keys to free only then (one HGET per call), so
                            queues that never use `until: 'done'` pay nothing more.

@@ -4,8 +4,13 @@
 ]]
 
 local DD = { expiries = KEYS[21], holders = KEYS[22] }
--- expired keys a dedupe put forgets (a slice per call, so a put stays short)
-local DEDUPE_TRIM = 200
+-- Field prefixes of the holders hash beside the keys themselves: byte 255 never occurs in
+-- UTF-8, and a key is a JavaScript string sent as UTF-8, so no key starts with them; a
+-- key is its own field, with no prefix to build per key on the hot path.
+local BY_ID, CLAIM = '\255i', '\255b'
+-- expired claims (puts) whose keys a dedupe put forgets: a slice per call (at most this
+-- many puts of up to 1000 keys), so a put stays short, and more than it adds
+local DEDUPE_TRIM = 4
 
 -- The holder value's parts: mode letter, expiry (ms), holder id.
 local function parse_holder(value)
@@ -13,32 +18,48 @@ local function parse_holder(value)
   return string.sub(value, 1, 1), tonumber(string.sub(value, 3, p2 - 1)), string.sub(value, p2 + 1)
 end
 
--- Forgets `key` whose holder value is `value`.
+-- Forgets `key` whose holder value is `value` (its claim's entry in the expiries goes
+-- when the trim reaches it).
 local function forget_key(key, value)
   local mode, _, id = parse_holder(value)
   if mode == 'd' then
-    redis.call('HDEL', DD.holders, 'k:' .. key, 'i:' .. id)
+    redis.call('HDEL', DD.holders, key, BY_ID .. id)
   else
-    redis.call('HDEL', DD.holders, 'k:' .. key)
+    redis.call('HDEL', DD.holders, key)
   end
-  redis.call('ZREM', DD.expiries, key)
 end
 
--- Forgets up to DEDUPE_TRIM keys whose time is over.
+-- Forgets the keys of up to DEDUPE_TRIM claims whose time is over: each key whose holder
+-- is over too (a key claimed again since has a later holder, which stays).
 local function trim_keys(now)
   local gone = redis.call('ZRANGEBYSCORE', DD.expiries, '-inf', now, 'LIMIT', 0, DEDUPE_TRIM)
   if #gone == 0 then return end
-  local fields = {}
-  for i, key in ipairs(gone) do fields[i] = 'k:' .. key end
-  local values = redis.call('HMGET', DD.holders, unpack(fields))
-  for i, key in ipairs(gone) do
-    if values[i] then forget_key(key, values[i]) else redis.call('ZREM', DD.expiries, key) end
+  local lists = {}
+  for i, claim in ipairs(gone) do lists[i] = CLAIM .. claim end
+  local packed = redis.call('HMGET', DD.holders, unpack(lists))
+  for i = 1, #gone do
+    local keys = {}
+    if packed[i] then
+      for key in string.gmatch(packed[i], '[^\255]+') do keys[#keys + 1] = key end
+    end
+    if #keys > 0 then
+      local values = redis.call('HMGET', DD.holders, unpack(keys))
+      for j, key in ipairs(keys) do
+        local value = values[j]
+        if value then
+          local _, expires_at = parse_holder(value)
+          if expires_at <= now then forget_key(key, value) end
+        end
+      end
+    end
   end
+  redis.call('HDEL', DD.holders, unpack(lists))
+  redis.call('ZREM', DD.expiries, unpack(gone))
 end
 
 -- The live holder of `key`: its value, or nil (an expired holder is forgotten).
 local function live_holder(key, now)
-  local value = redis.call('HGET', DD.holders, 'k:' .. key)
+  local value = redis.call('HGET', DD.holders, key)
   if not value then return nil end
   local _, expires_at = parse_holder(value)
   if expires_at > now then return value end
@@ -50,9 +71,7 @@ end
 -- Forgets a slice of expired keys first.
 local function admit_keys(keys, now)
   trim_keys(now)
-  local fields = {}
-  for i, key in ipairs(keys) do fields[i] = 'k:' .. key end
-  local values = redis.call('HMGET', DD.holders, unpack(fields))
+  local values = redis.call('HMGET', DD.holders, unpack(keys))
   local holders = {}
   for i, key in ipairs(keys) do
     holders[i] = false
@@ -66,23 +85,23 @@ local function admit_keys(keys, now)
 end
 
 -- Records that the items `ids` hold `keys` (as many) until `expires_at`, in `mode`
--- ('w' for the window, 'd' until done).
+-- ('w' for the window, 'd' until done): one claim, named by the first id (unique), whose
+-- entry in the expiries lists its keys for the trim.
 local function hold_keys(keys, ids, mode, expires_at)
   if #keys == 0 then return end
   local stamp = mode .. '|' .. int_str(expires_at) .. '|'
-  local fields, scores = {}, {}
+  local claim = ids[1]
+  local fields = { CLAIM .. claim, table.concat(keys, '\255') }
   for i, key in ipairs(keys) do
-    fields[#fields + 1] = 'k:' .. key
+    fields[#fields + 1] = key
     fields[#fields + 1] = stamp .. ids[i]
     if mode == 'd' then
-      fields[#fields + 1] = 'i:' .. ids[i]
+      fields[#fields + 1] = BY_ID .. ids[i]
       fields[#fields + 1] = key
     end
-    scores[#scores + 1] = expires_at
-    scores[#scores + 1] = key
   end
   chunked('HSET', DD.holders, fields, 2)
-  chunked('ZADD', DD.expiries, scores, 2)
+  redis.call('ZADD', DD.expiries, expires_at, claim)
   if mode == 'd' and not dedupe_holding() then
     redis.call('HSET', Q.meta, 'dedupe_done', '1')
     dedupe_done_flag = true
@@ -92,7 +111,7 @@ end
 -- Frees the keys held until done by the items `ids`, which left Q in this step.
 local function free_ids(ids)
   local fields = {}
-  for i, id in ipairs(ids) do fields[i] = 'i:' .. id end
+  for i, id in ipairs(ids) do fields[i] = BY_ID .. id end
   local keys = {}
   for i = 1, #fields, CHUNK do
     local part = redis.call('HMGET', DD.holders, unpack(fields, i, math.min(i + CHUNK - 1, #fields)))
@@ -100,7 +119,7 @@ local function free_ids(ids)
   end
   for i, key in ipairs(keys) do
     if key then
-      local value = redis.call('HGET', DD.holders, 'k:' .. key)
+      local value = redis.call('HGET', DD.holders, key)
       local holder = nil
       if value then
         local _, _, id = parse_holder(value)
