@@ -22,11 +22,9 @@
 
 -- whether Q has keys held until done: nil until asked, once per call
 local dedupe_done_flag
--- ids of items of Q that ended one at a time (dead letters, drops), freed in one go by
--- dedupe_flush at the end of the step; nil when none
-local dedupe_ended
 
--- Whether Q has keys held until done (see meta.dedupe_done).
+-- Whether Q has keys held until done (see meta.dedupe_done). The steps that end items
+-- of Q ask this first, and only then call dedupe() to free their keys.
 local function dedupe_holding()
   if dedupe_done_flag == nil then
     dedupe_done_flag = redis.call('HGET', Q.meta, 'dedupe_done') == '1'
@@ -35,7 +33,7 @@ local function dedupe_holding()
 end
 
 -- The storage library (lib/dedupe_store.lua), defined on first use only: a plain call
--- defines no more than the few gates below.
+-- defines no more than these two functions.
 local dedupe_lib
 local function dedupe()
   if not dedupe_lib then
@@ -44,42 +42,4 @@ local function dedupe()
     end)()
   end
   return dedupe_lib
-end
-
--- Frees the keys held until done by the items `ids`, which left `q` in this step:
--- nothing happens for the dead-letter queue, or while Q holds no key until done.
-local function dedupe_free(q, ids)
-  if q ~= Q or #ids == 0 or not dedupe_holding() then return end
-  dedupe().free(ids)
-end
-
--- dedupe_free for records (by their ids).
-local function dedupe_free_records(q, recs)
-  if q ~= Q or #recs == 0 or not dedupe_holding() then return end
-  local ids = {}
-  for i, rec in ipairs(recs) do ids[i] = id_of(rec) end
-  dedupe().free(ids)
-end
-
--- dedupe_free for leases "<id>:<entry>".
-local function dedupe_free_leases(leases)
-  if #leases == 0 or not dedupe_holding() then return end
-  local ids = {}
-  for i, lease in ipairs(leases) do ids[i] = string.match(lease, '^(.*):[^:]*$') end
-  dedupe().free(ids)
-end
-
--- Notes that the item `id` left `q` (see dedupe_ended); a no-op unless keys are held until done.
-local function dedupe_note(q, id)
-  if q ~= Q or not dedupe_holding() then return end
-  dedupe_ended = dedupe_ended or {}
-  dedupe_ended[#dedupe_ended + 1] = id
-end
-
--- Frees the keys of the items noted since the last flush.
-local function dedupe_flush()
-  if not dedupe_ended then return end
-  local ids = dedupe_ended
-  dedupe_ended = nil
-  dedupe().free(ids)
 end

@@ -1,6 +1,8 @@
 --[[
   The dedupe keys' storage (see lib/dedupe.lua for the layout): pasted by lib/dedupe.lua
-  inside `dedupe()`, so that only the calls that touch dedupe keys define all this.
+  inside `dedupe()`, so that only the calls that touch dedupe keys define all this. It
+  names none of lib/queue.lua's helpers (int_str, chunked, id_of): a name used here
+  would keep that helper in every script, defined on every call (scripts/assemble.ts).
 ]]
 
 local DD = { expiries = KEYS[21], holders = KEYS[22] }
@@ -8,6 +10,9 @@ local DD = { expiries = KEYS[21], holders = KEYS[22] }
 -- UTF-8, and a key is a JavaScript string sent as UTF-8, so no key starts with them; a
 -- key is its own field, with no prefix to build per key on the hot path.
 local BY_ID, CLAIM = '\255i', '\255b'
+-- ids of items of Q that ended one at a time (dead letters, drops), freed in one go by
+-- flush at the end of the step
+local ended = {}
 -- expired claims (puts) whose keys a dedupe put forgets: a slice per call (at most this
 -- many puts of up to 1000 keys), so a put stays short, and more than it adds
 local DEDUPE_TRIM = 4
@@ -89,7 +94,7 @@ end
 -- entry in the expiries lists its keys for the trim.
 local function hold_keys(keys, ids, mode, expires_at)
   if #keys == 0 then return end
-  local stamp = mode .. '|' .. int_str(expires_at) .. '|'
+  local stamp = mode .. '|' .. string.format('%d', expires_at) .. '|'
   local claim = ids[1]
   local fields = { CLAIM .. claim, table.concat(keys, '\255') }
   for i, key in ipairs(keys) do
@@ -100,7 +105,10 @@ local function hold_keys(keys, ids, mode, expires_at)
       fields[#fields + 1] = key
     end
   end
-  chunked('HSET', DD.holders, fields, 2)
+  -- at most 1000 keys, 4 fields each: well inside unpack's limit in steps of 2000
+  for i = 1, #fields, 2000 do
+    redis.call('HSET', DD.holders, unpack(fields, i, math.min(i + 1999, #fields)))
+  end
   redis.call('ZADD', DD.expiries, expires_at, claim)
   if mode == 'd' and not dedupe_holding() then
     redis.call('HSET', Q.meta, 'dedupe_done', '1')
@@ -110,11 +118,12 @@ end
 
 -- Frees the keys held until done by the items `ids`, which left Q in this step.
 local function free_ids(ids)
+  if #ids == 0 then return end
   local fields = {}
   for i, id in ipairs(ids) do fields[i] = BY_ID .. id end
   local keys = {}
-  for i = 1, #fields, CHUNK do
-    local part = redis.call('HMGET', DD.holders, unpack(fields, i, math.min(i + CHUNK - 1, #fields)))
+  for i = 1, #fields, 1000 do
+    local part = redis.call('HMGET', DD.holders, unpack(fields, i, math.min(i + 999, #fields)))
     for j = 1, #part do keys[i + j - 1] = part[j] or false end
   end
   for i, key in ipairs(keys) do
@@ -134,7 +143,38 @@ local function free_ids(ids)
   end
 end
 
+-- free_ids for records (by their ids).
+local function free_records(recs)
+  if #recs == 0 then return end
+  local ids = {}
+  -- a record's id follows its fixed-width seq (lib/queue.lua's id_of, not named: see above)
+  local from = SEQ_WIDTH + 2
+  for i, rec in ipairs(recs) do ids[i] = string.sub(rec, from, string.find(rec, '|', from, true) - 1) end
+  free_ids(ids)
+end
+
+-- free_ids for leases "<id>:<entry>".
+local function free_leases(leases)
+  local ids = {}
+  for i, lease in ipairs(leases) do ids[i] = string.match(lease, '^(.*):[^:]*$') end
+  free_ids(ids)
+end
+
+-- Notes that the item `id` left Q (see `ended`).
+local function note_ended(id)
+  ended[#ended + 1] = id
+end
+
+-- Frees the keys of the items noted since the last flush.
+local function flush_ended()
+  if #ended == 0 then return end
+  local ids = ended
+  ended = {}
+  free_ids(ids)
+end
+
 return {
   parse = parse_holder, forget = forget_key, live = live_holder, admit = admit_keys,
-  hold = hold_keys, free = free_ids,
+  hold = hold_keys, free = free_ids, free_records = free_records, free_leases = free_leases,
+  note = note_ended, flush = flush_ended,
 }

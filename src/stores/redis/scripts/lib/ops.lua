@@ -86,7 +86,7 @@ local function read_batch(count, vis_ms, attempts, use_dead, now)
   if vis_ms <= 0 then
     redis.call('HINCRBY', Q.meta, 'deliveries', #recs)
     -- read at most once: the items are gone, and so are the keys they held until done
-    dedupe_free_records(Q, recs)
+    if dedupe_holding() then dedupe().free_records(recs) end
     return recs, '', {}
   end
 
@@ -139,7 +139,7 @@ local function finish_leases(groups, now, report)
     end
   end
   if finished > 0 then redis.call('HINCRBY', Q.meta, 'dones', finished) end
-  dedupe_free_leases(done_leases)
+  if #done_leases > 0 and dedupe_holding() then dedupe().free_leases(done_leases) end
   return finished, done_leases
 end
 
@@ -221,7 +221,7 @@ local function release_leases(groups, mode, delay_ms, dead, now)
     release_from_entry(Q, owner, #leases)
   end
   timers().count(Q, 'dead_lettered', #dead_batch)
-  dedupe_flush()
+  if dedupe_lib then dedupe_lib.flush() end
   if mode == 'unread' and #out > 0 then redis.call('HINCRBY', Q.meta, 'deliveries', -#out / 2) end
   timers().append_dead(D, dead_batch, now)
   if earliest then lower_due(Q, earliest) end

@@ -258,7 +258,7 @@ local function take(q, count, remove, now)
     chunked('ZREM', q.ttl, from_zset, 1)
     if #expired > 0 then
       redis.call('HINCRBY', q.meta, 'expired', #expired)
-      dedupe_free_records(q, expired)
+      if q == Q and dedupe_holding() then dedupe().free_records(expired) end
     end
     if li > 1 then redis.call('LTRIM', q.ready, li - 1, -1) end
   end

@@ -24,7 +24,7 @@ if not record or (record.state ~= 'q' and record.state ~= 'd') then return 0 end
 record.state, record.x = 'C', 'k' .. ARGV[3]
 redis.call('HSET', T.tasks, task_id, encode_record(record))
 -- it will not run: a key it held until done is free now (lib/dedupe.lua)
-dedupe_free(Q, { task_id })
+if dedupe_holding() then dedupe().free({ task_id }) end
 local log = new_log()
 log_change(log, task_id, 'cancelled', record_name(record), false, -1)
 flush_log(log, ARGV[4], now)

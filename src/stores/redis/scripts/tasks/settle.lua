@@ -380,6 +380,6 @@ for i, outcome in ipairs(outcomes) do
   if outcome == 'd' then gone[#gone + 1] = task_ids[i] end
 end
 for _, lease in ipairs(finish) do gone[#gone + 1] = string.match(lease, '^(.*):[^:]*$') end
-dedupe_free(Q, gone)
+if #gone > 0 and dedupe_holding() then dedupe().free(gone) end
 flush_log(log, channel, now)
 return { table.concat(outcomes), table.concat(attempts, ',') }
