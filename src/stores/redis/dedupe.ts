@@ -14,9 +14,7 @@ export function modeLetter(until: DedupeUntil): 'w' | 'd' {
 /** put_dedupe.lua's ARGV after the clock. */
 export function putDedupeArgs(request: PutRequest, dedupe: DedupeRequest): (string | number)[] {
   const { delayMs, priority, ttlMs, payloads, metas = [] } = request;
-  const args: (string | number)[] = [delayMs, priority, ttlMs, modeLetter(dedupe.until), dedupe.windowMs, metas.length, ...metas];
-  payloads.forEach((payload, i) => args.push(dedupe.keys[i] as string, payload));
-  return args;
+  return [delayMs, priority, ttlMs, modeLetter(dedupe.until), dedupe.windowMs, metas.length, ...metas, ...dedupe.keys, ...payloads];
 }
 
 /** The reply { ids, flags } of put_dedupe.lua (and of a deduplicated task enqueue). */

@@ -13,7 +13,8 @@
   ARGV[6] window in ms, > 0
   ARGV[7] k, how many item metadata follow: 0 (none), 1 (every item's) or one per item
   ARGV[8..7+k] the metadata (see lib/queue.lua's record)
-  ARGV[8+k..] per item its dedupe key, then its payload (JSON text); keys all different
+  ARGV[8+k..] the n dedupe keys (all different), then the n payloads (JSON text), in
+          item order
   Returns { ids, flags }: per item in ARGV order the new id, or for a duplicate the id
   of the item holding its key; flags a string with '1' for each duplicate, else '0'.
   Side effects: those of put.lua for the items put; their keys in dedupe and
@@ -27,11 +28,9 @@
 --@include dedupe_put
 
 local k = tonumber(ARGV[7])
-local metas, keys, payloads = {}, {}, {}
-for i = 1, k do metas[i] = ARGV[7 + i] end
-for i = 8 + k, #ARGV, 2 do
-  keys[#keys + 1] = ARGV[i]
-  payloads[#payloads + 1] = ARGV[i + 1]
-end
+local n = (#ARGV - 7 - k) / 2
+local metas = { unpack(ARGV, 8, 7 + k) }
+local keys = { unpack(ARGV, 8 + k, 7 + k + n) }
+local payloads = { unpack(ARGV, 8 + k + n, #ARGV) }
 return put_deduped(payloads, nil, keys, ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[2]), tonumber(ARGV[3]),
   tonumber(ARGV[4]), now_ms(ARGV[1]), metas)

@@ -13,6 +13,12 @@ local function put_deduped(payloads, ids, keys, mode, window_ms, delay, priority
   -- an item past its ttl or its last lease holds nothing: bring Q up to date first
   if mode == 'd' then maintain_if_due(Q, D, now) end
   local holders = dedupe().admit(keys, now)
+  if not holders then
+    -- every key is free: the put as it is
+    local new_ids = put_items(payloads, ids, delay, priority, ttl, now, metas)
+    dedupe().hold(keys, new_ids, mode, now + window_ms)
+    return { new_ids, string.rep('0', #new_ids) }
+  end
   local out, flags = {}, {}
   local put_payloads, put_ids, put_keys, put_metas, at = {}, ids and {} or nil, {}, {}, {}
   for i = 1, #payloads do

@@ -72,18 +72,26 @@ local function live_holder(key, now)
   return nil
 end
 
--- Admits a put's keys (all different): returns, per key, the live holder's id or false.
--- Forgets a slice of expired keys first.
+-- Admits a put's keys (all different): returns nil when no key has a live holder (the
+-- common case, made cheap), else per key the live holder's id or false. Forgets a slice
+-- of expired keys first.
 local function admit_keys(keys, now)
   trim_keys(now)
   local values = redis.call('HMGET', DD.holders, unpack(keys))
-  local holders = {}
-  for i, key in ipairs(keys) do
-    holders[i] = false
+  local holders = nil
+  for i = 1, #keys do
     local value = values[i]
     if value then
       local _, expires_at, id = parse_holder(value)
-      if expires_at > now then holders[i] = id else forget_key(key, value) end
+      if expires_at > now then
+        if not holders then
+          holders = {}
+          for j = 1, #keys do holders[j] = false end
+        end
+        holders[i] = id
+      else
+        forget_key(keys[i], value)
+      end
     end
   end
   return holders
@@ -97,13 +105,13 @@ local function hold_keys(keys, ids, mode, expires_at)
   local stamp = mode .. '|' .. string.format('%d', expires_at) .. '|'
   local claim = ids[1]
   local fields = { CLAIM .. claim, table.concat(keys, '\255') }
-  for i, key in ipairs(keys) do
-    fields[#fields + 1] = key
-    fields[#fields + 1] = stamp .. ids[i]
-    if mode == 'd' then
-      fields[#fields + 1] = BY_ID .. ids[i]
-      fields[#fields + 1] = key
+  if mode == 'd' then
+    for i = 1, #keys do
+      local at, id = 4 * i - 1, ids[i]
+      fields[at], fields[at + 1], fields[at + 2], fields[at + 3] = keys[i], stamp .. id, BY_ID .. id, keys[i]
     end
+  else
+    for i = 1, #keys do fields[2 * i + 1], fields[2 * i + 2] = keys[i], stamp .. ids[i] end
   end
   -- at most 1000 keys, 4 fields each: well inside unpack's limit in steps of 2000
   for i = 1, #fields, 2000 do
