@@ -17,11 +17,11 @@
           item order
   Returns { ids, flags }: per item in ARGV order the new id, or for a duplicate the id
   of the item holding its key; flags a string with '1' for each duplicate, else '0'.
-  Side effects: those of put.lua for the items put; their keys in dedupe and
-  dedupe-holders; a slice of expired keys forgotten; mode 'd' sets meta.dedupe_done and
+  Side effects: those of put.lua for the items put; their keys in dedupe-holders and
+  their claim in dedupe (lib/dedupe.lua); the keys of a slice of expired claims forgotten; mode 'd' sets meta.dedupe_done and
   first brings the queue up to date with time (maintenance), so that an item that is
   already gone (ttl, spent lease) holds nothing.
-  Invariant: a key has at most one live holder; a duplicate changes nothing.
+  Invariant: a key has at most one live holder; a duplicate writes no item.
 ]]
 --@include queue
 --@include ops
