@@ -7,7 +7,7 @@
 
   KEYS[21] dedupe          zset: claim -> when its keys expire (ms), the window's end
                            (or the cap of keys held until done). A claim is one put's
-                           keys, named by its first new id; no TTL keys, so nothing is
+                           keys, named "<its first new id>@<expiry>"; no TTL keys, so nothing is
                            lost to volatile-* eviction. Each dedupe put forgets the keys
                            of a bounded slice of expired claims; a lookup treats an
                            expired key as free.

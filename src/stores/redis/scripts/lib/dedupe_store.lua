@@ -98,12 +98,15 @@ local function admit_keys(keys, now)
 end
 
 -- Records that the items `ids` hold `keys` (as many) until `expires_at`, in `mode`
--- ('w' for the window, 'd' until done): one claim, named by the first id (unique), whose
--- entry in the expiries lists its keys for the trim.
+-- ('w' for the window, 'd' until done): one claim, named by the first id and the expiry,
+-- whose entry in the expiries lists its keys for the trim.
 local function hold_keys(keys, ids, mode, expires_at)
   if #keys == 0 then return end
-  local stamp = mode .. '|' .. string.format('%d', expires_at) .. '|'
-  local claim = ids[1]
+  local expiry = string.format('%d', expires_at)
+  local stamp = mode .. '|' .. expiry .. '|'
+  -- a task id can come back (a task sent again after its record expired): the expiry
+  -- keeps that claim apart from the first
+  local claim = ids[1] .. '@' .. expiry
   local fields = { CLAIM .. claim, table.concat(keys, '\255') }
   if mode == 'd' then
     for i = 1, #keys do
