@@ -76,6 +76,11 @@ async function batchPut(job: Job & { target: Target; batch: number }): Promise<(
     const client = await driver(job).data(server, agentIndex);
     closers.push(() => client.close());
     const full = Array<Payload>(job.batch).fill(PAYLOAD);
+    if (job.kind === 'put' && job.dedupe) {
+      const { putDeduped } = client;
+      if (!putDeduped) throw new Error(`${job.system} has no deduplicated put`);
+      return (n) => putDeduped.call(client, n === full.length ? full : full.slice(0, n));
+    }
     const { groups } = job as { groups?: number };
     if (groups) {
       // each agent's items go to the groups in turn, from a different start per agent

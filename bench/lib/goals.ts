@@ -20,6 +20,7 @@ import { fixed, int, ms, ratio, table, type Row } from './report.js';
 import type { ThroughputRow } from './throughput.js';
 import type { DepthRow } from './workloads/depth.js';
 import { getDoneWorkload } from './workloads/get-done.js';
+import { dedupeWorkload } from './workloads/dedupe.js';
 import { groupsWorkload } from './workloads/groups.js';
 import type { LatencyRow } from './workloads/latency.js';
 import { memoryWorkload, type MemoryRow } from './workloads/memory.js';
@@ -147,6 +148,17 @@ function taskMemoryGoal(rows: readonly Row[]): Goal {
   };
 }
 
+/** Deduplicated put ÷ plain put at batch 100, both visq, in one run (issue 18). */
+function dedupeGoal(rows: readonly Row[]): Goal {
+  const plain = find<ThroughputRow>(rows, 'throughput', dedupeWorkload.plain, 'visq');
+  const dedupe = find<ThroughputRow>(rows, 'throughput', dedupeWorkload.dedupe, 'visq');
+  return ratioGoal(
+    `dedupe put ×100 ÷ plain put ×100, items/s (visq, "${dedupeWorkload.dedupe}")`,
+    plain && dedupe && dedupe.itemsPerSec.median / plain.itemsPerSec.median,
+    [['issue 18', 0.5]],
+  );
+}
+
 export function goals(rows: readonly Row[]): Goal[] {
   const out: Goal[] = [
     ...getDoneGoals(rows, 1, [['issue 16', 1.0]]),
@@ -160,6 +172,7 @@ export function goals(rows: readonly Row[]): Goal[] {
     taskGoal(rows, (profile) => taskWorkload.push(1, profile), 'bee-queue', 1.0),
     taskGoal(rows, (profile) => taskWorkload.push(1000, profile), 'bee-queue', 1.5),
     taskLatencyGoal(rows, 'bee-queue'),
+    dedupeGoal(rows),
   ];
 
   const limited = find<ThroughputRow>(rows, 'throughput', limitedWorkload, 'visq');

@@ -25,6 +25,7 @@ import { runGroups } from './workloads/groups.js';
 import { runDataLatency, runTaskLatency } from './workloads/latency.js';
 import { runMemory } from './workloads/memory.js';
 import { runPut } from './workloads/put.js';
+import { runDedupe } from './workloads/dedupe.js';
 import { runTaskProcess, runTaskPush } from './workloads/tasks.js';
 import { postgresGoals } from './postgres/report.js';
 import { startPostgresBench, type PostgresBench } from './postgres/server.js';
@@ -32,6 +33,7 @@ import { runPostgres } from './postgres/workload.js';
 
 const WORKLOADS: Readonly<Record<string, (ctx: Context) => Promise<Row[]>>> = {
   put: runPut,
+  dedupe: runDedupe,
   'get-done': runGetDone,
   limits: runLimits,
   groups: runGroups,

@@ -45,7 +45,8 @@ export const TASK_PROFILES: readonly TaskProfile[] = ['defaults', 'at-least-once
 export type Job =
   /**
    * Puts `count` items (or `add` tasks), `batch` per call, one call in flight: timed as
-   * the put and push workloads, untimed to fill a queue before a read workload.
+   * the put and push workloads, untimed to fill a queue before a read workload. `dedupe`:
+   * data puts with a dedupe key per item, every key new (visq only; workloads/dedupe.ts).
    */
   | {
       kind: 'put';
@@ -56,6 +57,8 @@ export type Job =
       profile?: TaskProfile;
       /** Data only (visq): the items go to this many ordered groups, in turn by position. */
       groups?: number;
+      /** visq only: a deduplicated put, each item with a key never used before. */
+      dedupe?: boolean;
     }
   /**
    * Data get + done, `batch` per read, until a read finds the queue empty; with

@@ -5,6 +5,7 @@
  */
 import type { LeaseGroup } from './lease.js';
 import type { SqlClient } from './options.js';
+import type { DedupeRequest, PutResult, RawDedupeHolder } from './dedupe.js';
 import type { LimitedBy, ReadLimits } from './limits.js';
 
 /**
@@ -148,6 +149,16 @@ export type ReleaseOutcome = 'requeued' | 'dead' | 'dropped';
 /** One queue (with its dead-letter queue) in a store. */
 export interface QueueBackend {
   put(request: PutRequest): Promise<string[]>;
+  /**
+   * A put of the payloads whose keys (`dedupe.keys[i]` for payload i, all different) no
+   * live item holds, in one atomic step with the keys' claims; one result per payload, in
+   * order (a duplicate carries the holder's id). See data/dedupe.ts and docs/dedupe.md.
+   */
+  putDeduped(request: PutRequest, dedupe: DedupeRequest): Promise<PutResult[]>;
+  /** Who holds the dedupe key now, if anyone (after bringing the queue up to date with time). */
+  dedupeHolder(key: string): Promise<RawDedupeHolder | undefined>;
+  /** Frees the dedupe key; true if a live holder had it. */
+  dedupeClear(key: string): Promise<boolean>;
   read(request: ReadRequest): Promise<ReadResult>;
   /** `db`: the caller's transaction to finish in; only given to a store that is `transactional`. */
   done(groups: readonly LeaseGroup[], db?: SqlClient): Promise<number>;

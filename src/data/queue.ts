@@ -47,6 +47,28 @@ import { checkLeasedUnderCap, pauseMs } from './limits.js';
 import { sleep } from '../sleep.js';
 import { busiest, checkGroupPut, groupNames, groupsLimit, unblockNames, type GroupsOptions, type GroupStats } from './groups.js';
 import type { GroupPut } from './backend.js';
+import {
+  collapseKeys,
+  dedupeKey,
+  dedupeOptions,
+  expandResults,
+  refuseOnDeadLetters,
+  type DedupeHolder,
+  type DedupeOptions,
+  type DedupePutOptions,
+  type PutResult,
+} from './dedupe.js';
+
+/** `dq.dedupe`: who holds a dedupe key, and freeing one. */
+export interface DedupeKeys {
+  /**
+   * The live holder of `key` (1 to 512 characters), or undefined when none holds it.
+   * For a `'content'` key pass `'sha256:'` + the hex SHA-256 of the item's JSON.
+   */
+  get(key: string): Promise<DedupeHolder | undefined>;
+  /** Frees `key` at once, whatever its mode; true if a live holder had it. The item stays. */
+  clear(key: string): Promise<boolean>;
+}
 import { traceReceive, traceSend, traceSettle } from '../trace/spans.js';
 
 /**
@@ -155,11 +177,33 @@ export class DataQueue<T = unknown> {
    * anything is written. Once the items are stored the call does not fail: listing the
    * queue for tools afterwards is best effort (a process warning on failure).
    */
-  async putData(items: readonly T[], opts?: PutOptions<T>): Promise<string[]> {
+  async putData(items: readonly T[], opts: PutOptions<T> & DedupePutOptions<T>): Promise<PutResult[]>;
+  async putData(items: readonly T[], opts?: PutOptions<T> & { dedupe?: undefined }): Promise<string[]>;
+  /**
+   * With `opts.dedupe`, a deduplicated put (see {@link DedupeOptions} and docs/dedupe.md):
+   * an item whose key a live item of the queue holds is not written, and the result says
+   * so per item, `{ id, duplicate }` in input order (a duplicate's id is the holder's).
+   * Every key is computed and checked before anything is written.
+   */
+  async putData(items: readonly T[], opts?: PutOptions<T> & Partial<DedupePutOptions<T>>): Promise<string[] | PutResult[]> {
     this.#ensureOpen();
     if (!Array.isArray(items)) throw new VisqTypeError(`Expected \`items\` to be an array, got ${describe(items)}`);
-    const options = putOptions(opts);
+    // `dedupe` is checked on its own (dedupe.ts); `dedupe: undefined` is a plain put
+    let plain: unknown = opts;
+    if (typeof opts === 'object' && opts !== null && Object.hasOwn(opts, 'dedupe')) {
+      const { dedupe: _dedupe, ...rest } = opts;
+      plain = rest;
+    }
+    const options = putOptions(plain);
     this.#checkTransactional(options.db);
+    if (opts?.dedupe !== undefined) {
+      // the deduplicated put is a step of its own, which knows no groups (yet): refused
+      // rather than putting the items outside their group
+      if (options.group !== undefined) {
+        throw new VisqRangeError('`opts.group` cannot be combined with `opts.dedupe`: put grouped items without dedupe');
+      }
+      return this.#putDeduped(items, options, opts.dedupe);
+    }
     const group = options.group === undefined ? undefined : this.#groupPut(options, items);
     const payloads = this.#encode(items);
     // the trace context of the put's span, if any, goes with every item
@@ -169,6 +213,54 @@ export class DataQueue<T = unknown> {
     // tools list queues from the registry instead of scanning keys; never fails the put
     if (ids.length > 0) await this.#registry?.list();
     return ids;
+  }
+
+  /** putData with `dedupe`: keys checked and collapsed in Node, then one atomic step per 1000 distinct keys. */
+  async #putDeduped(items: readonly T[], options: ReturnType<typeof putOptions>, opt: unknown): Promise<PutResult[]> {
+    if (this.#isDeadLetterQueue) refuseOnDeadLetters();
+    const { until, windowMs, keyOf } = dedupeOptions('opts.dedupe', opt, (i) => items[i]);
+    const payloads = this.#encode(items);
+    const collapsed = collapseKeys(payloads, keyOf);
+    const sent = collapsed.unique.map((i) => payloads[i] as string);
+    const { delayMs, priority, ttlMs, db } = options;
+    const answers: PutResult[] = [];
+    await traceSend(this.name, sent.length, async (meta) => {
+      const out = answers;
+      for (let start = 0; start < sent.length; start += MAX_BATCH) {
+        const request = {
+          payloads: sent.slice(start, start + MAX_BATCH),
+          delayMs,
+          priority,
+          ttlMs,
+          ...(meta === '' ? {} : { metas: [meta] }),
+          ...(db ? { db } : {}),
+        };
+        out.push(...(await this.#backend.putDeduped(request, { keys: collapsed.keys.slice(start, start + MAX_BATCH), until, windowMs })));
+      }
+      return out.map((answer) => answer.id);
+    });
+    if (answers.some((answer) => !answer.duplicate)) await this.#registry?.list();
+    return expandResults(collapsed, answers);
+  }
+
+  /**
+   * Inspection of the queue's dedupe keys: `get(key)` tells who holds a key (id, when it
+   * is freed at the latest, how it is held), `clear(key)` frees it. See docs/dedupe.md.
+   */
+  get dedupe(): DedupeKeys {
+    const backend = this.#backend;
+    const ensureOpen = (): void => this.#ensureOpen();
+    return {
+      async get(key: string): Promise<DedupeHolder | undefined> {
+        ensureOpen();
+        const found = await backend.dedupeHolder(dedupeKey('key', key));
+        return found && { id: found.id, expiresAt: new Date(found.expiresAtMs), until: found.until };
+      },
+      async clear(key: string): Promise<boolean> {
+        ensureOpen();
+        return backend.dedupeClear(dedupeKey('key', key));
+      },
+    };
   }
 
   /**

@@ -28,15 +28,21 @@ export class EnqueuedTask<R> {
   readonly taskName: string;
   /** The task queue it runs on. */
   readonly queue: string;
+  /**
+   * True when `execute(args, { dedupe })` found the key held: nothing was enqueued, and
+   * `id` is the holding task's (waiting on this handle waits for that task). False otherwise.
+   */
+  readonly duplicate: boolean;
 
   readonly #core: AppCore;
 
   /** @internal Use `task.execute()` or `app.enqueuedTask()`. */
-  constructor(core: AppCore, id: string, taskName: string, queue: string) {
+  constructor(core: AppCore, id: string, taskName: string, queue: string, duplicate = false) {
     this.#core = core;
     this.id = id;
     this.taskName = taskName;
     this.queue = queue;
+    this.duplicate = duplicate;
   }
 
   /**

@@ -1,4 +1,5 @@
 /** Option types of the task layer, their defaults, and their checks. */
+import type { DedupeOptions } from '../data/dedupe.js';
 import { sqlClient, type SqlClient } from '../data/options.js';
 import type { StoreLike } from '../data/store.js';
 import type { RedisConnection } from '../data/store.js';
@@ -55,8 +56,11 @@ export interface CronTaskOptions extends TaskOptions {
   tz?: string;
 }
 
-/** Options of `Task.execute` and `Task.executeMany`. */
-export interface ExecuteOptions {
+/**
+ * Options of `Task.execute` and `Task.executeMany`.
+ * @typeParam A - the task's argument tuple (for a dedupe key function).
+ */
+export interface ExecuteOptions<A extends readonly unknown[] = readonly unknown[]> {
   /** Seconds before the task may start. Default 0. */
   delay?: number;
   /** Integer from -1000 to 1000; higher starts first. Default 0. */
@@ -68,6 +72,14 @@ export interface ExecuteOptions {
    * docs/postgres.md for other drivers). Other stores reject the option with a TypeError.
    */
   db?: SqlClient;
+  /**
+   * Deduplicated enqueue (docs/dedupe.md): a task whose key a live task of its queue
+   * holds is not enqueued; its handle has `duplicate: true` and the holder's id. `key`: a
+   * string (every task of the call; for `executeMany` all but the first are duplicates),
+   * `'content'` (equal task messages: same task and arguments), or a function of the
+   * arguments and the index in `executeMany`.
+   */
+  dedupe?: DedupeOptions<A>;
 }
 
 /** Options of `EnqueuedTask.wait`. */
@@ -144,12 +156,13 @@ function traceMode(name: string, value: unknown): 'link' | 'parent' {
   return value;
 }
 
-export function executeOptions(value: unknown): { delay: number; priority: number; db: SqlClient | undefined } {
-  const opts = check.options('opts', value, ['delay', 'priority', 'db']);
+export function executeOptions(value: unknown): { delay: number; priority: number; db: SqlClient | undefined; dedupe: unknown } {
+  const opts = check.options('opts', value, ['delay', 'priority', 'db', 'dedupe']);
   return {
     delay: opts.delay === undefined ? 0 : check.seconds('opts.delay', opts.delay),
     priority: opts.priority === undefined ? 0 : check.integerIn('opts.priority', opts.priority, -1000, 1000),
     db: sqlClient('opts.db', opts.db),
+    dedupe: opts.dedupe,
   };
 }
 

@@ -8,6 +8,7 @@
  *
  * Keys of a queue are its key base `{prefix:queue}` (data/keys.ts). Times are ms.
  */
+import type { DedupeRequest, PutResult } from '../data/dedupe.js';
 import type { ItemMeta } from '../data/backend.js';
 import type { LimitedBy, ReadLimits } from '../data/limits.js';
 import type { SqlClient } from '../data/options.js';
@@ -211,6 +212,12 @@ export interface TaskStore {
    * twice. Returns, per task, whether it was written.
    */
   enqueue(base: string, request: EnqueueRequest): Promise<boolean[]>;
+  /**
+   * enqueue with dedupe (see data/dedupe.ts): a task whose key (`dedupe.keys[i]` for task
+   * i, all different) a live item holds is not written; one answer per task, in order
+   * (a duplicate carries the holder's id, a task sent again its own).
+   */
+  enqueueDeduped(base: string, request: EnqueueRequest, dedupe: DedupeRequest): Promise<PutResult[]>;
   /** Reads and starts tasks (see {@link ClaimRequest}). */
   claim(base: string, request: ClaimRequest): Promise<ClaimResult>;
   /**

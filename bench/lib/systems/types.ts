@@ -14,6 +14,8 @@ export interface DataClient {
    * system has ordered groups (visq), gives each item's group.
    */
   put(items: readonly Payload[], groups?: readonly string[]): Promise<void>;
+  /** Puts the items in one deduplicated call, each with a key never used before (visq only). */
+  putDeduped?(items: readonly Payload[]): Promise<void>;
   /**
    * Reads up to `count` items with a visibility timeout; `blockMs` > 0 waits that long
    * for one to arrive. Absent for systems without a batched read (BullMQ, bee-queue).

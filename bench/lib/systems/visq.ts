@@ -32,9 +32,17 @@ export const visq: SystemDriver = {
   async data(server) {
     const redis = connect(server);
     const queue = new DataQueue<Payload>(redis, DATA_QUEUE, { visTimeout: VIS_TIMEOUT });
+    const keyPrefix = `${process.pid}-${Math.random().toString(36).slice(2)}-`;
+    let nextKey = 0;
     const client: DataClient = {
       async put(items, groups) {
         await queue.putData(items, groups ? { group: (_, i) => groups[i] as string } : undefined);
+      },
+      async putDeduped(items) {
+        // a new key per item: every put claims its key, the cost the bench row measures
+        const first = nextKey;
+        nextKey += items.length;
+        await queue.putData(items, { dedupe: { key: (_item, i) => `${keyPrefix}${first + i}`, window: 300 } });
       },
       async get(count, blockMs = 0): Promise<Batch> {
         const leased = await queue.getData(count, blockMs > 0 ? { wait: blockMs / 1000 } : undefined);

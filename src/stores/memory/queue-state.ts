@@ -37,6 +37,7 @@ import { LeaseBook } from './lease-book.js';
 import { LimitState } from './limits.js';
 import type { LimitedBy } from '../../data/limits.js';
 import { GroupBook } from './groups.js';
+import { DedupeBook } from './dedupe.js';
 
 /** Stale heap entries tolerated before a heap is rebuilt without them. */
 const SLACK = 1024;
@@ -94,6 +95,8 @@ export class QueueState {
   readonly #limits: LimitState;
   /** Ordered groups (memory/groups.ts); idle until the queue's first grouped put. */
   #groups = new GroupBook();
+  /** The queue's dedupe keys (memory/dedupe.ts); cleared with the queue. */
+  readonly dedupe = new DedupeBook();
 
   /**
    * @param signal - wakes the queue's blocked readers (the scripts' signal stream).
@@ -104,8 +107,8 @@ export class QueueState {
     this.#limits = new LimitState(wakeLimited);
   }
 
-  /** Stores items; `ids` are the caller's (task ids) when given, else new ones. */
-  put(request: PutRequest, now: number, givenIds?: readonly string[]): string[] {
+  /** Stores items; `ids` are the caller's (task ids) when given, else new ones; `onItem` sees each new item (dedupe holds). */
+  put(request: PutRequest, now: number, givenIds?: readonly string[], onItem?: (item: StoredItem, i: number) => void): string[] {
     const { payloads, delayMs, priority, ttlMs, metas } = request;
     const first = this.#reserve(payloads.length, now);
     this.#totals.puts += payloads.length;
@@ -117,6 +120,7 @@ export class QueueState {
       const id = givenIds?.[i] ?? `${this.#gen}-${seq}`;
       ids.push(id);
       const item = newItem(seq, id, 0, priority, ttlMs, putMeta(metas, i), payloads[i] as string);
+      onItem?.(item, i);
       if (group && delayMs === 0) {
         grouped.push(item);
         continue;
@@ -313,6 +317,7 @@ export class QueueState {
     this.#ttlCount = 0;
     this.#leases = new LeaseBook();
     this.#groups = new GroupBook();
+    this.dedupe.reset();
   }
 
   /** The raw structures, read-only, for dumps (memory/dump.ts); heaps may hold stale entries. */

@@ -22,6 +22,8 @@ import {
 } from '../../data/backend.js';
 import { clockNow } from '../../data/clock.js';
 import { deadBase } from '../../data/keys.js';
+import type { DedupeRequest, PutResult, RawDedupeHolder } from '../../data/dedupe.js';
+import { putDeduped } from './dedupe.js';
 import type { LeaseGroup } from '../../data/lease.js';
 import { dumpQueue } from './dump.js';
 import { QueueState } from './queue-state.js';
@@ -205,6 +207,22 @@ class MemoryQueueBackend implements QueueBackend {
   async put(request: PutRequest): Promise<string[]> {
     const now = this.#core.now();
     return this.#queue().put(request, now);
+  }
+
+  async putDeduped(request: PutRequest, dedupe: DedupeRequest): Promise<PutResult[]> {
+    return putDeduped(this.#queue(), this.#dead(), request, dedupe, this.#core.now());
+  }
+
+  async dedupeHolder(key: string): Promise<RawDedupeHolder | undefined> {
+    const now = this.#core.now();
+    this.#queue().catchUp(now, this.#dead());
+    return this.#queue().dedupe.info(key, now);
+  }
+
+  async dedupeClear(key: string): Promise<boolean> {
+    const now = this.#core.now();
+    this.#queue().catchUp(now, this.#dead());
+    return this.#queue().dedupe.clear(key, now);
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {

@@ -5,6 +5,8 @@
  * step, which is what makes it atomic here. The records of one MemoryStore are shared by
  * every app using it.
  */
+import type { DedupeRequest, PutResult } from '../../data/dedupe.js';
+import { putDeduped } from './dedupe.js';
 import { deadBase } from '../../data/keys.js';
 import { collectLeases, parseLease } from '../../data/lease.js';
 import { limitCursor, waitOnSignals } from './limit-signal.js';
@@ -156,6 +158,34 @@ export class MemoryTaskStore implements TaskStore {
     return written;
   }
 
+  async enqueueDeduped(base: string, request: EnqueueRequest, dedupe: DedupeRequest): Promise<PutResult[]> {
+    const now = this.#core.now();
+    const records = this.#pending(base);
+    const answers: PutResult[] = request.tasks.map(({ taskId }) => ({ id: taskId, duplicate: false }));
+    // a task sent again (its id has a record) is answered as itself, as enqueue does
+    const fresh = request.tasks
+      .map((task, i) => ({ task, i }))
+      .filter(({ task }) => !records.has(task.taskId) && this.#data.finished.get(finishedKey(base, task.taskId), now) === undefined);
+    if (fresh.length === 0) return answers;
+    const put = {
+      payloads: fresh.map(({ task }) => task.payload),
+      delayMs: request.delayMs,
+      priority: request.priority,
+      ttlMs: 0,
+      ...(request.meta ? { metas: [request.meta] } : {}),
+    };
+    const keys = { ...dedupe, keys: fresh.map(({ i }) => dedupe.keys[i] as string) };
+    const ids = fresh.map(({ task }) => task.taskId);
+    const put_ = putDeduped(this.#core.queue(base), this.#core.queue(deadBase(base)), put, keys, now, ids);
+    const state = request.delayMs > 0 ? 'delayed' : 'queued';
+    put_.forEach((answer, j) => {
+      const { i, task } = fresh[j] as { i: number; task: { taskId: string } };
+      answers[i] = answer;
+      if (!answer.duplicate) records.set(task.taskId, { state, attempt: 0, at: now, task: request.task, lease: '' });
+    });
+    return answers;
+  }
+
   async claim(base: string, request: ClaimRequest): Promise<ClaimResult> {
     const now = this.#core.now();
     const queue = this.#core.queue(base);
@@ -244,6 +274,8 @@ export class MemoryTaskStore implements TaskStore {
     // now, and is kept until then (and keepMs more), as on Redis
     record.state = 'cancelled';
     record.at = now;
+    // it will not run: a key it held until done is free now
+    this.#core.queue(base).dedupe.releaseId(taskId);
     record.keepMs = keepMs;
     this.#data.finished.set(finishedKey(base, taskId), this.#cancelled(record, now), Number.POSITIVE_INFINITY);
     const log = new StepLog();

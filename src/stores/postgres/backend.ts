@@ -17,6 +17,8 @@ import {
   type ReleaseOutcome,
 } from '../../data/backend.js';
 import { clockArg } from '../../data/clock.js';
+import type { DedupeRequest, PutResult, RawDedupeHolder } from '../../data/dedupe.js';
+import { dedupeClearStatement, dedupeGetStatement, dedupePutStatement } from './sql/dedupe.js';
 import { gatedRead, limitCursor, waitOnCursor } from './limits.js';
 import { limitSignal, pauseStatement } from './sql/limits.js';
 import { deadBase } from '../../data/keys.js';
@@ -83,6 +85,42 @@ export class PostgresQueueBackend implements QueueBackend {
 
   #statement(name: string, build: (t: Tables) => string): ReturnType<StoreCore['statement']> {
     return this.#core.statement(`${name}:${this.#tables.items}`, () => build(this.#tables));
+  }
+
+  async putDeduped(request: PutRequest, dedupe: DedupeRequest): Promise<PutResult[]> {
+    const { payloads, delayMs, priority, ttlMs, metas, db } = request;
+    const visible = delayMs <= 0;
+    const notify = db !== undefined ? visible : visible && this.#core.announcer.claim(this.#base);
+    const stmt = this.#statement('dedupe-put', dedupePutStatement);
+    const values = [
+      this.#clock(),
+      this.#base,
+      delayMs,
+      priority,
+      ttlMs,
+      payloads,
+      notify,
+      dedupe.keys,
+      dedupe.until === 'done',
+      dedupe.windowMs,
+      metaArray(metas, payloads.length),
+    ];
+    const rows = await this.#core.run(stmt, values, 'put', db);
+    const results = rows.map((row) => ({ id: row.id as string, duplicate: row.duplicate === true }));
+    if (visible && db === undefined && results.some((r) => !r.duplicate)) this.#shown(notify);
+    return results;
+  }
+
+  async dedupeHolder(key: string): Promise<RawDedupeHolder | undefined> {
+    const stmt = this.#statement('dedupe-get', dedupeGetStatement);
+    const [row] = await this.#core.run(stmt, [this.#clock(), this.#base, key], 'dedupe.get');
+    return row && { id: row.holder as string, expiresAtMs: Number(row.expires_at), until: row.until_done === true ? 'done' : 'window' };
+  }
+
+  async dedupeClear(key: string): Promise<boolean> {
+    const stmt = this.#statement('dedupe-clear', dedupeClearStatement);
+    const [row] = await this.#core.run(stmt, [this.#clock(), this.#base, key], 'dedupe.clear');
+    return row?.cleared === true;
   }
 
   async put(request: PutRequest): Promise<string[]> {

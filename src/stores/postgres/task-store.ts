@@ -7,6 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { clockArg } from '../../data/clock.js';
+import type { DedupeRequest, PutResult } from '../../data/dedupe.js';
+import { dedupeEnqueueStatement } from './sql/dedupe.js';
 import { deadBase } from '../../data/keys.js';
 import { collectLeases, parseLease } from '../../data/lease.js';
 import { MAX_ATTEMPTS } from '../../data/options.js';
@@ -199,13 +201,34 @@ export class PostgresTaskStore implements TaskStore {
     return clockArg(this.#core.clockKey);
   }
 
+  async enqueueDeduped(base: string, request: EnqueueRequest, dedupe: DedupeRequest): Promise<PutResult[]> {
+    const extra = [dedupe.keys, dedupe.until === 'done', dedupe.windowMs];
+    const rows = await this.#enqueueRows(base, request, ['tasks/enqueue-dedupe', dedupeEnqueueStatement], extra, (row) => row.duplicate !== true);
+    return rows.map((row) => ({ id: row.id as string, duplicate: row.duplicate === true }));
+  }
+
   async enqueue(base: string, request: EnqueueRequest): Promise<boolean[]> {
+    const rows = await this.#enqueueRows(base, request, ['tasks/enqueue', enqueueStatement], [], (row) => row.written === true);
+    return rows.map((row) => row.written === true);
+  }
+
+  /**
+   * Runs an enqueue statement (plain or deduplicated: `extra` values after the common
+   * nine) and announces the tasks put; `put(row)` tells whether a row's task was put.
+   */
+  async #enqueueRows(
+    base: string,
+    request: EnqueueRequest,
+    [name, build]: [string, (t: Tables) => string],
+    extra: readonly unknown[],
+    put: (row: Row) => boolean,
+  ): Promise<Row[]> {
     if (request.tasks.length === 0) return [];
     const stored = toStored(base);
     const { db } = request;
     const visible = request.delayMs <= 0;
     const notify = db !== undefined ? visible : visible && this.#core.announcer.claim(stored);
-    const { stmt } = this.#statement('tasks/enqueue', stored, enqueueStatement);
+    const { stmt } = this.#statement(name, stored, build);
     const values = [
       this.#clock(),
       stored,
@@ -216,11 +239,11 @@ export class PostgresTaskStore implements TaskStore {
       request.tasks.map((t) => t.payload),
       notify,
       request.meta ?? '',
+      ...extra,
     ];
     const rows = await this.#core.run(stmt, values, 'enqueuing tasks', db);
-    const written = rows.map((row) => row.written === true);
-    if (visible && db === undefined && written.some(Boolean)) this.#core.shown(stored, notify);
-    return written;
+    if (visible && db === undefined && rows.some(put)) this.#core.shown(stored, notify);
+    return rows;
   }
 
   async claim(base: string, request: ClaimRequest): Promise<ClaimResult> {

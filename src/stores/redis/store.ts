@@ -31,6 +31,8 @@ import { inspectRedis } from './inspect.js';
 import { signalStream } from './limits.js';
 import { limitedBy, limitsArg } from '../../data/limits.js';
 import { RedisTaskStore } from './task-store.js';
+import type { DedupeRequest, PutResult, RawDedupeHolder } from '../../data/dedupe.js';
+import { holderOf, putDedupeArgs, putDedupeResult } from './dedupe.js';
 import type { TaskStore, TaskStoreProvider } from '../../tasks/task-store.js';
 import { collectLeases, groupArgs, leaseOf, type LeaseGroup } from '../../data/lease.js';
 
@@ -361,6 +363,18 @@ class RedisQueueBackend implements QueueBackend {
       cursor = next;
     } while (cursor !== '0');
     return groups;
+  }
+
+  async putDeduped(request: PutRequest, dedupe: DedupeRequest): Promise<PutResult[]> {
+    return putDedupeResult(await this.#run('put_dedupe', putDedupeArgs(request, dedupe)));
+  }
+
+  async dedupeHolder(key: string): Promise<RawDedupeHolder | undefined> {
+    return holderOf(await this.#run('dedupe', ['get', key]));
+  }
+
+  async dedupeClear(key: string): Promise<boolean> {
+    return (await this.#run('dedupe', ['clear', key])) === 1;
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {

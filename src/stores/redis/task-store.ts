@@ -5,6 +5,8 @@
  * each. Task events travel by pub/sub on one subscriber connection per app, shared by all
  * waiters.
  */
+import type { DedupeRequest, PutResult } from '../../data/dedupe.js';
+import { modeLetter, putDedupeResult } from './dedupe.js';
 import { clockArg } from '../../data/clock.js';
 import { collectLeases, groupArgs, leaseOf, parseLease } from '../../data/lease.js';
 import { MAX_ATTEMPTS } from '../../data/options.js';
@@ -179,10 +181,18 @@ export class RedisTaskStore implements TaskStore {
 
   async enqueue(base: string, request: EnqueueRequest): Promise<boolean[]> {
     if (request.tasks.length === 0) return [];
-    const args: (string | number)[] = [clockArg(this.#redis), request.delayMs, request.priority, request.task, request.meta ?? ''];
+    const args: (string | number)[] = [clockArg(this.#redis), request.delayMs, request.priority, request.task, request.meta ?? '', '', 0];
     for (const { taskId, payload } of request.tasks) args.push(taskId, payload);
     const written = (await runScript(this.#redis, 'tasks/enqueue', this.#keysOf(base), args)) as number[];
     return written.map((w) => w === 1);
+  }
+
+  async enqueueDeduped(base: string, request: EnqueueRequest, dedupe: DedupeRequest): Promise<PutResult[]> {
+    if (request.tasks.length === 0) return [];
+    const { delayMs, priority, task, meta = '' } = request;
+    const args: (string | number)[] = [clockArg(this.#redis), delayMs, priority, task, meta, modeLetter(dedupe.until), dedupe.windowMs];
+    request.tasks.forEach(({ taskId, payload }, i) => args.push(taskId, payload, dedupe.keys[i] as string));
+    return putDedupeResult(await runScript(this.#redis, 'tasks/enqueue', this.#keysOf(base), args));
   }
 
   #claimArgs(base: string, request: ClaimRequest): (string | number)[] {

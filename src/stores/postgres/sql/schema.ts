@@ -24,9 +24,12 @@
  *   S.claims         claim tokens: a claim sent again returns what it claimed
  * and for limits (migration 4, see sql/limits.ts):
  *   S.limits         per queue: its rate limit bucket, pause and slot-waiter flag
+ * and for deduplicated puts (migration 5, see sql/dedupe.ts):
+ *   S.dedupe         dedupe keys and their holders, by queue and key
  * Times are ms since the epoch (bigint), from the database clock.
  */
 
+import { dedupeMigration } from './dedupe.js';
 import { limitsTable } from './limits.js';
 
 /** One step of the schema. */
@@ -177,6 +180,8 @@ ALTER TABLE ${s}.dead ADD COLUMN meta text NOT NULL DEFAULT '';`,
     version: 4,
     sql: (s) => limitsTable(s),
   },
+  // deduplicated puts: the dedupe keys (sql/dedupe.ts)
+  { version: 5, sql: dedupeMigration },
 ];
 
 /** The version a database has once every migration here ran. */

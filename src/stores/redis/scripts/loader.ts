@@ -21,6 +21,8 @@ export function isCluster(connection: RedisConnection): connection is Cluster {
 /** The scripts, one per atomic operation: the data queue's, then the task layer's records. */
 export type ScriptName =
   | 'put'
+  | 'put_dedupe'
+  | 'dedupe'
   | 'get'
   | 'done'
   | 'refresh'

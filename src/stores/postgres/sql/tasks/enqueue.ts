@@ -18,6 +18,19 @@
  */
 import { CLOCK, count, NOW, sizeOf, type Tables } from '../lib.js';
 
+/**
+ * CTE `recorded`: a queued or delayed record, 0 runs, for each task of the CTE `added`
+ * (replacing an expired record of the same id). $2 task queue, $3 delay, $5 task name.
+ */
+export function recordAdded(t: Tables): string {
+  return `recorded AS (
+  INSERT INTO ${t.schema}.tasks AS r (queue, id, task, state, attempt, at)
+  SELECT $2, a.id, $5::text, CASE WHEN $3::bigint > 0 THEN 'delayed' ELSE 'queued' END, 0, ${NOW} FROM added a
+  ON CONFLICT (queue, id) DO UPDATE SET task = excluded.task, state = excluded.state, attempt = 0, at = excluded.at,
+    run_lease = NULL, error = NULL, result = NULL, result_until = NULL, keep_ms = NULL, expires_at = NULL
+)`;
+}
+
 export function enqueueStatement(t: Tables): string {
   return `WITH ${CLOCK},
 input AS (
@@ -39,12 +52,7 @@ added AS (
   ON CONFLICT (queue, id) DO NOTHING
   RETURNING id
 ),
-recorded AS (
-  INSERT INTO ${t.schema}.tasks AS r (queue, id, task, state, attempt, at)
-  SELECT $2, a.id, $5::text, CASE WHEN $3::bigint > 0 THEN 'delayed' ELSE 'queued' END, 0, ${NOW} FROM added a
-  ON CONFLICT (queue, id) DO UPDATE SET task = excluded.task, state = excluded.state, attempt = 0, at = excluded.at,
-    run_lease = NULL, error = NULL, result = NULL, result_until = NULL, keep_ms = NULL, expires_at = NULL
-),
+${recordAdded(t)},
 ${count(t, { puts: sizeOf('added') })},
 wake AS (SELECT pg_notify(${t.channel}, $2) WHERE $8::boolean AND $3::bigint <= 0 AND EXISTS (SELECT 1 FROM added))
 SELECT i.position, (f.position IS NOT NULL AND a.id IS NOT NULL) AS written, ${sizeOf('wake')} AS woke

@@ -107,6 +107,8 @@ local function read_batch(count, vis_ms, attempts, use_dead, now, limit_arg)
 
   if vis_ms <= 0 then
     redis.call('HINCRBY', Q.meta, 'deliveries', #recs)
+    -- read at most once: the items are gone, and so are the keys they held until done
+    if dedupe_holding() then dedupe().free_records(recs) end
     return recs, '', {}
   end
 
@@ -146,7 +148,8 @@ local function finish_leases(groups, now, report)
     extra = redis.call('EXISTS', Q.owners)
     if extra == 0 then groups_present = true end
   end
-  if not report and extra == 0 then
+  -- keys held until done need the finished ids: then the exact path below (dedupe.lua)
+  if not report and extra == 0 and not dedupe_holding() then
     -- the common case: no refreshed leases, every lease belongs to its own batch entry
     local live = {}
     for _, g in ipairs(groups) do
@@ -175,6 +178,7 @@ local function finish_leases(groups, now, report)
     redis.call('HINCRBY', Q.meta, 'dones', finished)
     wake_slot_waiters()
   end
+  if #done_leases > 0 and dedupe_holding() then dedupe().free_leases(done_leases) end
   return finished, done_leases
 end
 
@@ -261,6 +265,7 @@ local function release_leases(groups, mode, delay_ms, dead, now)
     release_from_entry(Q, owner, #leases)
   end
   timers().count(Q, 'dead_lettered', #dead_batch)
+  if dedupe_lib then dedupe_lib.flush() end
   if mode == 'unread' and #out > 0 then redis.call('HINCRBY', Q.meta, 'deliveries', -#out / 2) end
   timers().append_dead(D, dead_batch, now)
   if groups_lib then groups_lib.flush() end

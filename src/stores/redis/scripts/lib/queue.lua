@@ -196,6 +196,8 @@ local function release_from_entry(q, entry, n)
   if left <= 0 then drop_entry(q, entry) end
 end
 
+--@include dedupe
+
 -- The next `count` visible records of q in delivery order (priority desc, seq asc),
 -- merging the ready list with the sorted set; removes them when `remove` is true.
 -- Only sorted-set records can have a ttl; when more expirations were due than one
@@ -254,7 +256,10 @@ local function take(q, count, remove, now)
   if remove then
     chunked('ZREM', q.sorted, from_zset, 1)
     chunked('ZREM', q.ttl, from_zset, 1)
-    if #expired > 0 then redis.call('HINCRBY', q.meta, 'expired', #expired) end
+    if #expired > 0 then
+      redis.call('HINCRBY', q.meta, 'expired', #expired)
+      if q == Q and dedupe_holding() then dedupe().free_records(expired) end
+    end
     if li > 1 then redis.call('LTRIM', q.ready, li - 1, -1) end
   end
   return out, stopped

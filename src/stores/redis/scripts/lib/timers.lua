@@ -117,9 +117,11 @@ local function settle_undone(q, dq, rec, attempts, use_dead, ended, visible_at, 
       r.ttl = 0
       r.ended = ended
       dead_batch[#dead_batch + 1] = r
+      if q == Q and dedupe_holding() then dedupe().note(r.id) end
       return 'dead'
     end
     redis.call('HINCRBY', q.meta, 'dropped', 1)
+    if q == Q and dedupe_holding() then dedupe().note(r.id) end
     return 'dropped'
   end
   if group then return 'requeued', group_lib().requeue(r, group, visible_at, now) end
@@ -170,6 +172,7 @@ local function expire_leases(q, dq, now)
     drop_entry(q, entry)
   end
   count(q, 'expiries', expiries)
+  if dedupe_lib then dedupe_lib.flush() end
   if dq then
     count(q, 'dead_lettered', #dead_batch)
     append_dead(dq, dead_batch, now)
@@ -205,6 +208,7 @@ local function drop_expired_ttl(q, now)
   if #gone == 0 then return end
   local removed = chunked('ZREM', q.sorted, gone, 1)
   chunked('ZREM', q.ttl, gone, 1)
+  if q == Q and dedupe_holding() then dedupe().free_records(gone) end
   if removed > 0 then redis.call('HINCRBY', q.meta, 'expired', removed) end
 end
 

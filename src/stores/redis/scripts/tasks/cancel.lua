@@ -9,7 +9,8 @@
   ARGV[4]  pub/sub channel of the queue's task events
   Returns 1 when cancelled (it will not run again), 0 when it is running or final.
   Side effects: the record becomes C (cancelled, final), kept until the claim that
-  discards the task's item (then for ARGV[3] ms more); one task event.
+  discards the task's item (then for ARGV[3] ms more); one task event; a dedupe key the
+  task held until done is freed.
   Invariant: a cancel and a start never both win: both are atomic and each checks the state.
 ]]
 --@include queue
@@ -22,6 +23,8 @@ local record = decode_record(redis.call('HGET', T.tasks, task_id))
 if not record or (record.state ~= 'q' and record.state ~= 'd') then return 0 end
 record.state, record.x = 'C', 'k' .. ARGV[3]
 redis.call('HSET', T.tasks, task_id, encode_record(record))
+-- it will not run: a key it held until done is free now (lib/dedupe.lua)
+if dedupe_holding() then dedupe().free({ task_id }) end
 local log = new_log()
 log_change(log, task_id, 'cancelled', record_name(record), false, -1)
 flush_log(log, ARGV[4], now)

@@ -376,5 +376,13 @@ end
 for _, group in pairs(releases) do
   release_leases(lease_groups(group.leases), group.mode, group.delay, group.dead, now)
 end
+-- keys held until done by tasks done now, or whose items were finished without a run
+-- (dedupe.lua; failures freed theirs as their items left, in release_leases)
+local gone = {}
+for i, outcome in ipairs(outcomes) do
+  if outcome == 'd' then gone[#gone + 1] = task_ids[i] end
+end
+for _, lease in ipairs(finish) do gone[#gone + 1] = string.match(lease, '^(.*):[^:]*$') end
+if #gone > 0 and dedupe_holding() then dedupe().free(gone) end
 flush_log(log, channel, now)
 return { table.concat(outcomes), table.concat(attempts, ',') }
