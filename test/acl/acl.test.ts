@@ -29,7 +29,7 @@ const COMMANDS = [
   'ping', 'time', 'exists', 'del', 'set', 'pexpire', 'publish',
   'hget', 'hmget', 'hset', 'hsetnx', 'hdel', 'hincrby', 'hlen',
   'lpop', 'rpush', 'lrange', 'ltrim', 'llen',
-  'zadd', 'zrem', 'zcard', 'zrange', 'zrangebyscore', 'zscore',
+  'zadd', 'zrem', 'zcard', 'zrange', 'zrangebyscore', 'zscore', 'zrangebylex', 'zlexcount', 'zremrangebylex',
   'xadd', 'xrevrange',
   'hscan', 'zscan',
   'sadd', 'srem', 'smembers',
