@@ -366,6 +366,14 @@ describe('putData with dedupe: bad input writes nothing', () => {
     expect(await queue.stats()).toMatchObject({ ready: 0 });
   });
 
+  it('refuses dedupe together with a group, naming the group, and writes nothing', async () => {
+    const queue = open<number>('q', { visTimeout: 30 });
+    const put = queue.putData([1, 2], { dedupe: { key: 'content' }, group: 'g' });
+    await expect(put).rejects.toBeInstanceOf(VisqRangeError);
+    await expect(put).rejects.toThrow(/`opts\.group`.*`opts\.dedupe`/);
+    expect((await queue.stats()).puts).toBe(0);
+  });
+
   it('refuses dedupe on a dead-letter queue', async () => {
     const queue = open<number>('q', { useDead: true });
     await expect(queue.dead.putData([1], { dedupe: { key: 'content' } })).rejects.toBeInstanceOf(VisqRangeError);
