@@ -148,8 +148,11 @@ local function finish_leases(groups, now, report)
     extra = redis.call('EXISTS', Q.owners)
     if extra == 0 then groups_present = true end
   end
-  -- keys held until done need the finished ids: then the exact path below (dedupe.lua)
-  if not report and extra == 0 and not dedupe_holding() then
+  -- one read of meta for the flags a done needs: keys held until done (they need the
+  -- finished ids: then the exact path below, dedupe.lua) and readers waiting for a slot
+  local flags = redis.call('HMGET', Q.meta, 'dedupe_done', 'lim_w')
+  dedupe_done_flag = flags[1] == '1'
+  if not report and extra == 0 and not dedupe_done_flag then
     -- the common case: no refreshed leases, every lease belongs to its own batch entry
     local live = {}
     for _, g in ipairs(groups) do
@@ -176,9 +179,9 @@ local function finish_leases(groups, now, report)
   end
   if finished > 0 then
     redis.call('HINCRBY', Q.meta, 'dones', finished)
-    wake_slot_waiters()
+    wake_slot_waiters(flags[2])
   end
-  if #done_leases > 0 and dedupe_holding() then dedupe().free_leases(done_leases) end
+  if #done_leases > 0 and dedupe_done_flag then dedupe().free_leases(done_leases) end
   return finished, done_leases
 end
 

@@ -371,9 +371,11 @@ local function limits()
 end
 
 -- A lease of Q ended (done, release, fail): wakes the readers waiting for a slot under
--- maxInflight (meta.lim_w, see lib/limits.lua) through the limit signal.
-local function wake_slot_waiters()
-  if redis.call('HGET', Q.meta, 'lim_w') then
+-- maxInflight (meta.lim_w, see lib/limits.lua) through the limit signal. `waiting` is
+-- meta.lim_w when the caller has read it already (false: absent), nil to read it here.
+local function wake_slot_waiters(waiting)
+  if waiting == nil then waiting = redis.call('HGET', Q.meta, 'lim_w') end
+  if waiting then
     redis.call('HDEL', Q.meta, 'lim_w')
     signal(D)
   end
