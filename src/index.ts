@@ -3,8 +3,8 @@
  * Public exports only; everything else is internal.
  * @module
  */
-export { DataQueue, type DedupeKeys, type StoreLike } from './data/queue.js';
-export type { DedupeHolder, DedupeOptions, DedupePutOptions, DedupeUntil, PutResult } from './data/dedupe.js';
+export { DataQueue, type StoreLike } from './data/queue.js';
+export type { DedupeHolder, DedupeKeys, DedupeOptions, DedupePutOptions, DedupeUntil, PutResult } from './data/dedupe.js';
 export { listQueues } from './data/store.js';
 export { MemoryStore } from './stores/memory/store.js';
 export {

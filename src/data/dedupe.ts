@@ -206,3 +206,35 @@ export function refuseOnDeadLetters(): never {
 export function refuseUnsupportedStore(store: string): never {
   throw new VisqRangeError(`Expected \`opts.dedupe\` to be undefined: the ${store} does not support deduplicated puts yet (docs/dedupe.md)`);
 }
+
+/** `dq.dedupe`: who holds a dedupe key, and freeing one. */
+export interface DedupeKeys {
+  /**
+   * The live holder of `key` (1 to 512 characters), or undefined when none holds it.
+   * For a `'content'` key pass `'sha256:'` + the hex SHA-256 of the item's JSON.
+   */
+  get(key: string): Promise<DedupeHolder | undefined>;
+  /** Frees `key` at once, whatever its mode; true if a live holder had it. The item stays. */
+  clear(key: string): Promise<boolean>;
+}
+
+/** The backend calls `dq.dedupe` makes: a queue's dedupe keys, read and freed by key. */
+interface DedupeBackend {
+  dedupeHolder(key: string): Promise<RawDedupeHolder | undefined>;
+  dedupeClear(key: string): Promise<boolean>;
+}
+
+/** `dq.dedupe` over a queue's backend; `ensureOpen` throws once the queue is closed. */
+export function dedupeKeys(backend: DedupeBackend, ensureOpen: () => void): DedupeKeys {
+  return {
+    async get(key: string): Promise<DedupeHolder | undefined> {
+      ensureOpen();
+      const found = await backend.dedupeHolder(dedupeKey('key', key));
+      return found && { id: found.id, expiresAt: new Date(found.expiresAtMs), until: found.until };
+    },
+    async clear(key: string): Promise<boolean> {
+      ensureOpen();
+      return backend.dedupeClear(dedupeKey('key', key));
+    },
+  };
+}

@@ -8,7 +8,7 @@ import { setMaxListeners } from 'node:events';
 import { ClosedError, VisqRangeError, VisqTypeError } from '../errors.js';
 import * as check from '../validate.js';
 import { describe } from '../validate.js';
-import type { QueueBackend, QueueStore, RawDelivery, RawItemInfo } from './backend.js';
+import type { GroupPut, QueueBackend, QueueStore, RawDelivery, RawItemInfo } from './backend.js';
 
 export type { StoreLike };
 import { decodeItem, encodeItem } from './codec.js';
@@ -46,29 +46,17 @@ import { checkTransactional, resolveStore, type StoreLike } from './store.js';
 import { checkLeasedUnderCap, pauseMs } from './limits.js';
 import { sleep } from '../sleep.js';
 import { busiest, checkGroupPut, groupNames, groupsLimit, unblockNames, type GroupsOptions, type GroupStats } from './groups.js';
-import type { GroupPut } from './backend.js';
 import {
   collapseKeys,
-  dedupeKey,
+  dedupeKeys,
   dedupeOptions,
   expandResults,
   refuseOnDeadLetters,
-  type DedupeHolder,
+  type DedupeKeys,
   type DedupeOptions,
   type DedupePutOptions,
   type PutResult,
 } from './dedupe.js';
-
-/** `dq.dedupe`: who holds a dedupe key, and freeing one. */
-export interface DedupeKeys {
-  /**
-   * The live holder of `key` (1 to 512 characters), or undefined when none holds it.
-   * For a `'content'` key pass `'sha256:'` + the hex SHA-256 of the item's JSON.
-   */
-  get(key: string): Promise<DedupeHolder | undefined>;
-  /** Frees `key` at once, whatever its mode; true if a live holder had it. The item stays. */
-  clear(key: string): Promise<boolean>;
-}
 import { traceReceive, traceSend, traceSettle } from '../trace/spans.js';
 
 /**
@@ -248,20 +236,9 @@ export class DataQueue<T = unknown> {
    * is freed at the latest, how it is held), `clear(key)` frees it. See docs/dedupe.md.
    */
   get dedupe(): DedupeKeys {
-    const backend = this.#backend;
-    const ensureOpen = (): void => this.#ensureOpen();
-    return {
-      async get(key: string): Promise<DedupeHolder | undefined> {
-        ensureOpen();
-        const found = await backend.dedupeHolder(dedupeKey('key', key));
-        return found && { id: found.id, expiresAt: new Date(found.expiresAtMs), until: found.until };
-      },
-      async clear(key: string): Promise<boolean> {
-        ensureOpen();
-        return backend.dedupeClear(dedupeKey('key', key));
-      },
-    };
+    return dedupeKeys(this.#backend, () => this.#ensureOpen());
   }
+
 
   /**
    * @internal For the forwarder: puts items with no options, each with its own metadata
