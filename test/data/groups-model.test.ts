@@ -291,7 +291,7 @@ const regressions: [Scenario][] = [
   ],
 ];
 
-describe.runIf(ctx.kind !== 'postgres')('ordered groups against the model', () => {
+describe('ordered groups against the model', () => {
   it('never has two holders of a group and keeps order per group across retries', async () => {
     await fc.assert(fc.asyncProperty(scenario, runScenario), { numRuns: 400, examples: regressions });
   }, 240_000);

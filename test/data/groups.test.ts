@@ -10,7 +10,6 @@ import { useQueues } from '../harness/queues.js';
 
 const ctx = useStore();
 const open = useQueues(ctx);
-const supported = ctx.kind !== 'postgres';
 
 interface Event {
   readonly g: string;
@@ -28,7 +27,7 @@ async function read(queue: DataQueue<Event>, count: number, visTimeout?: number)
 
 const names = (items: readonly Event[]): string[] => items.map((e) => `${e.g}${e.n}`);
 
-describe.runIf(supported)('ordered groups', () => {
+describe('ordered groups', () => {
   it('delivers the items of a group in put order, one head run at a time', async () => {
     ctx.freeze(Date.now());
     const queue = open<Event>('q', { visTimeout: 30 });
@@ -282,16 +281,7 @@ describe.runIf(supported)('ordered groups', () => {
   });
 });
 
-describe.runIf(!supported)('ordered groups on a store without them', () => {
-  it('refuses a grouped put with a typed error, writing nothing', async () => {
-    const queue = open<Event>('q', { visTimeout: 30 });
-    await expect(queue.putData([ev('a', 1)], byGroup)).rejects.toThrow(VisqRangeError);
-    expect(await queue.stats()).toMatchObject({ ready: 0 });
-    expect(await queue.groups()).toEqual([]);
-  });
-});
-
-describe.runIf(supported)('ordered groups: inspect', () => {
+describe('ordered groups: inspect', () => {
   it('finds an item waiting in its group, and one in flight', async () => {
     const queue = open<Event>('q', { visTimeout: 30 });
     const [first, second] = await queue.putData([ev('a', 1), ev('a', 2)], byGroup);
@@ -301,7 +291,7 @@ describe.runIf(supported)('ordered groups: inspect', () => {
   });
 });
 
-describe.runIf(supported)('ordered groups: leases', () => {
+describe('ordered groups: leases', () => {
   it('keeps a group held across a partial refresh, and releases it when the refreshed lease is done or expires', async () => {
     ctx.freeze(Date.now());
     const queue = open<Event>('q', { visTimeout: 10, attempts: 3 });
@@ -358,7 +348,7 @@ describe.runIf(supported)('ordered groups: leases', () => {
   });
 });
 
-describe.runIf(supported)('ordered groups under read limits', () => {
+describe('ordered groups under read limits', () => {
   it('spends the rate limit on grouped items, and the cap cuts a head run', async () => {
     ctx.freeze(1_800_000_000_000);
     const queue = open<number>('limited', { visTimeout: 30, rateLimit: { perSecond: 100, burst: 2 }, maxInflight: 3 });

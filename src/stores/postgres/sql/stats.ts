@@ -13,6 +13,7 @@
  *   totals read are those of the statement's snapshot.
  * Cost: O(items in the queue), as PostgreSQL counts rows by visiting them.
  */
+import { groupHeadAge } from './groups.js';
 import { CLOCK, fateOf, NOW, type Tables } from './lib.js';
 import { visible } from './visible.js';
 
@@ -55,7 +56,7 @@ SELECT (s.ready + w.ready)::float8 AS ready, w.delayed::float8 AS delayed, w.inf
   (c.expired + s.overdue + w.expired)::float8 AS expired, (c.dropped + w.dropped)::float8 AS dropped,
   c.puts, c.deliveries, c.dones, (c.expiries + w.lapsed)::float8 AS expiries,
   (c.dead_lettered + w.dead)::float8 AS dead_lettered, c.empty_reads,
-  coalesce((SELECT greatest(0, ${NOW} - entered_at) FROM visible), -1)::float8 AS head_age,
+  coalesce((SELECT greatest(0, ${NOW} - entered_at) FROM visible), ${groupHeadAge(t)}, -1)::float8 AS head_age,
   (SELECT count(*) FROM kept) AS folded
 FROM shown s, waiting w, totals c`;
 }

@@ -1,0 +1,257 @@
+/**
+ * Ordered groups on PostgreSQL (docs/groups.md, docs/postgres.md): the statements of
+ * grouped puts, grouped reads, `dq.groups()` and `dq.unblockGroups()`, and the small
+ * hooks the plain statements carry.
+ *
+ * A group's state follows from its rows, as an item's does (lib.ts):
+ *   items.grp              the item's group, while it is in the queue (null: no group)
+ *   waiting                grp set, due_at IS NULL
+ *   out (holds the group)  grp set and lease set (leased, or its lease ended and is not
+ *                          settled yet), or ghold set and due_at set (released with a
+ *                          delay: held until it is visible again)
+ *   delayed                grp set, due_at set, no lease, no ghold: holds nothing
+ *   blocked                a dead letter of the queue with dead_grp = the group and blocks
+ *                          set (dead-lettered under onDead 'block', not yet redriven,
+ *                          unblocked or taken out of the dead-letter queue)
+ * A group is *ready* when items wait, nothing is out and it is not blocked. The order in
+ * which groups became ready is the one thing that is written down: S.group_turns holds
+ * each group's turn, a value of S.ids taken whenever something may make the group ready
+ * (a put into an idle group, a done, a lease ending, a redrive, an unblock, a read of
+ * the group); ready groups are served by turn. S.group_queues records onDead.
+ *
+ * Concurrency: plain reads never take grouped rows (read.ts skips `grp IS NOT NULL`), so
+ * only a grouped take leases them, and grouped takes of one queue run one at a time under
+ * a transaction-level advisory lock on the queue, each in a statement that starts after
+ * the lock is granted: it sees every lease an earlier take committed. Other statements
+ * only end leases (done, release, settling), which can make a group look held a moment
+ * longer to a take, never free. So a group never has two holders.
+ */
+import { CLOCK, count, NOW, sizeOf, type Tables } from './lib.js';
+
+/** Migration 6: group columns, the group tables and their indexes. */
+export function groupsMigration(s: string): string {
+  return `
+ALTER TABLE ${s}.items ADD COLUMN grp text COLLATE "C", ADD COLUMN ghold boolean,
+  ADD COLUMN dead_grp text COLLATE "C", ADD COLUMN dead_seq bigint, ADD COLUMN blocks boolean;
+ALTER TABLE ${s}.dead ADD COLUMN grp text COLLATE "C", ADD COLUMN ghold boolean,
+  ADD COLUMN dead_grp text COLLATE "C", ADD COLUMN dead_seq bigint, ADD COLUMN blocks boolean;
+-- a group's items in put order; empty (and free) for queues without groups
+CREATE INDEX items_group ON ${s}.items (queue, grp, seq) WHERE grp IS NOT NULL;
+CREATE INDEX dead_group ON ${s}.dead (queue, grp, seq) WHERE grp IS NOT NULL;
+-- dead letters of groups, for blocks and redrive
+CREATE INDEX dead_dead_group ON ${s}.dead (queue, dead_grp) WHERE dead_grp IS NOT NULL;
+CREATE TABLE ${s}.group_turns (
+  queue text COLLATE "C" NOT NULL, -- the queue's key base
+  grp   text COLLATE "C" NOT NULL, -- the group
+  turn  bigint NOT NULL,           -- from S.ids: when it last may have become ready
+  PRIMARY KEY (queue, grp)
+) WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.02);
+CREATE TABLE ${s}.group_queues (
+  queue text COLLATE "C" NOT NULL PRIMARY KEY, -- the queue's key base
+  block boolean NOT NULL                       -- onDead 'block', from the last grouped put
+);`;
+}
+
+function ids(t: Tables): string {
+  return `nextval('${t.schema.replace(/'/g, "''")}.ids')`;
+}
+
+/**
+ * CTE `<name>`: gives the groups `groups` (a subquery of one column `grp`, nulls ignored)
+ * a new turn, the end of the ready order.
+ */
+export function turnCte(t: Tables, name: string, groups: string): string {
+  return `${name} AS (
+  INSERT INTO ${t.schema}.group_turns AS gt (queue, grp, turn)
+  SELECT $2, g.grp, ${ids(t)} FROM (SELECT DISTINCT x.grp FROM (${groups}) x WHERE x.grp IS NOT NULL) g
+  ON CONFLICT (queue, grp) DO UPDATE SET turn = excluded.turn
+  RETURNING gt.grp
+)`;
+}
+
+/** Whether group `g` (an SQL expression) of queue $2 has an item out (see the header). */
+function heldBy(t: Tables, g: string): string {
+  return `EXISTS (SELECT 1 FROM ${t.items} h WHERE h.queue = $2 AND h.grp = ${g}
+    AND (h.lease IS NOT NULL OR (h.ghold AND h.due_at IS NOT NULL)))`;
+}
+
+/** Whether group `g` of queue $2 is blocked by a dead letter ($3 the dead-letter queue). */
+function blockedBy(t: Tables, g: string): string {
+  return `EXISTS (SELECT 1 FROM ${t.dead} d WHERE d.queue = $3 AND d.dead_grp = ${g} AND d.blocks)`;
+}
+
+/**
+ * CTEs `ready` (up to `limit` ready groups by turn) and `ranked` (their head runs, each
+ * row numbered n in delivery order: groups by turn, items by seq; at most `limit` rows).
+ */
+function readyRuns(t: Tables, limit: string): string {
+  return `ready AS (
+  SELECT g.grp, coalesce(gt.turn, 0) AS turn FROM (
+    SELECT DISTINCT i.grp FROM ${t.items} i WHERE i.queue = $2 AND i.grp IS NOT NULL AND i.due_at IS NULL
+  ) g LEFT JOIN ${t.schema}.group_turns gt ON gt.queue = $2 AND gt.grp = g.grp
+  WHERE NOT ${heldBy(t, 'g.grp')} AND NOT ${blockedBy(t, 'g.grp')}
+  ORDER BY coalesce(gt.turn, 0), g.grp LIMIT ${limit}
+),
+ranked AS (
+  SELECT r.id, r.failed, r.grp, r.n FROM (
+    SELECT w.id, w.failed, w.grp, row_number() OVER (ORDER BY g.turn, g.grp, w.seq) AS n
+    FROM ready g CROSS JOIN LATERAL (
+      SELECT i.id, i.failed, i.grp, i.seq FROM ${t.items} i
+      WHERE i.queue = $2 AND i.grp = g.grp AND i.due_at IS NULL ORDER BY i.seq LIMIT ${limit}
+    ) w
+  ) r WHERE r.n <= ${limit}
+)`;
+}
+
+/**
+ * The grouped put: as put.ts, each item in its group.
+ *
+ * $1 clock, $2 queue, $3 delay ms, $4 payloads text[], $5 true to NOTIFY, $6 metadata
+ * text[], $7 group names text[] (one for all items, or one per item), $8 true for
+ * onDead 'block'.
+ * Returns one row per item, its id, in input order. A group that was idle (nothing
+ * waiting or out) gets a turn, in order of first appearance; a busy one keeps its place.
+ */
+export function groupPutStatement(t: Tables): string {
+  return `WITH ${CLOCK},
+named AS (
+  SELECT ${ids(t)} AS seq, u.payload, coalesce(u.meta, '') AS meta,
+    CASE WHEN cardinality($7::text[]) = 1 THEN ($7::text[])[1] ELSE ($7::text[])[u.position] END AS grp
+  FROM unnest($4::text[], $6::text[]) WITH ORDINALITY AS u(payload, meta, position) ORDER BY u.position
+),
+added AS (
+  INSERT INTO ${t.items} (queue, id, seq, priority, due_at, expires_at, ttl, failed, entered_at, payload, meta, grp)
+  SELECT $2, n.seq::text, n.seq, 0, CASE WHEN $3::bigint > 0 THEN ${NOW} + $3::bigint END, NULL, 0, 0, ${NOW},
+    n.payload, n.meta, n.grp
+  FROM named n
+  RETURNING id, seq
+),
+settings AS (
+  INSERT INTO ${t.schema}.group_queues AS q (queue, block) VALUES ($2, $8::boolean)
+  ON CONFLICT (queue) DO UPDATE SET block = excluded.block WHERE q.block IS DISTINCT FROM excluded.block
+),
+idle AS (
+  SELECT f.grp FROM (SELECT grp, min(seq) AS first FROM named GROUP BY grp) f
+  WHERE $3::bigint <= 0 AND NOT EXISTS (
+    SELECT 1 FROM ${t.items} h WHERE h.queue = $2 AND h.grp = f.grp
+      AND (h.due_at IS NULL OR h.lease IS NOT NULL OR (h.ghold AND h.due_at IS NOT NULL)))
+  ORDER BY f.first
+),
+turned AS (
+  INSERT INTO ${t.schema}.group_turns AS gt (queue, grp, turn)
+  SELECT $2, idle.grp, ${ids(t)} FROM idle
+  ON CONFLICT (queue, grp) DO UPDATE SET turn = excluded.turn
+),
+${count(t, { puts: sizeOf('added') })},
+wake AS (SELECT pg_notify(${t.channel}, $2) WHERE $5::boolean AND $3::bigint <= 0)
+SELECT id, ${sizeOf('wake')} AS woke FROM added ORDER BY added.seq`;
+}
+
+/** Locks queue $1's grouped takes for the rest of the transaction. */
+export const GROUP_LOCK = `SELECT pg_advisory_xact_lock(hashtextextended('visq:groups:' || $1::text, 0)) AS locked`;
+
+/**
+ * The grouped take, run right after {@link GROUP_LOCK} in its transaction (and after the
+ * plain read, which settled the queue): up to $4 items of the ready groups, each group its
+ * head run, by turn. The leasing form leases them (one new token), the at-most-once form
+ * deletes them; every group read gets a new turn.
+ *
+ * $1 clock, $2 queue, $3 dead-letter queue, $4 count; leasing: $5 visibility timeout ms,
+ * $6 attempts, $7 useDead.
+ * Returns one row per item in delivery order: id, failed, payload, lease, meta.
+ */
+export function groupTakeStatement(t: Tables, leasing: boolean): string {
+  const claim = leasing
+    ? `UPDATE ${t.items} i SET due_at = ${NOW} + $5::bigint, expires_at = NULL, ghold = NULL,
+    lease = (SELECT token FROM token), attempts = $6::int, use_dead = $7::boolean
+  FROM ranked p WHERE i.queue = $2 AND i.id = p.id AND i.due_at IS NULL
+  RETURNING i.id, i.failed, i.payload, i.lease, i.meta, i.grp`
+    : `DELETE FROM ${t.items} i USING ranked p WHERE i.queue = $2 AND i.id = p.id AND i.due_at IS NULL
+  RETURNING i.id, i.failed, i.payload, NULL::bigint AS lease, i.meta, i.grp`;
+  return `WITH ${CLOCK},
+${readyRuns(t, '$4::int')},
+token AS (
+  SELECT nextval('${t.schema.replace(/'/g, "''")}.leases') AS token WHERE ${leasing ? 'EXISTS (SELECT 1 FROM ranked)' : 'false'}
+),
+claimed AS (
+  ${claim}
+),
+${turnCte(t, 'turned', 'SELECT grp FROM claimed')},
+${count(t, { deliveries: sizeOf('claimed') })}
+SELECT c.id::text AS id, c.failed, c.payload, c.lease::text AS lease, c.meta, NULL::float8 AS next_due, NULL::text AS limited
+FROM claimed c JOIN ranked r ON r.id = c.id ORDER BY r.n`;
+}
+
+/**
+ * What a grouped take would deliver now, after `$4` plain items (see peek.ts): the
+ * ready groups' head runs. $1 clock, $2 queue, $3 dead-letter queue, $4 count.
+ */
+export function groupPeekStatement(t: Tables): string {
+  return `WITH ${CLOCK},
+${readyRuns(t, '$4::int')}
+SELECT i.id::text AS id, i.payload, i.meta FROM ranked r JOIN ${t.items} i ON i.queue = $2 AND i.id = r.id ORDER BY r.n`;
+}
+
+/**
+ * Every group of queue $2 with items waiting or out, or blocked. $1 clock, $3 the
+ * dead-letter queue. Returns grp, state, depth, inflight, head_age (ms, -1: none waits).
+ */
+export function groupListStatement(t: Tables): string {
+  return `WITH ${CLOCK},
+live AS (
+  SELECT i.grp,
+    count(*) FILTER (WHERE i.due_at IS NULL) AS depth,
+    count(*) FILTER (WHERE i.lease IS NOT NULL OR (i.ghold AND i.due_at IS NOT NULL)) AS inflight,
+    (array_agg(i.entered_at ORDER BY i.seq) FILTER (WHERE i.due_at IS NULL))[1] AS head_entered
+  FROM ${t.items} i WHERE i.queue = $2 AND i.grp IS NOT NULL GROUP BY i.grp
+),
+blocked AS (
+  SELECT DISTINCT d.dead_grp AS grp FROM ${t.dead} d WHERE d.queue = $3 AND d.dead_grp IS NOT NULL AND d.blocks
+)
+SELECT coalesce(l.grp, b.grp) AS grp,
+  CASE WHEN b.grp IS NOT NULL THEN 'blocked' WHEN coalesce(l.inflight, 0) > 0 THEN 'held'
+    WHEN coalesce(l.depth, 0) > 0 THEN 'ready' ELSE 'idle' END AS state,
+  coalesce(l.depth, 0)::int AS depth, coalesce(l.inflight, 0)::int AS inflight,
+  coalesce(greatest(0, ${NOW} - l.head_entered), -1)::float8 AS head_age
+FROM live l FULL JOIN blocked b ON b.grp = l.grp
+WHERE b.grp IS NOT NULL OR l.depth > 0 OR l.inflight > 0`;
+}
+
+/**
+ * Lets the blocked groups among $4 (text[]) go on: their dead letters block no more (a
+ * redrive still brings them back to their groups). $1 clock, $2 queue, $3 dead-letter
+ * queue. Returns one row: unblocked, how many groups were blocked.
+ */
+export function unblockStatement(t: Tables): string {
+  return `WITH ${CLOCK},
+lifted AS (
+  UPDATE ${t.dead} d SET blocks = false
+  WHERE d.queue = $3 AND d.dead_grp = ANY($4::text[]) AND d.blocks
+  RETURNING d.dead_grp AS grp
+),
+${turnCte(t, 'turned', 'SELECT grp FROM lifted')},
+wake AS (SELECT pg_notify(${t.channel}, $2) WHERE EXISTS (SELECT 1 FROM lifted))
+SELECT (SELECT count(DISTINCT grp) FROM lifted)::int AS unblocked, ${sizeOf('wake')} AS woke`;
+}
+
+/** The queue's group rows that clear deletes ($1 queue). */
+export function groupClear(t: Tables): string {
+  return `group_turns AS (DELETE FROM ${t.schema}.group_turns WHERE queue = $1),
+group_queues AS (DELETE FROM ${t.schema}.group_queues WHERE queue = $1)`;
+}
+
+/** Whether queue $2 has grouped items (an index probe of the empty partial index otherwise). */
+export function GROUPED(t: Tables): string {
+  return `EXISTS (SELECT 1 FROM ${t.items} gi WHERE gi.queue = $2 AND gi.grp IS NOT NULL)`;
+}
+
+/**
+ * The age in ms of the next ready group's head (stats' headAge when no plain item is
+ * visible), null when no group is ready. $2 queue, $3 dead-letter queue.
+ */
+export function groupHeadAge(t: Tables): string {
+  return `(SELECT greatest(0, ${NOW} - i.entered_at) FROM ${t.items} i WHERE i.queue = $2 AND i.grp IS NOT NULL
+    AND i.due_at IS NULL AND NOT ${heldBy(t, 'i.grp')} AND NOT ${blockedBy(t, 'i.grp')}
+    ORDER BY coalesce((SELECT gt.turn FROM ${t.schema}.group_turns gt WHERE gt.queue = $2 AND gt.grp = i.grp), 0), i.grp, i.seq
+    LIMIT 1)`;
+}
