@@ -368,3 +368,59 @@ describe('ordered groups under read limits', () => {
     expect((await queue.getDeliveries(10)).map((d) => d.item)).toEqual([2]);
   });
 });
+
+describe('ordered groups under concurrent readers', () => {
+  it('never hands a group to two readers at once, and keeps put order per group', async () => {
+    const queue = open<Event>('q', { visTimeout: 60 });
+    const other = new DataQueue<Event>(ctx.elsewhere(), 'q', { prefix: ctx.prefix, visTimeout: 60 });
+    try {
+      const total = 300;
+      const groups = ['a', 'b', 'c', 'd', 'e'];
+      await queue.putData(
+        Array.from({ length: total }, (_, i) => ev(groups[i % groups.length] as string, i)),
+        byGroup,
+      );
+      // the group each batch in hand holds; freed here before its done is sent, so a read
+      // that returns a group still in hand means the store gave it to two readers
+      const inHand = new Set<string>();
+      const clashes: string[] = [];
+      const seen = new Map<string, number[]>();
+      let done = 0;
+      const reader = async (q: DataQueue<Event>, count: number): Promise<void> => {
+        let idle = 0;
+        while (done < total && idle < 2000) {
+          const got = await q.getData(count);
+          if (got.size === 0) {
+            idle += 1;
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            continue;
+          }
+          idle = 0;
+          const batchGroups = new Set([...got.values()].map((e) => e.g));
+          for (const g of batchGroups) {
+            if (inHand.has(g)) clashes.push(g);
+            inHand.add(g);
+          }
+          for (const e of got.values()) seen.set(e.g, [...(seen.get(e.g) ?? []), e.n]);
+          // let the other readers run while this batch is in hand
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          for (const g of batchGroups) inHand.delete(g);
+          const finished = await q.doneData([...got.keys()]);
+          done += finished;
+        }
+      };
+      // reads of different sizes: one reader's head run is a prefix of another's
+      await Promise.all([reader(queue, 1), reader(queue, 3), reader(other, 2), reader(other, 4)]);
+      expect(clashes).toEqual([]);
+      expect(done).toBe(total);
+      for (const g of groups) {
+        const order = seen.get(g) ?? [];
+        expect(order).toEqual([...order].sort((x, y) => x - y));
+        expect(order).toHaveLength(total / groups.length);
+      }
+      expect(await queue.stats()).toMatchObject({ ready: 0, inflight: 0 });
+    } finally {
+      await other.close();
+    }
+  });
+});

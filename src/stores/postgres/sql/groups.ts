@@ -176,7 +176,7 @@ token AS (
 claimed AS (
   ${claim}
 ),
-${turnCte(t, 'turned', 'SELECT grp FROM claimed')},
+${leasing ? turnCte(t, 'turned', 'SELECT grp FROM claimed') : leavingTurns(t, 'claimed')},
 ${count(t, { deliveries: sizeOf('claimed') })}
 SELECT c.id::text AS id, c.failed, c.payload, c.lease::text AS lease, c.meta, NULL::float8 AS next_due, NULL::text AS limited
 FROM claimed c JOIN ranked r ON r.id = c.id ORDER BY r.n`;
@@ -254,4 +254,21 @@ export function groupHeadAge(t: Tables): string {
     AND i.due_at IS NULL AND NOT ${heldBy(t, 'i.grp')} AND NOT ${blockedBy(t, 'i.grp')}
     ORDER BY coalesce((SELECT gt.turn FROM ${t.schema}.group_turns gt WHERE gt.queue = $2 AND gt.grp = i.grp), 0), i.grp, i.seq
     LIMIT 1)`;
+}
+
+/**
+ * CTEs `emptied`, `forgot` and `turned` for a statement whose CTE `leaving` (columns id,
+ * grp) takes items out of queue $2 for good (done, an at-most-once read): a group left
+ * with no item forgets its turn (S.group_turns keeps no row per group ever used; a later
+ * put, redrive or unblock gives it a new one), the others get a new turn.
+ */
+export function leavingTurns(t: Tables, leaving: string): string {
+  return `emptied AS (
+  SELECT g.grp FROM (SELECT DISTINCT grp FROM ${leaving} WHERE grp IS NOT NULL) g
+  WHERE NOT EXISTS (SELECT 1 FROM ${t.items} h WHERE h.queue = $2 AND h.grp = g.grp AND h.id NOT IN (SELECT id FROM ${leaving}))
+),
+forgot AS (
+  DELETE FROM ${t.schema}.group_turns gt USING emptied e WHERE gt.queue = $2 AND gt.grp = e.grp
+),
+${turnCte(t, 'turned', `SELECT grp FROM ${leaving} WHERE grp NOT IN (SELECT grp FROM emptied)`)}`;
 }

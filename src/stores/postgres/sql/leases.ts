@@ -21,7 +21,7 @@
  * rolled back did not happen, and the rows stay locked until the transaction ends.
  */
 import { CLOCK, count, NOW, sizeOf, type Tables } from './lib.js';
-import { turnCte } from './groups.js';
+import { leavingTurns } from './groups.js';
 import { slotWake } from './limits.js';
 
 /** CTE `live`: the rows of live leases among $3/$4, locked in id order. */
@@ -41,7 +41,7 @@ finished AS (
   DELETE FROM ${t.items} i USING live l WHERE i.queue = $2 AND i.id = l.id
   RETURNING i.id, i.lease, i.grp
 ),
-${turnCte(t, 'turned', 'SELECT grp FROM finished')},
+${leavingTurns(t, 'finished')},
 ${count(t, { dones: sizeOf('finished') })},
 wake AS (
   ${slotWake(t, 'EXISTS (SELECT 1 FROM finished)')}
