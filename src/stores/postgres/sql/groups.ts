@@ -17,7 +17,10 @@
  * which groups became ready is the one thing that is written down: S.group_turns holds
  * each group's turn, a value of S.ids taken whenever something may make the group ready
  * (a put into an idle group, a done, a lease ending, a redrive, an unblock, a read of
- * the group); ready groups are served by turn. S.group_queues records onDead.
+ * the group); a grouped read walks the groups by turn. Every group that has items has a
+ * row (puts and redrives upsert it; only a statement that saw the group's last item
+ * leave deletes it, and only the row version it saw: see leavingTurns). S.group_queues
+ * records onDead.
  *
  * Concurrency: plain reads never take grouped rows (read.ts skips `grp IS NOT NULL`), so
  * only a grouped take leases them, and grouped takes of one queue run one at a time under
@@ -35,6 +38,12 @@ ALTER TABLE ${s}.items ADD COLUMN grp text COLLATE "C", ADD COLUMN ghold boolean
   ADD COLUMN dead_grp text COLLATE "C", ADD COLUMN dead_seq bigint, ADD COLUMN blocks boolean;
 ALTER TABLE ${s}.dead ADD COLUMN grp text COLLATE "C", ADD COLUMN ghold boolean,
   ADD COLUMN dead_grp text COLLATE "C", ADD COLUMN dead_seq bigint, ADD COLUMN blocks boolean;
+-- what a plain read takes: visible items without a group (the items of ordered groups wait
+-- for their group's turn, and would otherwise be scanned past by every plain read); it
+-- replaces items_ready, same name, so plain queues keep one index of the same size
+CREATE INDEX items_ready_plain ON ${s}.items (queue, priority DESC, seq) WHERE due_at IS NULL AND grp IS NULL;
+DROP INDEX ${s}.items_ready;
+ALTER INDEX ${s}.items_ready_plain RENAME TO items_ready;
 -- a group's items in put order; empty (and free) for queues without groups
 CREATE INDEX items_group ON ${s}.items (queue, grp, seq) WHERE grp IS NOT NULL;
 CREATE INDEX dead_group ON ${s}.dead (queue, grp, seq) WHERE grp IS NOT NULL;
@@ -44,8 +53,11 @@ CREATE TABLE ${s}.group_turns (
   queue text COLLATE "C" NOT NULL, -- the queue's key base
   grp   text COLLATE "C" NOT NULL, -- the group
   turn  bigint NOT NULL,           -- from S.ids: when it last may have become ready
+  ver   bigint NOT NULL DEFAULT 0, -- +1 on every write: a forget of an emptied group checks it
   PRIMARY KEY (queue, grp)
 ) WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.02);
+-- the round-robin: a grouped read walks a queue's groups by turn
+CREATE INDEX group_turns_order ON ${s}.group_turns (queue, turn);
 CREATE TABLE ${s}.group_queues (
   queue text COLLATE "C" NOT NULL PRIMARY KEY, -- the queue's key base
   block boolean NOT NULL                       -- onDead 'block', from the last grouped put
@@ -64,7 +76,7 @@ export function turnCte(t: Tables, name: string, groups: string): string {
   return `${name} AS (
   INSERT INTO ${t.schema}.group_turns AS gt (queue, grp, turn)
   SELECT $2, g.grp, ${ids(t)} FROM (SELECT DISTINCT x.grp FROM (${groups}) x WHERE x.grp IS NOT NULL) g
-  ON CONFLICT (queue, grp) DO UPDATE SET turn = excluded.turn
+  ON CONFLICT (queue, grp) DO UPDATE SET turn = excluded.turn, ver = gt.ver + 1
   RETURNING gt.grp
 )`;
 }
@@ -81,16 +93,35 @@ function blockedBy(t: Tables, g: string): string {
 }
 
 /**
- * CTEs `ready` (up to `limit` ready groups by turn) and `ranked` (their head runs, each
- * row numbered n in delivery order: groups by turn, items by seq; at most `limit` rows).
+ * CTEs `walk`, `ready` (up to `limit` ready groups by turn) and `ranked` (their head runs,
+ * each row numbered n in delivery order: groups by turn, items by seq; at most `limit`
+ * rows). The walk goes through the queue's groups in turn order one index step at a time
+ * and stops once it has `limit` ready groups, so a read looks at the groups at the front
+ * of the round-robin (held groups went to its end when they were read), not at all of
+ * them. Needs `WITH RECURSIVE`.
  */
 function readyRuns(t: Tables, limit: string): string {
-  return `ready AS (
-  SELECT g.grp, coalesce(gt.turn, 0) AS turn FROM (
-    SELECT DISTINCT i.grp FROM ${t.items} i WHERE i.queue = $2 AND i.grp IS NOT NULL AND i.due_at IS NULL
-  ) g LEFT JOIN ${t.schema}.group_turns gt ON gt.queue = $2 AND gt.grp = g.grp
-  WHERE NOT ${heldBy(t, 'g.grp')} AND NOT ${blockedBy(t, 'g.grp')}
-  ORDER BY coalesce(gt.turn, 0), g.grp LIMIT ${limit}
+  // took: the items a read could take from the group (0 when held or blocked), at most limit
+  const took = (g: string): string => `CASE WHEN ${heldBy(t, g)} OR ${blockedBy(t, g)} THEN 0 ELSE (
+      SELECT count(*) FROM (SELECT 1 FROM ${t.items} w WHERE w.queue = $2 AND w.grp = ${g} AND w.due_at IS NULL LIMIT ${limit}) x
+    ) END`;
+  return `walk (grp, turn, took, total) AS (
+  SELECT f.grp, f.turn, f.took, f.took FROM (
+    SELECT g.grp, g.turn, ${took('g.grp')} AS took FROM (
+      SELECT g.grp, g.turn FROM ${t.schema}.group_turns g WHERE g.queue = $2 ORDER BY g.turn LIMIT 1
+    ) g
+  ) f
+  UNION ALL
+  SELECT n.grp, n.turn, n.took, w.total + n.took
+  FROM walk w CROSS JOIN LATERAL (
+    SELECT g.grp, g.turn, ${took('g.grp')} AS took FROM (
+      SELECT g.grp, g.turn FROM ${t.schema}.group_turns g WHERE g.queue = $2 AND g.turn > w.turn ORDER BY g.turn LIMIT 1
+    ) g
+  ) n
+  WHERE w.total < ${limit}
+),
+ready AS (
+  SELECT grp, turn FROM walk WHERE took > 0 ORDER BY turn LIMIT ${limit}
 ),
 ranked AS (
   SELECT r.id, r.failed, r.grp, r.n FROM (
@@ -130,17 +161,20 @@ settings AS (
   INSERT INTO ${t.schema}.group_queues AS q (queue, block) VALUES ($2, $8::boolean)
   ON CONFLICT (queue) DO UPDATE SET block = excluded.block WHERE q.block IS DISTINCT FROM excluded.block
 ),
-idle AS (
-  SELECT f.grp FROM (SELECT grp, min(seq) AS first FROM named GROUP BY grp) f
-  WHERE $3::bigint <= 0 AND NOT EXISTS (
-    SELECT 1 FROM ${t.items} h WHERE h.queue = $2 AND h.grp = f.grp
-      AND (h.due_at IS NULL OR h.lease IS NOT NULL OR (h.ghold AND h.due_at IS NOT NULL)))
-  ORDER BY f.first
+firsts AS (
+  SELECT grp, min(seq) AS first FROM named GROUP BY grp ORDER BY min(seq)
 ),
 turned AS (
+  -- every group put into has a row (a group with items always has one: see leavingTurns);
+  -- an idle one (nothing waiting or out, in this snapshot, which does not see the new
+  -- items) goes to the end of the round-robin, a busy one keeps its place
   INSERT INTO ${t.schema}.group_turns AS gt (queue, grp, turn)
-  SELECT $2, idle.grp, ${ids(t)} FROM idle
-  ON CONFLICT (queue, grp) DO UPDATE SET turn = excluded.turn
+  SELECT $2, f.grp, ${ids(t)} FROM firsts f
+  ON CONFLICT (queue, grp) DO UPDATE SET ver = gt.ver + 1,
+    turn = CASE WHEN $3::bigint <= 0 AND NOT EXISTS (
+      SELECT 1 FROM ${t.items} h WHERE h.queue = $2 AND h.grp = excluded.grp
+        AND (h.due_at IS NULL OR h.lease IS NOT NULL OR (h.ghold AND h.due_at IS NOT NULL))
+    ) THEN excluded.turn ELSE gt.turn END
 ),
 ${count(t, { puts: sizeOf('added') })},
 wake AS (SELECT pg_notify(${t.channel}, $2) WHERE $5::boolean AND $3::bigint <= 0)
@@ -164,11 +198,11 @@ export function groupTakeStatement(t: Tables, leasing: boolean): string {
   const claim = leasing
     ? `UPDATE ${t.items} i SET due_at = ${NOW} + $5::bigint, expires_at = NULL, ghold = NULL,
     lease = (SELECT token FROM token), attempts = $6::int, use_dead = $7::boolean
-  FROM ranked p WHERE i.queue = $2 AND i.id = p.id AND i.due_at IS NULL
+  WHERE i.queue = $2 AND i.id = ANY (ARRAY(SELECT id FROM ranked)) AND i.due_at IS NULL
   RETURNING i.id, i.failed, i.payload, i.lease, i.meta, i.grp`
-    : `DELETE FROM ${t.items} i USING ranked p WHERE i.queue = $2 AND i.id = p.id AND i.due_at IS NULL
+    : `DELETE FROM ${t.items} i WHERE i.queue = $2 AND i.id = ANY (ARRAY(SELECT id FROM ranked)) AND i.due_at IS NULL
   RETURNING i.id, i.failed, i.payload, NULL::bigint AS lease, i.meta, i.grp`;
-  return `WITH ${CLOCK},
+  return `WITH RECURSIVE ${CLOCK},
 ${readyRuns(t, '$4::int')},
 token AS (
   SELECT nextval('${t.schema.replace(/'/g, "''")}.leases') AS token WHERE ${leasing ? 'EXISTS (SELECT 1 FROM ranked)' : 'false'}
@@ -187,7 +221,7 @@ FROM claimed c JOIN ranked r ON r.id = c.id ORDER BY r.n`;
  * ready groups' head runs. $1 clock, $2 queue, $3 dead-letter queue, $4 count.
  */
 export function groupPeekStatement(t: Tables): string {
-  return `WITH ${CLOCK},
+  return `WITH RECURSIVE ${CLOCK},
 ${readyRuns(t, '$4::int')}
 SELECT i.id::text AS id, i.payload, i.meta FROM ranked r JOIN ${t.items} i ON i.queue = $2 AND i.id = r.id ORDER BY r.n`;
 }
@@ -250,10 +284,12 @@ export function GROUPED(t: Tables): string {
  * visible), null when no group is ready. $2 queue, $3 dead-letter queue.
  */
 export function groupHeadAge(t: Tables): string {
-  return `(SELECT greatest(0, ${NOW} - i.entered_at) FROM ${t.items} i WHERE i.queue = $2 AND i.grp IS NOT NULL
-    AND i.due_at IS NULL AND NOT ${heldBy(t, 'i.grp')} AND NOT ${blockedBy(t, 'i.grp')}
-    ORDER BY coalesce((SELECT gt.turn FROM ${t.schema}.group_turns gt WHERE gt.queue = $2 AND gt.grp = i.grp), 0), i.grp, i.seq
-    LIMIT 1)`;
+  return `(SELECT greatest(0, ${NOW} - w.entered_at) FROM ${t.schema}.group_turns g
+    CROSS JOIN LATERAL (
+      SELECT i.entered_at FROM ${t.items} i WHERE i.queue = $2 AND i.grp = g.grp AND i.due_at IS NULL ORDER BY i.seq LIMIT 1
+    ) w
+    WHERE g.queue = $2 AND NOT ${heldBy(t, 'g.grp')} AND NOT ${blockedBy(t, 'g.grp')}
+    ORDER BY g.turn LIMIT 1)`;
 }
 
 /**
@@ -268,7 +304,11 @@ export function leavingTurns(t: Tables, leaving: string): string {
   WHERE NOT EXISTS (SELECT 1 FROM ${t.items} h WHERE h.queue = $2 AND h.grp = g.grp AND h.id NOT IN (SELECT id FROM ${leaving}))
 ),
 forgot AS (
-  DELETE FROM ${t.schema}.group_turns gt USING emptied e WHERE gt.queue = $2 AND gt.grp = e.grp
+  -- only the row this snapshot saw: a put or redrive into the group that committed since
+  -- changed ver, and the recheck of the updated row (READ COMMITTED) then leaves it
+  DELETE FROM ${t.schema}.group_turns gt USING (
+    SELECT s.grp, s.ver FROM emptied e JOIN ${t.schema}.group_turns s ON s.queue = $2 AND s.grp = e.grp
+  ) c WHERE gt.queue = $2 AND gt.grp = c.grp AND gt.ver = c.ver
 ),
 ${turnCte(t, 'turned', `SELECT grp FROM ${leaving} WHERE grp NOT IN (SELECT grp FROM emptied)`)}`;
 }

@@ -19,7 +19,7 @@ export function redriveStatement(t: Tables): string {
   return `WITH ${CLOCK},
 taken AS (
   SELECT d.id FROM ${t.dead} d
-  WHERE d.queue = $3 AND d.due_at IS NULL AND (d.expires_at IS NULL OR d.expires_at > ${NOW})
+  WHERE d.queue = $3 AND d.due_at IS NULL AND (d.expires_at IS NULL OR d.expires_at > ${NOW}) AND d.grp IS NULL
   ORDER BY d.priority DESC, d.seq LIMIT $4::int FOR UPDATE SKIP LOCKED
 ),
 lifted AS (
