@@ -424,3 +424,17 @@ describe('ordered groups under concurrent readers', () => {
     }
   });
 });
+
+describe('ordered groups: counts', () => {
+  it('counts a read that delivers only grouped items as a delivery, not an empty read', async () => {
+    ctx.freeze(Date.now());
+    const queue = open<Event>('q', { visTimeout: 30 });
+    await queue.putData([ev('a', 1), ev('a', 2), ev('b', 1)], byGroup);
+    const got = await read(queue, 10);
+    expect(names(got.items)).toEqual(['a1', 'a2', 'b1']);
+    expect(await queue.stats()).toMatchObject({ deliveries: 3, emptyReads: 0, inflight: 3, ready: 0 });
+    // every group is held: this read is empty
+    expect((await read(queue, 10)).items).toEqual([]);
+    expect(await queue.stats()).toMatchObject({ deliveries: 3, emptyReads: 1 });
+  });
+});

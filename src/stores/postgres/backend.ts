@@ -169,7 +169,7 @@ export class PostgresQueueBackend implements QueueBackend {
       const got = plain.filter((row) => row.id !== null);
       if (plain[0]?.grouped !== true || plain[0]?.limited === 'p' || got.length >= n) return plain;
       await query(lock, [this.#base]);
-      const grouped = await query(take, values(n - got.length));
+      const grouped = await query(take, [...values(n - got.length), got.length === 0]);
       return grouped.length === 0 ? plain : [...got, ...grouped];
     };
     let rows: Row[];

@@ -47,6 +47,8 @@ ALTER INDEX ${s}.items_ready_plain RENAME TO items_ready;
 -- a group's items in put order; empty (and free) for queues without groups
 CREATE INDEX items_group ON ${s}.items (queue, grp, seq) WHERE grp IS NOT NULL;
 CREATE INDEX dead_group ON ${s}.dead (queue, grp, seq) WHERE grp IS NOT NULL;
+-- a group's items out: whether it is held is one probe, however many of its items wait
+CREATE INDEX items_group_out ON ${s}.items (queue, grp) WHERE grp IS NOT NULL AND (lease IS NOT NULL OR ghold);
 -- dead letters of groups, for blocks and redrive
 CREATE INDEX dead_dead_group ON ${s}.dead (queue, dead_grp) WHERE dead_grp IS NOT NULL;
 CREATE TABLE ${s}.group_turns (
@@ -96,9 +98,9 @@ function blockedBy(t: Tables, g: string): string {
  * CTEs `walk`, `ready` (up to `limit` ready groups by turn) and `ranked` (their head runs,
  * each row numbered n in delivery order: groups by turn, items by seq; at most `limit`
  * rows). The walk goes through the queue's groups in turn order one index step at a time
- * and stops once it has `limit` ready groups, so a read looks at the groups at the front
- * of the round-robin (held groups went to its end when they were read), not at all of
- * them. Needs `WITH RECURSIVE`.
+ * and stops once the ready groups' waiting items fill `limit`, so a read looks at the
+ * groups at the front of the round-robin (held groups went to its end when they were
+ * read), not at all of them. Needs `WITH RECURSIVE`.
  */
 function readyRuns(t: Tables, limit: string): string {
   // took: the items a read could take from the group (0 when held or blocked), at most limit
@@ -191,7 +193,9 @@ export const GROUP_LOCK = `SELECT pg_advisory_xact_lock(hashtextextended('visq:g
  * deletes them; every group read gets a new turn.
  *
  * $1 clock, $2 queue, $3 dead-letter queue, $4 count; leasing: $5 visibility timeout ms,
- * $6 attempts, $7 useDead.
+ * $6 attempts, $7 useDead; last ($8 leasing, $5 at most once): true when the plain read
+ * before it delivered nothing (and so counted an empty read, which this one takes back
+ * when it delivers).
  * Returns one row per item in delivery order: id, failed, payload, lease, meta.
  */
 export function groupTakeStatement(t: Tables, leasing: boolean): string {
@@ -211,7 +215,13 @@ claimed AS (
   ${claim}
 ),
 ${leasing ? turnCte(t, 'turned', 'SELECT grp FROM claimed') : leavingTurns(t, 'claimed')},
-${count(t, { deliveries: sizeOf('claimed') })}
+counted AS (
+  INSERT INTO ${t.schema}.totals AS t (queue, pid, deliveries, empty_reads)
+  SELECT $2, pg_backend_pid(), c.n, CASE WHEN ${leasing ? '$8' : '$5'}::boolean THEN -1 ELSE 0 END
+  FROM (SELECT count(*) AS n FROM claimed) c WHERE c.n > 0
+  ON CONFLICT (queue, pid) DO UPDATE SET deliveries = t.deliveries + excluded.deliveries,
+    empty_reads = t.empty_reads + excluded.empty_reads
+)
 SELECT c.id::text AS id, c.failed, c.payload, c.lease::text AS lease, c.meta, NULL::float8 AS next_due, NULL::text AS limited
 FROM claimed c JOIN ranked r ON r.id = c.id ORDER BY r.n`;
 }
