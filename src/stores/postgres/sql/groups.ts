@@ -72,12 +72,15 @@ function ids(t: Tables): string {
 
 /**
  * CTE `<name>`: gives the groups `groups` (a subquery of one column `grp`, nulls ignored)
- * a new turn, the end of the ready order.
+ * a new turn, the end of the ready order. Rows are written in group order, so that two
+ * statements touching the same groups lock their rows in one order and wait for each
+ * other rather than deadlock.
  */
 export function turnCte(t: Tables, name: string, groups: string): string {
   return `${name} AS (
   INSERT INTO ${t.schema}.group_turns AS gt (queue, grp, turn)
   SELECT $2, g.grp, ${ids(t)} FROM (SELECT DISTINCT x.grp FROM (${groups}) x WHERE x.grp IS NOT NULL) g
+  ORDER BY g.grp
   ON CONFLICT (queue, grp) DO UPDATE SET turn = excluded.turn, ver = gt.ver + 1
   RETURNING gt.grp
 )`;
@@ -164,14 +167,18 @@ settings AS (
   ON CONFLICT (queue) DO UPDATE SET block = excluded.block WHERE q.block IS DISTINCT FROM excluded.block
 ),
 firsts AS (
-  SELECT grp, min(seq) AS first FROM named GROUP BY grp ORDER BY min(seq)
+  SELECT grp, min(seq) AS first FROM named GROUP BY grp
+),
+-- new turns in order of first appearance, written in group order (see turnCte)
+numbered AS (
+  SELECT f.grp, ${ids(t)} AS turn FROM (SELECT grp, first FROM firsts ORDER BY first) f
 ),
 turned AS (
   -- every group put into has a row (a group with items always has one: see leavingTurns);
   -- an idle one (nothing waiting or out, in this snapshot, which does not see the new
   -- items) goes to the end of the round-robin, a busy one keeps its place
   INSERT INTO ${t.schema}.group_turns AS gt (queue, grp, turn)
-  SELECT $2, f.grp, ${ids(t)} FROM firsts f
+  SELECT $2, n.grp, n.turn FROM numbered n ORDER BY n.grp
   ON CONFLICT (queue, grp) DO UPDATE SET ver = gt.ver + 1,
     turn = CASE WHEN $3::bigint <= 0 AND NOT EXISTS (
       SELECT 1 FROM ${t.items} h WHERE h.queue = $2 AND h.grp = excluded.grp
