@@ -258,7 +258,9 @@ async function runScenario({ onDead, attempts, commands }: Scenario): Promise<vo
       }
       const got = await queue.getDeliveries(1000);
       await syncDead();
-      if (got.length === 0 && (await queue.stats()).dead === 0) break;
+      // a refreshed lease may outlast a round: drain until nothing is out either
+      const left = got.length === 0 ? await queue.stats() : undefined;
+      if (left && left.dead === 0 && left.inflight === 0) break;
       expect(await queue.doneData(got.map((d) => d.lease))).toBe(got.length);
       for (const d of got) {
         gone.add(d.item.n);
@@ -291,7 +293,7 @@ const regressions: [Scenario][] = [
   ],
 ];
 
-describe.runIf(ctx.kind !== 'postgres')('ordered groups against the model', () => {
+describe('ordered groups against the model', () => {
   it('never has two holders of a group and keeps order per group across retries', async () => {
     await fc.assert(fc.asyncProperty(scenario, runScenario), { numRuns: 400, examples: regressions });
   }, 240_000);

@@ -8,6 +8,7 @@ import {
   putMeta,
   type PutRequest,
   type QueueBackend,
+  type RawGroup,
   type RawItem,
   type RawItemInfo,
   type RawStats,
@@ -26,6 +27,14 @@ import type { LeaseGroup } from '../../data/lease.js';
 import type { SqlClient } from '../../data/options.js';
 import type { Row } from './connection.js';
 import { clearStatement } from './sql/clear.js';
+import {
+  GROUP_LOCK,
+  groupListStatement,
+  groupPeekStatement,
+  groupPutStatement,
+  groupTakeStatement,
+  unblockStatement,
+} from './sql/groups.js';
 import { inspectStatement } from './sql/inspect.js';
 import { doneStatement, refreshStatement } from './sql/leases.js';
 import type { Tables } from './sql/lib.js';
@@ -124,11 +133,13 @@ export class PostgresQueueBackend implements QueueBackend {
   }
 
   async put(request: PutRequest): Promise<string[]> {
-    const { payloads, delayMs, priority, ttlMs, metas, db } = request;
+    const { payloads, delayMs, priority, ttlMs, metas, db, group } = request;
     const visible = delayMs <= 0;
     const notify = db !== undefined ? visible : visible && this.#core.announcer.claim(this.#base);
-    const stmt = this.#statement('put', putStatement);
-    const values = [this.#clock(), this.#base, delayMs, priority, ttlMs, payloads, notify, metaArray(metas, payloads.length)];
+    const stmt = group ? this.#statement('group-put', groupPutStatement) : this.#statement('put', putStatement);
+    const values = group
+      ? [this.#clock(), this.#base, delayMs, payloads, notify, metaArray(metas, payloads.length), group.names, group.onDead === 'block']
+      : [this.#clock(), this.#base, delayMs, priority, ttlMs, payloads, notify, metaArray(metas, payloads.length)];
     const rows = await this.#core.run(stmt, values, 'put', db);
     if (visible && db === undefined) this.#shown(notify);
     return rows.map((row) => row.id as string);
@@ -146,6 +157,21 @@ export class PostgresQueueBackend implements QueueBackend {
       const base = [this.#clock(), this.#base, this.#deadBase, n];
       return leasing ? [...base, visTimeoutMs, attempts, useDead] : base;
     };
+    const take = leasing
+      ? this.#statement('group-take', (t) => groupTakeStatement(t, true))
+      : this.#statement('group-take-once', (t) => groupTakeStatement(t, false));
+    const lock = this.#statement('group-lock', () => GROUP_LOCK);
+    /**
+     * Ordered groups fill what the plain read left of `n`, under the queue's group lock
+     * (sql/groups.ts), in `query`'s transaction (after the plain read there).
+     */
+    const withGroups = async (plain: Row[], n: number, query: (stmt: ReturnType<StoreCore['statement']>, values: unknown[]) => Promise<Row[]>): Promise<Row[]> => {
+      const got = plain.filter((row) => row.id !== null);
+      if (plain[0]?.grouped !== true || plain[0]?.limited === 'p' || got.length >= n) return plain;
+      await query(lock, [this.#base]);
+      const grouped = await query(take, [...values(n - got.length), got.length === 0]);
+      return grouped.length === 0 ? plain : [...got, ...grouped];
+    };
     let rows: Row[];
     if (limits) {
       const gated = await gatedRead(
@@ -156,7 +182,7 @@ export class PostgresQueueBackend implements QueueBackend {
         count,
         limits,
         'get',
-        (allowed, query) => query(stmt, values(allowed)),
+        async (allowed, query) => withGroups(await query(stmt, values(allowed)), allowed, query),
         (got) => got.filter((row) => row.id !== null).length,
       );
       if ('limited' in gated) {
@@ -165,6 +191,14 @@ export class PostgresQueueBackend implements QueueBackend {
       rows = gated.rows;
     } else {
       rows = await this.#core.run(stmt, values(count), 'get');
+      if (rows[0]?.grouped === true && rows[0]?.limited !== 'p' && rows.filter((row) => row.id !== null).length < count) {
+        // a queue with grouped items: the groups' share in a transaction of its own
+        let grouped: Row[] = [];
+        await this.#core.transaction('get', async (query) => {
+          grouped = await withGroups(rows, count, query);
+        });
+        rows = grouped;
+      }
     }
     const first = rows[0];
     if (first?.limited === 'p') return { deliveries: [], nextDueMs: Number(first.next_due), cursor: held, limited: 'paused' };
@@ -191,6 +225,8 @@ export class PostgresQueueBackend implements QueueBackend {
     if (ids.length === 0) return [];
     const stmt = this.#statement('done', doneStatement);
     const rows = await this.#core.run(stmt, [this.#clock(), this.#base, ids, tokens], 'done', db);
+    // the statement NOTIFYed other processes when groups may go on; readers here at once
+    if (rows.some((row) => row.grouped === true)) this.#core.wakeups.wake(this.#base);
     return rows.map(leaseOf);
   }
 
@@ -229,7 +265,12 @@ export class PostgresQueueBackend implements QueueBackend {
   async peek(count: number): Promise<RawItem[]> {
     await this.#catchUpParent();
     const stmt = this.#statement('peek', peekStatement);
-    const rows = await this.#core.run(stmt, [this.#clock(), this.#base, count], 'peek');
+    let rows = await this.#core.run(stmt, [this.#clock(), this.#base, count], 'peek');
+    if (rows.length < count) {
+      // what a read would take from the ordered groups after the plain items
+      const groupPeek = this.#statement('group-peek', groupPeekStatement);
+      rows = [...rows, ...(await this.#core.run(groupPeek, [this.#clock(), this.#base, this.#deadBase, count - rows.length], 'peek'))];
+    }
     return rows.map((row) => ({ id: row.id as string, payload: row.payload as string, ...withMeta(row) }));
   }
 
@@ -285,6 +326,29 @@ export class PostgresQueueBackend implements QueueBackend {
     // the statement NOTIFYed other processes; readers here are woken at once
     this.#core.wakeups.wake(limitSignal(this.#base));
     return Number(row?.paused_until ?? 0);
+  }
+
+  async groups(): Promise<RawGroup[]> {
+    await this.maintain();
+    const stmt = this.#statement('group-list', groupListStatement);
+    const rows = await this.#core.run(stmt, [this.#clock(), this.#base, this.#deadBase], 'groups');
+    return rows.map((row) => ({
+      group: row.grp as string,
+      state: row.state as RawGroup['state'],
+      depth: Number(row.depth),
+      inflight: Number(row.inflight),
+      headAgeMs: Number(row.head_age),
+    }));
+  }
+
+  async unblockGroups(groups: readonly string[]): Promise<number> {
+    if (groups.length === 0) return 0;
+    const stmt = this.#statement('group-unblock', unblockStatement);
+    const [row] = await this.#core.run(stmt, [this.#clock(), this.#base, this.#deadBase, groups], 'unblockGroups');
+    const unblocked = Number(row?.unblocked ?? 0);
+    // the statement NOTIFYed other processes; readers here are woken at once
+    if (unblocked > 0) this.#core.wakeups.wake(this.#base);
+    return unblocked;
   }
 
   async clear(): Promise<void> {

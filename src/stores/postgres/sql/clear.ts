@@ -8,6 +8,7 @@
  *
  * $1 queue, $2 its dead-letter queue
  */
+import { groupClear } from './groups.js';
 import type { Tables } from './lib.js';
 
 export function clearStatement(t: Tables): string {
@@ -17,6 +18,7 @@ totals AS (DELETE FROM ${t.schema}.totals WHERE queue IN ($1, $2, $2 || ':dead')
 tasks AS (DELETE FROM ${t.schema}.tasks WHERE queue = $1),
 claims AS (DELETE FROM ${t.schema}.claims WHERE queue = $1),
 dedupe AS (DELETE FROM ${t.schema}.dedupe WHERE queue = $1),
-limits AS (DELETE FROM ${t.schema}.limits WHERE queue IN ($1, $2))
+limits AS (DELETE FROM ${t.schema}.limits WHERE queue IN ($1, $2)),
+${groupClear(t)}
 SELECT 1 AS cleared`;
 }

@@ -21,6 +21,7 @@
  * rolled back did not happen, and the rows stay locked until the transaction ends.
  */
 import { CLOCK, count, NOW, sizeOf, type Tables } from './lib.js';
+import { leavingTurns } from './groups.js';
 import { slotWake } from './limits.js';
 
 /** CTE `live`: the rows of live leases among $3/$4, locked in id order. */
@@ -38,13 +39,16 @@ export function doneStatement(t: Tables): string {
 ${live(t)},
 finished AS (
   DELETE FROM ${t.items} i USING live l WHERE i.queue = $2 AND i.id = l.id
-  RETURNING i.id, i.lease
+  RETURNING i.id, i.lease, i.grp
 ),
+${leavingTurns(t, 'finished')},
 ${count(t, { dones: sizeOf('finished') })},
 wake AS (
   ${slotWake(t, 'EXISTS (SELECT 1 FROM finished)')}
+  -- a done of grouped items may let their groups go on
+  UNION ALL SELECT pg_notify(${t.channel}, $2) WHERE EXISTS (SELECT 1 FROM finished WHERE grp IS NOT NULL)
 )
-SELECT id, lease::text AS lease, ${sizeOf('wake')} AS woke FROM finished`;
+SELECT id, lease::text AS lease, ${sizeOf('wake')} AS woke, grp IS NOT NULL AS grouped FROM finished`;
 }
 
 export function refreshStatement(t: Tables): string {

@@ -65,13 +65,13 @@ export function fateOf(r: string): string {
  */
 export function settle(t: Tables): string {
   return `due AS (
-  SELECT i.id, i.seq, i.priority, i.due_at, i.ttl, i.failed, i.lease, i.attempts, i.use_dead
+  SELECT i.id, i.seq, i.priority, i.due_at, i.ttl, i.failed, i.lease, i.attempts, i.use_dead, i.grp
   FROM ${t.items} i WHERE i.queue = $2 AND i.due_at <= ${NOW}
   ORDER BY i.due_at LIMIT ${SETTLE_LIMIT} FOR UPDATE SKIP LOCKED
 ),
 settled AS (
   SELECT d.id, d.seq, d.priority, d.due_at, d.ttl, d.lease IS NOT NULL AS lapsed,
-    d.failed + (d.lease IS NOT NULL)::int AS failed, ${fateOf('d')} AS fate
+    d.failed + (d.lease IS NOT NULL)::int AS failed, ${fateOf('d')} AS fate, d.grp
   FROM due d
 ),
 overdue AS (
@@ -88,9 +88,9 @@ export function requeue(t: Tables, exclude?: string): string {
   const skip = exclude ? ` AND s.id NOT IN (${exclude})` : '';
   return `requeued AS (
   UPDATE ${t.items} i SET due_at = NULL, lease = NULL, attempts = NULL, use_dead = NULL, failed = s.failed,
-    expires_at = CASE WHEN s.ttl > 0 THEN s.due_at + s.ttl END
+    expires_at = CASE WHEN s.ttl > 0 THEN s.due_at + s.ttl END, ghold = NULL
   FROM settled s WHERE s.fate = 'ready'${skip} AND i.queue = $2 AND i.id = s.id
-  RETURNING i.id
+  RETURNING i.id, i.grp
 )`;
 }
 
@@ -108,14 +108,24 @@ export function bury(t: Tables, more?: string): string {
     SELECT id, fate, due_at AS ended, 0 AS kind FROM settled WHERE fate <> 'ready'
     UNION ALL SELECT id, 'expired', 0, 0 FROM overdue${more ? `\n    UNION ALL ${more}` : ''}
   ) g WHERE i.queue = $2 AND i.id = g.id
-  RETURNING i.id, i.seq, i.priority, i.payload, g.fate, g.ended, g.kind, i.meta
+  RETURNING i.id, i.seq, i.priority, i.payload, g.fate, g.ended, g.kind, i.meta, i.grp
 ),
 buried AS (
-  INSERT INTO ${t.dead} (queue, id, seq, priority, ttl, failed, entered_at, payload, meta)
-  SELECT $3, b.id, nextval('${t.schema.replace(/'/g, "''")}.ids'), b.priority, 0, 0, ${NOW}, b.payload, b.meta
+  INSERT INTO ${t.dead} (queue, id, seq, priority, ttl, failed, entered_at, payload, meta, dead_grp, dead_seq, blocks)
+  SELECT $3, b.id, nextval('${t.schema.replace(/'/g, "''")}.ids'), b.priority, 0, 0, ${NOW}, b.payload, b.meta,
+    ${groupOfDead(t)}
   FROM gone b WHERE b.fate = 'dead' ORDER BY b.ended, b.kind, b.seq
   RETURNING id
 )`;
+}
+
+/**
+ * The group columns of a dead letter (sql/groups.ts): a grouped item keeps its group and
+ * put seq, for redrive, and blocks its group under onDead 'block'.
+ */
+function groupOfDead(t: Tables): string {
+  return `b.grp, CASE WHEN b.grp IS NOT NULL THEN b.seq END,
+    CASE WHEN b.grp IS NOT NULL THEN coalesce((SELECT q.block FROM ${t.schema}.group_queues q WHERE q.queue = $2), false) END`;
 }
 
 /** What settling adds to the running totals (after settle(), bury()): for count(). */

@@ -14,6 +14,7 @@
  * Side effects: counts expiries, dead letters, drops and expiries by ttl; NOTIFYs the
  *   dead-letter queue when it got dead letters and this queue when items became visible.
  */
+import { turnCte } from './groups.js';
 import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
 
 export function maintainStatement(t: Tables): string {
@@ -21,6 +22,7 @@ export function maintainStatement(t: Tables): string {
 ${settle(t)},
 ${requeue(t)},
 ${bury(t)},
+${turnCte(t, 'turned', 'SELECT grp FROM requeued UNION ALL SELECT grp FROM gone')},
 ${count(t, {
   ...SETTLED_TOTALS,
 })},

@@ -23,6 +23,7 @@
  *   claimable only while visible, and claiming hides it until its deadline.
  */
 import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
+import { GROUPED, turnCte } from './groups.js';
 import { NOT_PAUSED, PAUSE_LEFT, pausedCte } from './limits.js';
 
 export function readStatement(t: Tables, leasing: boolean): string {
@@ -39,12 +40,13 @@ ${pausedCte(t)},
 head AS (
   SELECT i.id, i.priority, i.seq, i.failed FROM ${t.items} i
   WHERE i.queue = $2 AND i.due_at IS NULL AND (i.expires_at IS NULL OR i.expires_at > ${NOW}) AND ${NOT_PAUSED}
+    AND i.grp IS NULL
   ORDER BY i.priority DESC, i.seq LIMIT $4::int FOR UPDATE SKIP LOCKED
 ),
 pick AS (
   SELECT c.id, c.failed FROM (
     SELECT id, priority, seq, failed FROM head
-    UNION ALL SELECT id, priority, seq, failed FROM settled WHERE fate = 'ready' AND ${NOT_PAUSED}
+    UNION ALL SELECT id, priority, seq, failed FROM settled WHERE fate = 'ready' AND ${NOT_PAUSED} AND grp IS NULL
   ) c ORDER BY c.priority DESC, c.seq LIMIT $4::int
 ),
 token AS (
@@ -55,6 +57,7 @@ claimed AS (
 ),
 ${requeue(t, 'SELECT id FROM pick')},
 ${bury(t)},
+${turnCte(t, 'turned', 'SELECT grp FROM requeued UNION ALL SELECT grp FROM gone')},
 ${count(t, {
   deliveries: sizeOf('claimed'),
   empty_reads: `CASE WHEN NOT EXISTS (SELECT 1 FROM claimed) AND ${NOT_PAUSED} AND EXISTS (SELECT 1 FROM ${t.schema}.totals WHERE queue = $2) THEN 1 ELSE 0 END`,
@@ -64,13 +67,13 @@ wake AS (
   ${wakeSettled(t)}
 )
 SELECT c.id::text AS id, c.failed, c.payload, c.lease::text AS lease, NULL::float8 AS next_due,
-  ${sizeOf('wake')} AS woke, c.priority, c.seq, c.meta, NULL::text AS limited
+  ${sizeOf('wake')} AS woke, c.priority, c.seq, c.meta, NULL::text AS limited, ${GROUPED(t)} AS grouped
 FROM claimed c
 UNION ALL
 SELECT NULL, NULL, NULL, NULL, coalesce(${PAUSE_LEFT}, (
     SELECT min(i.due_at) - ${NOW} FROM ${t.items} i WHERE i.queue = $2 AND i.due_at > ${NOW}
   ), -1)::float8,
-  ${sizeOf('wake')}, NULL, NULL, NULL, CASE WHEN EXISTS (SELECT 1 FROM paused) THEN 'p' END
+  ${sizeOf('wake')}, NULL, NULL, NULL, CASE WHEN EXISTS (SELECT 1 FROM paused) THEN 'p' END, ${GROUPED(t)}
 WHERE NOT EXISTS (SELECT 1 FROM claimed)
 ORDER BY priority DESC, seq`;
 }

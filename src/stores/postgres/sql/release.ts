@@ -17,19 +17,20 @@
  * Invariant: as leases.ts: only live leases act, rows locked in id order.
  */
 import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
+import { turnCte } from './groups.js';
 import { slotWake } from './limits.js';
 
 export function releaseStatement(t: Tables): string {
   return `WITH ${CLOCK},
 ${settle(t)},
 live AS (
-  SELECT i.id, i.seq, i.failed, i.attempts, i.use_dead, i.ttl, i.lease FROM ${t.items} i
+  SELECT i.id, i.seq, i.failed, i.attempts, i.use_dead, i.ttl, i.lease, i.grp FROM ${t.items} i
   JOIN unnest($4::text[], $5::bigint[]) AS l(id, lease) ON i.id = l.id AND i.lease = l.lease
   WHERE i.queue = $2 AND i.due_at > ${NOW}
   ORDER BY i.id FOR UPDATE OF i
 ),
 ended AS (
-  SELECT l.id, l.seq, l.ttl, l.lease,
+  SELECT l.id, l.seq, l.ttl, l.lease, l.grp,
     l.failed + CASE WHEN $6::text = 'keep' THEN 0 ELSE 1 END AS failed,
     CASE
       WHEN $6::text = 'fail' THEN CASE WHEN $7::boolean THEN 'dead' ELSE 'dropped' END
@@ -40,17 +41,22 @@ ended AS (
 back AS (
   UPDATE ${t.items} i SET lease = NULL, attempts = NULL, use_dead = NULL, failed = e.failed,
     due_at = CASE WHEN $8::bigint > 0 THEN ${NOW} + $8::bigint END,
-    expires_at = CASE WHEN $8::bigint <= 0 AND e.ttl > 0 THEN ${NOW} + e.ttl END
+    expires_at = CASE WHEN $8::bigint <= 0 AND e.ttl > 0 THEN ${NOW} + e.ttl END,
+    -- a grouped item released with a delay holds its group until it is visible (groups.ts)
+    ghold = CASE WHEN $8::bigint > 0 AND e.grp IS NOT NULL THEN true END
   FROM ended e WHERE e.outcome = 'requeued' AND i.queue = $2 AND i.id = e.id
   RETURNING i.id
 ),
 ${requeue(t)},
 ${bury(t, `SELECT id, outcome, ${NOW}, 1 FROM ended WHERE outcome <> 'requeued'`)},
+${turnCte(t, 'turned', 'SELECT grp FROM requeued UNION ALL SELECT grp FROM gone UNION ALL SELECT grp FROM ended')},
 ${count(t, {
   ...SETTLED_TOTALS,
 })},
 shown AS (
-  SELECT (EXISTS (SELECT 1 FROM back) AND $8::bigint <= 0) OR EXISTS (SELECT 1 FROM requeued) AS visible
+  SELECT (EXISTS (SELECT 1 FROM back) AND $8::bigint <= 0) OR EXISTS (SELECT 1 FROM requeued)
+    -- a grouped item that left (dead, dropped) may let its group go on
+    OR EXISTS (SELECT 1 FROM ended WHERE grp IS NOT NULL AND outcome <> 'requeued') AS visible
 ),
 wake AS (
   ${wakeSettled(t, '$9::boolean AND (SELECT visible FROM shown)')}

@@ -30,6 +30,7 @@
  */
 
 import { dedupeMigration } from './dedupe.js';
+import { groupsMigration } from './groups.js';
 import { limitsTable } from './limits.js';
 
 /** One step of the schema. */
@@ -182,6 +183,8 @@ ALTER TABLE ${s}.dead ADD COLUMN meta text NOT NULL DEFAULT '';`,
   },
   // deduplicated puts: the dedupe keys (sql/dedupe.ts)
   { version: 5, sql: dedupeMigration },
+  // ordered groups: group columns, turns and settings (sql/groups.ts)
+  { version: 6, sql: groupsMigration },
 ];
 
 /** The version a database has once every migration here ran. */

@@ -13,6 +13,7 @@
  *   totals read are those of the statement's snapshot.
  * Cost: O(items in the queue), as PostgreSQL counts rows by visiting them.
  */
+import { groupHeadAge } from './groups.js';
 import { CLOCK, fateOf, NOW, type Tables } from './lib.js';
 import { visible } from './visible.js';
 
@@ -25,7 +26,11 @@ shown AS (
   SELECT
     count(*) FILTER (WHERE i.due_at IS NULL AND (i.expires_at IS NULL OR i.expires_at > ${NOW})) AS ready,
     count(*) FILTER (WHERE i.due_at IS NULL AND i.expires_at <= ${NOW}) AS overdue
-  FROM ${t.items} i WHERE i.queue = $2 AND i.due_at IS NULL
+  FROM ${t.items} i WHERE i.queue = $2 AND i.due_at IS NULL AND i.grp IS NULL
+),
+-- items waiting in ordered groups are ready too (never with a ttl: docs/groups.md)
+grouped AS (
+  SELECT count(*) AS ready FROM ${t.items} i WHERE i.queue = $2 AND i.grp IS NOT NULL AND i.due_at IS NULL
 ),
 waiting AS (
   SELECT
@@ -50,12 +55,12 @@ kept AS (
   ON CONFLICT (queue, pid) DO UPDATE SET ${totals.map((name) => `${name} = t.${name} + excluded.${name}`).join(', ')}
   RETURNING 1
 )
-SELECT (s.ready + w.ready)::float8 AS ready, w.delayed::float8 AS delayed, w.inflight::float8 AS inflight,
+SELECT (s.ready + w.ready + (SELECT ready FROM grouped))::float8 AS ready, w.delayed::float8 AS delayed, w.inflight::float8 AS inflight,
   ((SELECT count(*) FROM ${t.dead} d WHERE d.queue = $3) + w.dead)::float8 AS dead,
   (c.expired + s.overdue + w.expired)::float8 AS expired, (c.dropped + w.dropped)::float8 AS dropped,
   c.puts, c.deliveries, c.dones, (c.expiries + w.lapsed)::float8 AS expiries,
   (c.dead_lettered + w.dead)::float8 AS dead_lettered, c.empty_reads,
-  coalesce((SELECT greatest(0, ${NOW} - entered_at) FROM visible), -1)::float8 AS head_age,
+  coalesce((SELECT greatest(0, ${NOW} - entered_at) FROM visible), ${groupHeadAge(t)}, -1)::float8 AS head_age,
   (SELECT count(*) FROM kept) AS folded
 FROM shown s, waiting w, totals c`;
 }

@@ -46,7 +46,7 @@ ${pausedCte(t)},
 head AS (
   SELECT i.id, i.priority, i.seq, i.failed FROM ${t.items} i
   WHERE i.queue = $2 AND i.due_at IS NULL AND (i.expires_at IS NULL OR i.expires_at > ${NOW})
-    AND NOT EXISTS (SELECT 1 FROM prior) AND ${NOT_PAUSED}
+    AND i.grp IS NULL AND NOT EXISTS (SELECT 1 FROM prior) AND ${NOT_PAUSED}
   ORDER BY i.priority DESC, i.seq LIMIT $4::int FOR UPDATE SKIP LOCKED
 ),
 pick AS (
