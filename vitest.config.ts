@@ -11,6 +11,10 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     exclude: ['**/node_modules/**', ...clusterOnly, ...postgresOnly],
     pool: 'forks',
+    // the suites wait on servers and timers far more than they compute: three files at a
+    // time on 2 cores halve the wall time (vitest's default there is one); no test
+    // asserts wall-clock durations
+    maxWorkers: 3,
     testTimeout: 30_000,
     hookTimeout: 30_000,
     globalSetup: ['test/harness/cluster-setup.ts', 'test/harness/postgres-setup.ts'],
