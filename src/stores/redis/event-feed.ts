@@ -66,7 +66,13 @@ export class TaskEventFeed {
     // failures surface through the subscribe promises and the reconnection below
     connection.on('error', () => undefined);
     connection.on('message', (channel: string, message: string) => this.#handlers.message(channel, message));
-    connection.on('ready', () => void this.#resubscribe(connection));
+    // a connection's first `ready` is its first connect: the subscribe calls queued on it
+    // take effect then, and nothing was missed; every later `ready` is a reconnection
+    let connectedBefore = false;
+    connection.on('ready', () => {
+      if (connectedBefore) void this.#resubscribe(connection);
+      connectedBefore = true;
+    });
     return connection;
   }
 
