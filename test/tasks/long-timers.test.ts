@@ -72,10 +72,13 @@ describe('timers longer than 2^31 - 1 ms', () => {
       settled = true;
     });
     // the first read, and the one after listening began; then no more while it waits
+    // (the event connection reports its first connect as a reconnection when a channel was
+    // added before it, which adds one read: a loop of timers that fire at once would make
+    // hundreds in these 300 ms)
     await until('the wait reads its task', () => calls(counts, 'read') > 0);
     await sleep(300);
     expect(settled).toBe(false);
-    expect(calls(counts, 'read')).toBeLessThanOrEqual(2);
+    expect(calls(counts, 'read')).toBeLessThanOrEqual(3);
     abort.abort();
     expect(await waited).toBe(false);
   });

@@ -60,21 +60,13 @@ export class TaskEventFeed {
     return this.#connection;
   }
 
-  /** Opens the feed's connection; `replacing`: it stands in for one that ended, so its first connect is a reconnection too. */
-  async #open(replacing = false): Promise<Redis> {
+  async #open(): Promise<Redis> {
     const connection =
       this.#source instanceof Cluster ? await this.#nodeConnection(this.#source) : this.#source.duplicate();
     // failures surface through the subscribe promises and the reconnection below
     connection.on('error', () => undefined);
     connection.on('message', (channel: string, message: string) => this.#handlers.message(channel, message));
-    // a first connection's first `ready` is its first connect: the subscribe calls queued
-    // on it take effect then, and nothing was missed; every later `ready`, and the first
-    // one of a connection that replaces an ended one, is a reconnection
-    let connectedBefore = replacing;
-    connection.on('ready', () => {
-      if (connectedBefore) void this.#resubscribe(connection);
-      connectedBefore = true;
-    });
+    connection.on('ready', () => void this.#resubscribe(connection));
     return connection;
   }
 
@@ -96,8 +88,9 @@ export class TaskEventFeed {
     });
     connection.once('end', () => {
       if (this.#closed) return;
+      this.#connection = undefined;
       // the new connection's `ready` subscribes the channels again and reports it
-      this.#connection = this.#channels.size > 0 ? this.#open(true) : undefined;
+      if (this.#channels.size > 0) void this.#current();
     });
     return connection;
   }
