@@ -38,6 +38,44 @@ export interface PostgresPool {
 export interface PostgresPoolClient {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
   release(destroy?: boolean | Error): void;
+  /** pg's clients are event emitters; a pool shaped like pg's may hand out clients that are not. */
+  on?(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener?(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/** A connection held by the store; `release` hands it back, or drops it after `failure`. */
+export interface HeldClient {
+  readonly client: PostgresPoolClient;
+  release(failure?: unknown): void;
+}
+
+/**
+ * Takes a connection of `pool` for a transaction or a migration. While the store holds
+ * it, pg's pool listens for none of its errors, and a connection that the server ends
+ * (a restart, pg_terminate_backend) emits 'error' on the client: without a listener that
+ * ends the process. The pending query fails and says so; the listener only keeps the
+ * process alive, and the failed connection is dropped on release.
+ */
+export async function checkout(pool: PostgresPool, operation: string): Promise<HeldClient> {
+  let client: PostgresPoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw toStoreError(error, operation);
+  }
+  let lost: Error | undefined;
+  const onError = (error: Error): void => {
+    lost = error;
+  };
+  client.on?.('error', onError);
+  return {
+    client,
+    release(failure?: unknown): void {
+      client.removeListener?.('error', onError);
+      const broken = lost ?? (failure instanceof Error ? failure : undefined);
+      client.release(broken);
+    },
+  };
 }
 
 /** What the store needs of `pg`. */

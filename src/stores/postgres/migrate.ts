@@ -7,19 +7,15 @@
  * that an owner created.
  */
 import { VisqError } from '../../errors.js';
-import { toStoreError, type PostgresPool, type PostgresPoolClient } from './connection.js';
+import { checkout, toStoreError, type PostgresPool, type PostgresPoolClient } from './connection.js';
 import { literal, MIGRATIONS, SCHEMA_VERSION } from './sql/schema.js';
 
 /** First key of the advisory lock ('visq' in ASCII); the second is the schema's hash. */
 const LOCK_CLASS = 0x76697371;
 
 export async function migrate(pool: PostgresPool, schema: string, quoted: string): Promise<void> {
-  let client: PostgresPoolClient;
-  try {
-    client = await pool.connect();
-  } catch (error) {
-    throw toStoreError(error, 'connecting');
-  }
+  const held = await checkout(pool, 'connecting');
+  const { client } = held;
   let failed: unknown;
   try {
     if ((await versionOf(client, quoted)) >= SCHEMA_VERSION) return;
@@ -46,7 +42,7 @@ export async function migrate(pool: PostgresPool, schema: string, quoted: string
     throw error instanceof VisqError ? error : toStoreError(error, `creating or migrating the schema ${quoted}`);
   } finally {
     // a connection that failed mid-transaction is not handed back to the pool
-    client.release(failed instanceof Error ? failed : undefined);
+    held.release(failed);
   }
 }
 

@@ -14,6 +14,7 @@ import { describe } from '../../validate.js';
 import { Announcer } from './announcer.js';
 import { PostgresQueueBackend } from './backend.js';
 import {
+  checkout,
   isPool,
   loadPg,
   run,
@@ -21,7 +22,6 @@ import {
   toStoreError,
   type ListenClient,
   type PostgresPool,
-  type PostgresPoolClient,
   type Row,
   type Statement,
 } from './connection.js';
@@ -138,12 +138,8 @@ export class StoreCore {
    */
   async transaction(operation: string, fn: (query: (stmt: Statement, values: unknown[]) => Promise<Row[]>) => Promise<void>): Promise<void> {
     await this.ready();
-    let client: PostgresPoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw toStoreError(error, operation);
-    }
+    const held = await checkout(this.pool, operation);
+    const { client } = held;
     let failed: unknown;
     try {
       await client.query('BEGIN');
@@ -155,7 +151,7 @@ export class StoreCore {
       throw toStoreError(error, operation);
     } finally {
       // a connection that failed mid-transaction is not handed back to the pool
-      client.release(failed instanceof Error ? failed : undefined);
+      held.release(failed);
     }
   }
 }

@@ -138,4 +138,64 @@ describe('faults', () => {
     await store.close();
     await database.drop();
   }, 90_000);
+
+  it('keep the process alive when the server ends a connection the store holds for a transaction', async () => {
+    // pg's pool stops listening for a connection's errors while it is checked out: a
+    // connection ended by the server then emits 'error' on its client, which ends the
+    // process unless the store listens. A caller-owned pool whose first BEGIN of each
+    // connection waits until the server has ended that connection makes it certain.
+    const own = await createDatabase(server);
+    const inner = new pg.Pool({ connectionString: own.url, max: 2 });
+    inner.on('error', () => undefined);
+    let armed = false;
+    let ended = 0;
+    const pool = {
+      options: inner.options,
+      query: inner.query.bind(inner),
+      end: inner.end.bind(inner),
+      connect: async (): Promise<pg.PoolClient> => {
+        const client = await inner.connect();
+        if (!armed || ended > 0) return client;
+        const query = client.query.bind(client) as (text: string) => Promise<unknown>;
+        const closed = new Promise((resolve) => client.once('end', resolve));
+        (client as unknown as { query: (text: string) => Promise<unknown> }).query = async (text: string) => {
+          if (text === 'BEGIN' && ended === 0) {
+            ended += 1;
+            const pid = (client as unknown as { processID: number }).processID;
+            await terminate(own.url, pid);
+            await closed;
+          }
+          return query(text);
+        };
+        return client;
+      },
+    };
+    const store = new PostgresStore(pool);
+    try {
+      await store.ready();
+      armed = true;
+      const dq = new DataQueue<number>(store, 'held-faults', { visTimeout: 5, rateLimit: { perSecond: 1000, burst: 100 } });
+      await dq.putData([1, 2, 3]);
+      // the rate-limited read runs in a transaction on a connection of its own
+      await expect(dq.getData(3)).rejects.toBeInstanceOf(StoreError);
+      expect(ended).toBe(1);
+      expect([...(await dq.getData(3)).values()].sort()).toEqual([1, 2, 3]);
+    } finally {
+      await store.close();
+      await inner.end();
+      await own.drop();
+    }
+  });
 });
+
+/** Terminates one server connection, from a connection of its own. */
+async function terminate(url: string, pid: number): Promise<void> {
+  const admin = new pg.Client({ connectionString: url });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  try {
+    await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+  } finally {
+    await admin.end();
+  }
+}
