@@ -20,7 +20,7 @@
  * claim in the caller's transaction (`db`) that rolls back holds no key.
  */
 import { CLOCK, count, fateOf, NOW, sizeOf, type Tables } from './lib.js';
-import { recordAdded } from './tasks/enqueue.js';
+import { recordAdded, taken } from './tasks/enqueue.js';
 
 /** Migration 3: the dedupe table. */
 export function dedupeMigration(s: string): string {
@@ -67,7 +67,7 @@ function claims(t: Tables, until: string, windowMs: string): string {
     SELECT 1 FROM ${t.items} i WHERE i.queue = d.queue AND i.id = d.holder AND i.seq = d.holder_seq AND ${itemAlive('i')})))`;
   const keep = (column: string): string => `CASE WHEN ${live} THEN d.${column} ELSE excluded.${column} END`;
   return `seen AS (
-  SELECT d.key, d.holder FROM ${t.schema}.dedupe d WHERE d.queue = $2 AND d.key IN (SELECT key FROM proposed)
+  SELECT d.key, d.holder FROM ${t.schema}.dedupe d WHERE d.queue = $2 AND d.key = ANY (ARRAY(SELECT key FROM proposed))
 ),
 trimmed AS (
   DELETE FROM ${t.schema}.dedupe d WHERE d.ctid IN (
@@ -130,11 +130,7 @@ export function dedupeEnqueueStatement(t: Tables): string {
 input AS (
   SELECT u.id, u.payload, u.key, u.position FROM unnest($6::text[], $7::text[], $10::text[]) WITH ORDINALITY AS u(id, payload, key, position)
 ),
-taken AS (
-  SELECT r.id FROM ${t.schema}.tasks r
-  WHERE r.queue = $2 AND r.id IN (SELECT id FROM input) AND (r.expires_at IS NULL OR r.expires_at > ${NOW})
-  UNION SELECT i.id FROM ${t.items} i WHERE i.queue = $2 AND i.id IN (SELECT id FROM input)
-),
+${taken(t)},
 proposed AS (
   SELECT n.id, nextval('${t.schema.replace(/'/g, "''")}.ids') AS seq, n.payload, n.key, n.position
   FROM (SELECT * FROM input WHERE id NOT IN (SELECT id FROM taken) ORDER BY position) n

@@ -20,17 +20,14 @@
  * Both run in the caller's transaction when one is given (done only): a done that is
  * rolled back did not happen, and the rows stay locked until the transaction ends.
  */
-import { CLOCK, count, NOW, sizeOf, type Tables } from './lib.js';
+import { among, CLOCK, count, liveLeases, NOW, sizeOf, type Tables } from './lib.js';
 import { leavingTurns } from './groups.js';
 import { slotWake } from './limits.js';
 
 /** CTE `live`: the rows of live leases among $3/$4, locked in id order. */
 function live(t: Tables): string {
   return `live AS (
-  SELECT i.id FROM ${t.items} i
-  JOIN unnest($3::text[], $4::bigint[]) AS l(id, lease) ON i.id = l.id AND i.lease = l.lease
-  WHERE i.queue = $2 AND i.due_at > ${NOW}
-  ORDER BY i.id FOR UPDATE OF i
+  SELECT i.id FROM ${liveLeases(t, '$3::text[]', '$4::bigint[]')}
 )`;
 }
 
@@ -38,7 +35,7 @@ export function doneStatement(t: Tables): string {
   return `WITH ${CLOCK},
 ${live(t)},
 finished AS (
-  DELETE FROM ${t.items} i USING live l WHERE i.queue = $2 AND i.id = l.id
+  DELETE FROM ${t.items} i USING live l WHERE i.queue = $2 AND i.id = l.id AND ${among('i', 'SELECT id FROM live')}
   RETURNING i.id, i.lease, i.grp
 ),
 ${leavingTurns(t, 'finished')},
@@ -56,13 +53,11 @@ export function refreshStatement(t: Tables): string {
 held AS (
   SELECT i.id, i.due_at > ${NOW} + $5::bigint AS shortened,
     i.due_at > ${NOW} + $5::bigint AND i.use_dead AND i.failed + 1 >= i.attempts AS dead_shortened
-  FROM ${t.items} i
-  JOIN unnest($3::text[], $4::bigint[]) AS l(id, lease) ON i.id = l.id AND i.lease = l.lease
-  WHERE i.queue = $2 AND i.due_at > ${NOW}
-  ORDER BY i.id FOR UPDATE OF i
+  FROM ${liveLeases(t, '$3::text[]', '$4::bigint[]')}
 ),
 moved AS (
-  UPDATE ${t.items} i SET due_at = ${NOW} + $5::bigint FROM held h WHERE i.queue = $2 AND i.id = h.id
+  UPDATE ${t.items} i SET due_at = ${NOW} + $5::bigint FROM held h
+  WHERE i.queue = $2 AND i.id = h.id AND ${among('i', 'SELECT id FROM held')}
   RETURNING i.id, i.lease
 ),
 shortened AS (

@@ -17,6 +17,18 @@
  *                                  its last attempt)
  * Writers settle such rows (settle()) before they act, so that they act on the present;
  * readers that write nothing (peek, stats, inspect) apply the same rules as they read.
+ *
+ * Plans. A queue table's statistics are seldom right: none until autovacuum first
+ * analyzes it, and later ones taken when a queue held a hundredth of what it holds now.
+ * Misled, the planner reads a whole queue (a bitmap scan of `queue = $2`, or a sequential
+ * scan and a hash join) to find the few rows a statement names. So the statements name
+ * rows in two forms whose plan does not depend on those estimates:
+ *   - a lookup by key, `FROM keys k CROSS JOIN LATERAL (SELECT … WHERE queue = $2 AND
+ *     id = k.id … FOR UPDATE)` (or `LIMIT 1`): a subquery that locks or limits is planned
+ *     on its own, one primary-key probe per key, and locks in the order of `keys`;
+ *   - a write to rows an earlier CTE found, `… AND i.id = ANY (ARRAY(SELECT id FROM cte))`
+ *     ({@link among}): a primary-key condition the planner prefers to any scan of the queue.
+ * Cost: O(rows named), whatever the queue holds (docs/postgres.md, "Plans").
  */
 
 /** The names a statement is built for. */
@@ -47,6 +59,14 @@ export const CLOCK = `clock AS (
 export const NOW = '(SELECT now FROM clock)';
 
 /**
+ * `<alias>.id = ANY (ARRAY(<ids>))`: the condition that keeps a write to rows an earlier
+ * CTE found (`ids`, a subquery of ids) on the primary key (see "Plans" above).
+ */
+export function among(alias: string, ids: string): string {
+  return `${alias}.id = ANY (ARRAY(${ids}))`;
+}
+
+/**
  * What a row whose time came becomes, from the columns of `r`: 'ready', 'expired' (its
  * ttl ran out since it became visible), 'dead' or 'dropped' (a lease ended its last attempt).
  */
@@ -55,6 +75,19 @@ export function fateOf(r: string): string {
     WHEN ${r}.lease IS NOT NULL AND ${r}.failed + 1 >= ${r}.attempts THEN CASE WHEN ${r}.use_dead THEN 'dead' ELSE 'dropped' END
     WHEN ${r}.ttl > 0 AND ${r}.due_at + ${r}.ttl <= ${NOW} THEN 'expired'
     ELSE 'ready' END`;
+}
+
+/**
+ * `FROM` items for the live leases among the pairs of `ids` and `tokens` (SQL text[] and
+ * bigint[] arrays of equal length): each row of queue $2 whose current delivery and
+ * unexpired deadline a pair names, as `i` (every column), looked up by key and locked in
+ * id order (see "Plans"). A pair given twice names its row once.
+ */
+export function liveLeases(t: Tables, ids: string, tokens: string): string {
+  return `(SELECT DISTINCT l.id COLLATE "C" AS id, l.lease FROM unnest(${ids}, ${tokens}) AS l(id, lease) ORDER BY 1) l
+  CROSS JOIN LATERAL (
+    SELECT * FROM ${t.items} i WHERE i.queue = $2 AND i.id = l.id AND i.lease = l.lease AND i.due_at > ${NOW} FOR UPDATE
+  ) i`;
 }
 
 /**
@@ -90,12 +123,13 @@ export function requeue(t: Tables, exclude?: string): string {
   UPDATE ${t.items} i SET due_at = NULL, lease = NULL, attempts = NULL, use_dead = NULL, failed = s.failed,
     expires_at = CASE WHEN s.ttl > 0 THEN s.due_at + s.ttl END, ghold = NULL
   FROM settled s WHERE s.fate = 'ready'${skip} AND i.queue = $2 AND i.id = s.id
+    AND ${among('i', "SELECT id FROM settled WHERE fate = 'ready'")}
   RETURNING i.id, i.grp
 )`;
 }
 
 /**
- * CTEs `gone` and `buried`: deletes the settled rows that leave the queue and the
+ * CTEs `leaving`, `gone` and `buried`: deletes the settled rows that leave the queue and the
  * overdue ones, plus `more` (a subquery of `id, fate, ended, kind`), and moves those whose
  * fate is 'dead' to the dead-letter queue ($3). Dead letters enter in the order their last
  * deliveries ended (`ended`; at one time, expiries, kind 0, before releases, kind 1), then
@@ -103,11 +137,12 @@ export function requeue(t: Tables, exclude?: string): string {
  * keeping its id, priority, payload and metadata.
  */
 export function bury(t: Tables, more?: string): string {
-  return `gone AS (
-  DELETE FROM ${t.items} i USING (
-    SELECT id, fate, due_at AS ended, 0 AS kind FROM settled WHERE fate <> 'ready'
-    UNION ALL SELECT id, 'expired', 0, 0 FROM overdue${more ? `\n    UNION ALL ${more}` : ''}
-  ) g WHERE i.queue = $2 AND i.id = g.id
+  return `leaving AS (
+  SELECT id, fate, due_at AS ended, 0 AS kind FROM settled WHERE fate <> 'ready'
+  UNION ALL SELECT id, 'expired', 0, 0 FROM overdue${more ? `\n  UNION ALL ${more}` : ''}
+),
+gone AS (
+  DELETE FROM ${t.items} i USING leaving g WHERE i.queue = $2 AND i.id = g.id AND ${among('i', 'SELECT id FROM leaving')}
   RETURNING i.id, i.seq, i.priority, i.payload, g.fate, g.ended, g.kind, i.meta, i.grp
 ),
 buried AS (

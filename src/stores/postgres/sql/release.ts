@@ -16,7 +16,7 @@
  *   that ended earlier reach the dead letters first; counts dead letters, drops, expiries.
  * Invariant: as leases.ts: only live leases act, rows locked in id order.
  */
-import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
+import { among, bury, CLOCK, liveLeases, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
 import { turnCte } from './groups.js';
 import { slotWake } from './limits.js';
 
@@ -24,10 +24,7 @@ export function releaseStatement(t: Tables): string {
   return `WITH ${CLOCK},
 ${settle(t)},
 live AS (
-  SELECT i.id, i.seq, i.failed, i.attempts, i.use_dead, i.ttl, i.lease, i.grp FROM ${t.items} i
-  JOIN unnest($4::text[], $5::bigint[]) AS l(id, lease) ON i.id = l.id AND i.lease = l.lease
-  WHERE i.queue = $2 AND i.due_at > ${NOW}
-  ORDER BY i.id FOR UPDATE OF i
+  SELECT i.id, i.seq, i.failed, i.attempts, i.use_dead, i.ttl, i.lease, i.grp FROM ${liveLeases(t, '$4::text[]', '$5::bigint[]')}
 ),
 ended AS (
   SELECT l.id, l.seq, l.ttl, l.lease, l.grp,
@@ -45,6 +42,7 @@ back AS (
     -- a grouped item released with a delay holds its group until it is visible (groups.ts)
     ghold = CASE WHEN $8::bigint > 0 AND e.grp IS NOT NULL THEN true END
   FROM ended e WHERE e.outcome = 'requeued' AND i.queue = $2 AND i.id = e.id
+    AND ${among('i', "SELECT id FROM ended WHERE outcome = 'requeued'")}
   RETURNING i.id
 ),
 ${requeue(t)},

@@ -31,16 +31,26 @@ export function recordAdded(t: Tables): string {
 )`;
 }
 
+/**
+ * CTE `taken`: the ids of the CTE `input` that a task of queue $2 holds already (a record
+ * not expired, or an item), each looked up by key (lib.ts "Plans").
+ */
+export function taken(t: Tables): string {
+  return `taken AS (
+  SELECT k.id FROM (SELECT DISTINCT id FROM input) k CROSS JOIN LATERAL (
+    SELECT 1 FROM ${t.schema}.tasks r WHERE r.queue = $2 AND r.id = k.id AND (r.expires_at IS NULL OR r.expires_at > ${NOW})
+    UNION ALL SELECT 1 FROM ${t.items} i WHERE i.queue = $2 AND i.id = k.id
+    LIMIT 1
+  ) held
+)`;
+}
+
 export function enqueueStatement(t: Tables): string {
   return `WITH ${CLOCK},
 input AS (
   SELECT u.id, u.payload, u.position FROM unnest($6::text[], $7::text[]) WITH ORDINALITY AS u(id, payload, position)
 ),
-taken AS (
-  SELECT r.id FROM ${t.schema}.tasks r
-  WHERE r.queue = $2 AND r.id IN (SELECT id FROM input) AND (r.expires_at IS NULL OR r.expires_at > ${NOW})
-  UNION SELECT i.id FROM ${t.items} i WHERE i.queue = $2 AND i.id IN (SELECT id FROM input)
-),
+${taken(t)},
 fresh AS (
   SELECT DISTINCT ON (id) id, payload, position FROM input WHERE id NOT IN (SELECT id FROM taken) ORDER BY id, position
 ),

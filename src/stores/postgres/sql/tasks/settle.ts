@@ -49,7 +49,7 @@
  * Invariant: as leases.ts: only live leases act on items, locked in id order; records
  *   are locked after every item (in id order), as in claim.ts.
  */
-import { CLOCK, count, NOW, sizeOf, type Tables } from '../lib.js';
+import { among, CLOCK, count, liveLeases, NOW, sizeOf, type Tables } from '../lib.js';
 import { slotWake } from '../limits.js';
 import { DIED, FINAL, logFailures, meter, notifyEvents, specs, TRIM_SLICE } from './lib.js';
 
@@ -66,16 +66,14 @@ ops AS (
 ),
 ${specs('$4')},
 live AS (
-  SELECT i.id, i.lease, i.failed, i.attempts, i.use_dead, i.ttl FROM ${t.items} i
-  JOIN unnest($8::text[], $9::bigint[]) AS l(id, lease) ON i.id = l.id AND i.lease = l.lease
-  WHERE i.queue = $2 AND i.due_at > ${NOW}
-  ORDER BY i.id FOR UPDATE OF i
+  SELECT i.id, i.lease, i.failed, i.attempts, i.use_dead, i.ttl FROM ${liveLeases(t, '$8::text[]', '$9::bigint[]')}
 ),
 rec AS (
   -- after every item is locked (the count runs first, as an init plan)
-  SELECT r.* FROM ${tasks} r
-  WHERE r.queue = $2 AND r.id = ANY($10::text[]) AND (SELECT count(*) FROM live) >= 0
-  ORDER BY r.id FOR UPDATE
+  SELECT r.* FROM (
+    SELECT DISTINCT k.id COLLATE "C" AS id FROM unnest($10::text[]) AS k(id) WHERE (SELECT count(*) FROM live) >= 0 ORDER BY 1
+  ) k
+  CROSS JOIN LATERAL (SELECT * FROM ${tasks} r WHERE r.queue = $2 AND r.id = k.id FOR UPDATE) r
 ),
 d AS (
   SELECT o.ord, o.kind, o.item, o.token, o.task_id, o.run_ms, o.result, o.error, o.cut, o.delay_ms, o.attempt,
@@ -162,10 +160,12 @@ back AS (
     due_at = CASE WHEN e.delay_ms > 0 THEN ${NOW} + e.delay_ms END,
     expires_at = CASE WHEN e.delay_ms <= 0 AND e.ttl > 0 THEN ${NOW} + e.ttl END
   FROM ended e WHERE e.outcome = 'requeued' AND i.queue = $2 AND i.id = e.id
+    AND ${among('i', "SELECT id FROM ended WHERE outcome = 'requeued'")}
   RETURNING i.id, i.due_at
 ),
 gone AS (
   DELETE FROM ${t.items} i USING ended e WHERE e.outcome <> 'requeued' AND i.queue = $2 AND i.id = e.id
+    AND ${among('i', "SELECT id FROM ended WHERE outcome <> 'requeued'")}
   RETURNING i.id, i.seq, i.priority, i.payload, e.outcome, i.meta
 ),
 buried AS (
@@ -191,12 +191,13 @@ released AS (
   UPDATE ${tasks} r SET expires_at = ${NOW} + r.keep_ms, keep_ms = NULL
   FROM a WHERE a.item_action = 'finish' AND a.stored = 'cancelled' AND a.keep_ms IS NOT NULL AND a.new_state IS NULL
     AND r.queue = $2 AND r.id = a.task_id
+    AND ${among('r', "SELECT task_id FROM a WHERE item_action = 'finish' AND stored = 'cancelled'")}
 ),
 expired AS (
-  DELETE FROM ${tasks} r WHERE r.queue = $2 AND r.id IN (
+  DELETE FROM ${tasks} r WHERE r.queue = $2 AND ${among('r', `
     SELECT e.id FROM ${tasks} e WHERE e.queue = $2 AND e.expires_at <= ${NOW} AND e.id <> ALL($10::text[])
     ORDER BY e.expires_at LIMIT ${TRIM_SLICE} FOR UPDATE SKIP LOCKED
-  )
+  `)}
 ),
 ${count(t, {
   dones: sizeOf('gone', "outcome = 'finished'"),
