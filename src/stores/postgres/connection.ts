@@ -37,6 +37,7 @@ export interface PostgresPool {
 /** A connection taken from a {@link PostgresPool}. */
 export interface PostgresPoolClient {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  query(config: { text: string; values?: unknown[]; name?: string }): Promise<{ rows: unknown[] }>;
   release(destroy?: boolean | Error): void;
   /** pg's clients are event emitters; a pool shaped like pg's may hand out clients that are not. */
   on?(event: 'error', listener: (error: Error) => void): unknown;
@@ -82,6 +83,7 @@ export async function checkout(pool: PostgresPool, operation: string): Promise<H
 export interface PgModule {
   Pool: new (config: Record<string, unknown>) => PostgresPool & {
     on(event: 'error', listener: (error: Error) => void): unknown;
+    on(event: 'connect', listener: (client: { query(text: string): Promise<unknown> }) => void): unknown;
   };
   Client: new (config: Record<string, unknown>) => ListenClient;
 }

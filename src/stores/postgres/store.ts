@@ -143,7 +143,7 @@ export class StoreCore {
     let failed: unknown;
     try {
       await client.query('BEGIN');
-      await fn(async (stmt, values) => (await client.query(stmt.text, values)).rows as Row[]);
+      await fn(async (stmt, values) => (await client.query({ name: stmt.name, text: stmt.text, values })).rows as Row[]);
       await client.query('COMMIT');
     } catch (error) {
       failed = error;
@@ -155,6 +155,9 @@ export class StoreCore {
     }
   }
 }
+
+/** Sent on each connection of a pool the store creates (docs/postgres.md, "Plans"). */
+export const GENERIC_PLANS = 'SET plan_cache_mode = force_generic_plan';
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -217,6 +220,12 @@ export class PostgresStore implements QueueStore, TaskStoreProvider {
       // on the pool, after dropping them; the next query opens a new connection, and an
       // 'error' event without a listener would end the process
       owned.on('error', () => undefined);
+      // the store's statements are prepared once per connection; a generic plan spares
+      // the 1–2 ms of planning that PostgreSQL otherwise spends on each execution of
+      // them once a queue's table has statistics (docs/postgres.md, "Plans")
+      owned.on('connect', (client) => {
+        client.query(GENERIC_PLANS).catch(() => undefined);
+      });
       pool = owned;
       this.#ownsPool = true;
       listenConfig = { ...connection };
