@@ -44,6 +44,16 @@ export interface PostgresPoolClient {
   removeListener?(event: 'error', listener: (error: Error) => void): unknown;
 }
 
+/**
+ * A statement sent once on each connection of a pool the store created, before its first
+ * statement of the store's (a session setting: docs/postgres.md, "Plans").
+ */
+export interface SessionSetup {
+  readonly text: string;
+  /** The connections it was sent on. */
+  readonly done: WeakSet<object>;
+}
+
 /** A connection held by the store; `release` hands it back, or drops it after `failure`. */
 export interface HeldClient {
   readonly client: PostgresPoolClient;
@@ -57,7 +67,7 @@ export interface HeldClient {
  * ends the process. The pending query fails and says so; the listener only keeps the
  * process alive, and the failed connection is dropped on release.
  */
-export async function checkout(pool: PostgresPool, operation: string): Promise<HeldClient> {
+export async function checkout(pool: PostgresPool, operation: string, setup?: SessionSetup): Promise<HeldClient> {
   let client: PostgresPoolClient;
   try {
     client = await pool.connect();
@@ -69,6 +79,11 @@ export async function checkout(pool: PostgresPool, operation: string): Promise<H
     lost = error;
   };
   client.on?.('error', onError);
+  if (setup && !setup.done.has(client)) {
+    // once per connection; a server that refuses the setting runs the statements all the same
+    await client.query(setup.text).catch(() => undefined);
+    setup.done.add(client);
+  }
   return {
     client,
     release(failure?: unknown): void {
@@ -83,7 +98,6 @@ export async function checkout(pool: PostgresPool, operation: string): Promise<H
 export interface PgModule {
   Pool: new (config: Record<string, unknown>) => PostgresPool & {
     on(event: 'error', listener: (error: Error) => void): unknown;
-    on(event: 'connect', listener: (client: { query(text: string): Promise<unknown> }) => void): unknown;
   };
   Client: new (config: Record<string, unknown>) => ListenClient;
 }
@@ -145,7 +159,22 @@ export async function run(
   values: unknown[],
   operation: string,
   db?: SqlClient,
+  setup?: SessionSetup,
 ): Promise<Row[]> {
+  if (setup && !db) {
+    // pool.query, by hand: a held connection gets its session setting first
+    const held = await checkout(pool, operation, setup);
+    let failed: unknown;
+    try {
+      return (await held.client.query({ name: stmt.name, text: stmt.text, values })).rows as Row[];
+    } catch (error) {
+      failed = error;
+      throw toStoreError(error, operation);
+    } finally {
+      // as pool.query does: a connection whose statement failed is not reused
+      held.release(failed);
+    }
+  }
   try {
     const result = db ? await db.query(stmt.text, values) : await pool.query({ name: stmt.name, text: stmt.text, values });
     return result.rows as Row[];

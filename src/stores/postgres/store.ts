@@ -23,6 +23,7 @@ import {
   type ListenClient,
   type PostgresPool,
   type Row,
+  type SessionSetup,
   type Statement,
 } from './connection.js';
 import { migrate } from './migrate.js';
@@ -69,10 +70,13 @@ export class StoreCore {
   /** The store itself: the test clock hook is keyed by it. */
   readonly clockKey: object;
   readonly #statements = new Map<string, Statement>();
+  /** What each connection of a pool the store created is told first; none on a caller's pool. */
+  readonly #setup: SessionSetup | undefined;
   #ready: Promise<void> | undefined;
   closed = false;
 
-  constructor(pool: PostgresPool, schema: string, clockKey: object, listen: () => ListenClient) {
+  constructor(pool: PostgresPool, schema: string, clockKey: object, listen: () => ListenClient, setup?: SessionSetup) {
+    this.#setup = setup;
     this.pool = pool;
     this.schema = schema;
     this.quoted = `"${schema}"`;
@@ -81,7 +85,7 @@ export class StoreCore {
     this.wakeups = new Wakeups(listen, channel);
     const notify = statement('SELECT pg_notify($1, $2)');
     this.announcer = new Announcer(async (base) => {
-      await run(pool, notify, [channel, base], 'waking readers');
+      await run(pool, notify, [channel, base], 'waking readers', undefined, setup);
     });
   }
 
@@ -129,7 +133,7 @@ export class StoreCore {
   /** Runs `stmt` once the schema is ready (in the caller's transaction when `db` is given). */
   async run(stmt: Statement, values: unknown[], operation: string, db?: SqlClient): Promise<Row[]> {
     await this.ready();
-    return run(this.pool, stmt, values, operation, db);
+    return run(this.pool, stmt, values, operation, db, this.#setup);
   }
 
   /**
@@ -138,7 +142,7 @@ export class StoreCore {
    */
   async transaction(operation: string, fn: (query: (stmt: Statement, values: unknown[]) => Promise<Row[]>) => Promise<void>): Promise<void> {
     await this.ready();
-    const held = await checkout(this.pool, operation);
+    const held = await checkout(this.pool, operation, this.#setup);
     const { client } = held;
     let failed: unknown;
     try {
@@ -220,12 +224,6 @@ export class PostgresStore implements QueueStore, TaskStoreProvider {
       // on the pool, after dropping them; the next query opens a new connection, and an
       // 'error' event without a listener would end the process
       owned.on('error', () => undefined);
-      // the store's statements are prepared once per connection; a generic plan spares
-      // the 1–2 ms of planning that PostgreSQL otherwise spends on each execution of
-      // them once a queue's table has statistics (docs/postgres.md, "Plans")
-      owned.on('connect', (client) => {
-        client.query(GENERIC_PLANS).catch(() => undefined);
-      });
       pool = owned;
       this.#ownsPool = true;
       listenConfig = { ...connection };
@@ -243,7 +241,11 @@ export class PostgresStore implements QueueStore, TaskStoreProvider {
       }
       return new pg.Client(named(listenConfig, role));
     };
-    this.#core = new StoreCore(pool, this.schema, this, () => this.#client('listen'));
+    // the store's statements are prepared once per connection; on its own pool a generic
+    // plan spares the 1–2 ms of planning PostgreSQL otherwise spends on each execution once
+    // a queue's table has statistics (docs/postgres.md, "Plans")
+    const setup = this.#ownsPool ? { text: GENERIC_PLANS, done: new WeakSet<object>() } : undefined;
+    this.#core = new StoreCore(pool, this.schema, this, () => this.#client('listen'), setup);
   }
 
   /**

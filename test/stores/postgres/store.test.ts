@@ -17,7 +17,8 @@ import {
 } from '../../../src/index.js';
 import { peekCarrying, putCarrying } from '../../../src/data/queue.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../../src/stores/postgres/sql/schema.js';
-import { pendingWaits } from '../../../src/stores/postgres/store.js';
+import { GENERIC_PLANS, pendingWaits } from '../../../src/stores/postgres/store.js';
+import { run, statement } from '../../../src/stores/postgres/connection.js';
 import { createDatabase } from '../../harness/postgres-server.js';
 import { usePostgres } from './helpers.js';
 
@@ -63,6 +64,35 @@ describe('new PostgresStore', () => {
       expect(await et.result()).toBe(3);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('plans', () => {
+  const show = statement('SHOW plan_cache_mode');
+
+  it('asks for generic plans once on each connection of a pool the store creates, before its first statement', async () => {
+    const pool = new pg.Pool({ connectionString: pgx.url, max: 1 });
+    try {
+      const setup = { text: GENERIC_PLANS, done: new WeakSet<object>() };
+      expect(await run(pool, show, [], 'showing', undefined, setup)).toEqual([{ plan_cache_mode: 'force_generic_plan' }]);
+      expect(await run(pool, show, [], 'showing', undefined, setup)).toEqual([{ plan_cache_mode: 'force_generic_plan' }]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("leaves the settings of a caller's pool as they are", async () => {
+    const pool = new pg.Pool({ connectionString: pgx.url, max: 1 });
+    try {
+      const store = new PostgresStore(pool);
+      const queue = new DataQueue<number>(store, `${pgx.prefix}-plans`);
+      await queue.putData([1]);
+      await queue.doneData([...(await queue.getData(1)).keys()]);
+      await store.close();
+      expect((await pool.query('SHOW plan_cache_mode')).rows).toEqual([{ plan_cache_mode: 'auto' }]);
+    } finally {
+      await pool.end();
     }
   });
 });
