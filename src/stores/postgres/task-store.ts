@@ -13,6 +13,7 @@ import { deadBase } from '../../data/keys.js';
 import { collectLeases, parseLease } from '../../data/lease.js';
 import { MAX_ATTEMPTS } from '../../data/options.js';
 import { cutUtf8, FAILURE_ERROR_BYTES, type RecordState, type TaskEventListener, type TaskFailure, type TaskRecord } from '../../tasks/records.js';
+import { ChannelListeners } from '../../tasks/channel-listeners.js';
 import type {
   ClaimedTask,
   ClaimRequest,
@@ -183,8 +184,7 @@ export class PostgresTaskStore implements TaskStore {
   readonly #core: StoreCore;
   readonly #openFeed: () => ListenClient;
   #feed: PostgresEventFeed | undefined;
-  /** Per channel: its listeners, and the LISTEN every listener must wait for. */
-  readonly #channels = new Map<string, { listeners: Set<TaskEventListener>; subscribed: Promise<void> }>();
+  readonly #listeners = new ChannelListeners();
 
   /** @param openFeed - a new, unconnected client for the task event connection. */
   constructor(core: StoreCore, openFeed: () => ListenClient) {
@@ -422,54 +422,31 @@ export class PostgresTaskStore implements TaskStore {
   }
 
   async listen(base: string, listener: TaskEventListener): Promise<() => Promise<void>> {
-    const name = taskChannel(this.#core.schema, toStored(base));
-    const feed = this.#ensureFeed();
-    let channel = this.#channels.get(name);
-    if (!channel) {
-      channel = { listeners: new Set(), subscribed: feed.subscribe(name) };
-      this.#channels.set(name, channel);
-    }
-    channel.listeners.add(listener);
     try {
-      // a listener that returned before the LISTEN took effect could miss an event
-      // between its caller's read and the LISTEN
-      await channel.subscribed;
+      return await this.#listeners.add(this.#ensureFeed(), taskChannel(this.#core.schema, toStored(base)), listener);
     } catch (error) {
-      this.#channels.delete(name);
       throw toStoreError(error, 'listening for task events');
     }
-    return async () => {
-      const current = this.#channels.get(name);
-      if (!current?.listeners.delete(listener) || current.listeners.size > 0) return;
-      this.#channels.delete(name);
-      await feed.unsubscribe(name);
-    };
   }
 
   #ensureFeed(): PostgresEventFeed {
     this.#feed ??= new PostgresEventFeed(this.#openFeed, {
       // one NOTIFY carries changes of one statement, a line "<task id> <state>" each
       message: (channel, payload) => {
-        const listeners = this.#channels.get(channel)?.listeners;
-        if (!listeners) return;
+        if (!this.#listeners.has(channel)) return;
         for (const line of payload.split('\n')) {
           const space = line.lastIndexOf(' ');
-          const event = { kind: 'change', taskId: line.slice(0, space), state: line.slice(space + 1) as RecordState } as const;
-          for (const listener of listeners) listener(event);
+          this.#listeners.emit(channel, { kind: 'change', taskId: line.slice(0, space), state: line.slice(space + 1) as RecordState });
         }
       },
       // NOTIFYs sent while the connection was away are lost: waiters read their task again
-      reconnected: () => {
-        for (const { listeners } of this.#channels.values()) {
-          for (const listener of listeners) listener({ kind: 'reconnected' });
-        }
-      },
+      reconnected: () => this.#listeners.reconnected(),
     });
     return this.#feed;
   }
 
   async close(): Promise<void> {
-    this.#channels.clear();
+    this.#listeners.clear();
     const feed = this.#feed;
     this.#feed = undefined;
     await feed?.close();

@@ -12,6 +12,7 @@ import { collectLeases, groupArgs, leaseOf, parseLease } from '../../data/lease.
 import { MAX_ATTEMPTS } from '../../data/options.js';
 import { limitedBy, limitsArg } from '../../data/limits.js';
 import type { RecordState, TaskEventListener, TaskFailure, TaskRecord } from '../../tasks/records.js';
+import { ChannelListeners } from '../../tasks/channel-listeners.js';
 import type {
   ClaimedTask,
   ClaimKind,
@@ -162,8 +163,7 @@ export class RedisTaskStore implements TaskStore {
   #feed: TaskEventFeed | undefined;
   /** The task scripts' keys of each queue, built once (a call passes 29 of them). */
   readonly #keys = new Map<string, readonly string[]>();
-  /** Per channel: its listeners, and the subscription every listener must wait for. */
-  readonly #channels = new Map<string, { listeners: Set<TaskEventListener>; subscribed: Promise<unknown> }>();
+  readonly #listeners = new ChannelListeners();
 
   constructor(store: RedisStore) {
     this.#store = store;
@@ -333,28 +333,11 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async listen(base: string, listener: TaskEventListener): Promise<() => Promise<void>> {
-    const name = eventsChannel(base);
-    const feed = this.#ensureFeed();
-    let channel = this.#channels.get(name);
-    if (!channel) {
-      channel = { listeners: new Set(), subscribed: feed.subscribe(name) };
-      this.#channels.set(name, channel);
-    }
-    channel.listeners.add(listener);
     try {
-      // a listener that returned before the SUBSCRIBE took effect could miss an event
-      // between its caller's read and the subscription
-      await channel.subscribed;
+      return await this.#listeners.add(this.#ensureFeed(), eventsChannel(base), listener);
     } catch (error) {
-      this.#channels.delete(name);
       throw toStoreError(error, 'subscribing to task events');
     }
-    return async () => {
-      const current = this.#channels.get(name);
-      if (!current?.listeners.delete(listener) || current.listeners.size > 0) return;
-      this.#channels.delete(name);
-      await feed.unsubscribe(name);
-    };
   }
 
   #ensureFeed(): TaskEventFeed {
@@ -362,29 +345,21 @@ export class RedisTaskStore implements TaskStore {
       // one message carries the changes of one script call, in order, a line
       // "<state> <task id>,<task id>,..." per run of changes to one state (lib/tasks.lua)
       message: (channel, message) => {
-        const listeners = this.#channels.get(channel)?.listeners;
-        if (!listeners) return;
+        if (!this.#listeners.has(channel)) return;
         for (const line of message.split('\n')) {
           const space = line.indexOf(' ');
           const state = line.slice(0, space) as RecordState;
-          for (const taskId of line.slice(space + 1).split(',')) {
-            const event = { kind: 'change', taskId, state } as const;
-            for (const listener of listeners) listener(event);
-          }
+          for (const taskId of line.slice(space + 1).split(',')) this.#listeners.emit(channel, { kind: 'change', taskId, state });
         }
       },
       // events published while the feed was away are lost: waiters read their task again
-      reconnected: () => {
-        for (const { listeners } of this.#channels.values()) {
-          for (const listener of listeners) listener({ kind: 'reconnected' });
-        }
-      },
+      reconnected: () => this.#listeners.reconnected(),
     });
     return this.#feed;
   }
 
   async close(): Promise<void> {
-    this.#channels.clear();
+    this.#listeners.clear();
     this.#feed?.close();
     this.#feed = undefined;
   }
