@@ -19,5 +19,8 @@ if (!existsSync(new URL('../dist/index.js', import.meta.url))) {
   console.error('bench: visq is not built (dist/index.js is missing). Run `npm run bench`, which builds it, or `npm run build` first.');
   process.exit(1);
 }
-const main = new URL('./lib/main.ts', import.meta.url).href;
+// `--statements` (npm run bench:statements): PostgreSQL statements by server time instead
+const statements = process.argv[2] === '--statements';
+if (statements) process.argv.splice(2, 1);
+const main = new URL(statements ? './lib/postgres/statements.ts' : './lib/main.ts', import.meta.url).href;
 await import(main);

@@ -10,10 +10,10 @@
  * server time goes.
  */
 import pg from 'pg';
-import { createDatabase, startPostgresServer } from '../test/harness/postgres-server.js';
-import { graphileWorker, pgBoss, visqPostgres } from './lib/postgres/systems.js';
-import { PAYLOAD } from './lib/protocol.js';
-import type { SystemDriver, WorkerHooks } from './lib/systems/types.js';
+import { createDatabase, startPostgresServer } from '../../../test/harness/postgres-server.js';
+import { graphileWorker, pgBoss, visqPostgres } from './systems.js';
+import { PAYLOAD } from '../protocol.js';
+import type { SystemDriver, WorkerHooks } from '../systems/types.js';
 
 const DRIVERS: Record<string, SystemDriver> = { 'visq-postgres': visqPostgres, 'pg-boss': pgBoss, 'graphile-worker': graphileWorker };
 const [name = 'visq-postgres', workload = 'tasks', countArg = '20000'] = process.argv.slice(2);
