@@ -1,14 +1,16 @@
 /**
  * Makes docs/dashboard.png (the queue list), dashboard-queue.png (a queue's charts),
- * dashboard-tasks.png (its tasks and failures) and dashboard-dead.png (its dead letters
- * and an inspected one): `npm run docs:screenshots` (about a minute and a half).
+ * dashboard-tasks.png (its tasks and failures), dashboard-dead.png (its dead letters
+ * and an inspected one) and dashboard-groups.png (a queue's busiest ordered groups):
+ * `npm run docs:screenshots` (about a minute and a half).
  *
- * Five queues on an in-process MemoryStore (no Redis needed), with traffic that tells a
+ * Six queues on an in-process MemoryStore (no Redis needed), with traffic that tells a
  * story while the history is sampled every second: `orders` (a data queue read and
  * finished steadily), `emails` (a task queue with a backlog that two workers drain, and a
  * resizeImage task that always fails, so its retries and dead letters pile up), `exports`
  * (puts outrun its reader from 20 s on: a growing backlog), `webhooks` (leases left to
- * expire into dead letters from 35 s on) and `reports` (delayed items). The dashboard is
+ * expire into dead letters from 35 s on), `reports` (delayed items) and `payments`
+ * (ordered groups per account, put faster than read: the groups wait). The dashboard is
  * served on a free loopback port and photographed in Debian's chromium through
  * playwright-core, as the browser tests drive it.
  */
@@ -24,7 +26,7 @@ import { launchChromium } from '../test/harness/chromium.js';
 const DOCS = fileURLToPath(new URL('../docs/', import.meta.url));
 /** Shown in the token box of the queue page: the buttons are live with it. */
 const TOKEN = 'screenshot-token-0123456789';
-const SHOTS = ['dashboard.png', 'dashboard-queue.png', 'dashboard-tasks.png', 'dashboard-dead.png'];
+const SHOTS = ['dashboard.png', 'dashboard-queue.png', 'dashboard-tasks.png', 'dashboard-dead.png', 'dashboard-groups.png'];
 /** How long the traffic runs before the pictures, seconds. */
 const RUN = 80;
 
@@ -43,6 +45,7 @@ const orders = new DataQueue<{ order: number; total: number }>(store, 'orders', 
 const exports = new DataQueue<{ user: number }>(store, 'exports', { visTimeout: 30 });
 const reports = new DataQueue<{ report: string }>(store, 'reports');
 const webhooks = new DataQueue<{ hook: string }>(store, 'webhooks', { visTimeout: 1, attempts: 1, useDead: true });
+const payments = new DataQueue<{ account: string; amount: number }>(store, 'payments', { visTimeout: 30 });
 
 let stopping = false;
 const started = Date.now();
@@ -82,6 +85,18 @@ async function webhookTraffic(): Promise<void> {
   }
 }
 
+/** Payments in order per account (ordered groups), put faster than they are read: groups wait. */
+async function paymentTraffic(): Promise<void> {
+  let n = 0;
+  while (!stopping) {
+    const batch = Array.from({ length: 3 }, () => ({ account: `acct-${1000 + ((n += 1) % 7) * 37}`, amount: Math.round(Math.random() * 50000) / 100 }));
+    await payments.putData(batch, { group: (payment) => payment.account });
+    const leased = await payments.getData(2, { visTimeout: 30 });
+    await sleep(300);
+    await payments.doneData([...leased.keys()]);
+  }
+}
+
 async function seed(): Promise<void> {
   await sendEmail.executeMany(Array.from({ length: 2400 }, (_, i) => [`user${i}@example.com`] as [string]));
   // ahead of the emails, so that their failures (and dead letters) show while emails wait
@@ -99,7 +114,7 @@ await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const address = server.address();
 const origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 const profile = mkdtempSync(join(tmpdir(), 'visq-screenshots-'));
-const traffic = [orderTraffic(), exportTraffic(), webhookTraffic()];
+const traffic = [orderTraffic(), exportTraffic(), webhookTraffic(), paymentTraffic()];
 try {
   await seed();
   // closed by app.close()
@@ -140,6 +155,12 @@ try {
   };
   await page.screenshot({ path: join(DOCS, 'dashboard-tasks.png'), clip: await span('#tasks-section', '#failures') });
   await page.screenshot({ path: join(DOCS, 'dashboard-dead.png'), clip: await span('#dead-heading', '#inspect-result') });
+
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${origin}/#/queue/payments`);
+  await page.waitForSelector('#groups tbody tr');
+  await page.setViewportSize({ width: 1280, height: await page.$eval('body', (body) => body.scrollHeight) });
+  await page.screenshot({ path: join(DOCS, 'dashboard-groups.png'), clip: await span('#groups-section', '#groups') });
   await context.close();
   console.log(`wrote ${SHOTS.map((f) => join(DOCS, f)).join(', ')}`);
 } finally {
@@ -147,7 +168,7 @@ try {
   await Promise.all(traffic);
   await app.close();
   await handler.close();
-  for (const queue of [orders, exports, reports, webhooks]) await queue.close();
+  for (const queue of [orders, exports, reports, webhooks, payments]) await queue.close();
   server.closeAllConnections();
   server.close();
   rmSync(profile, { recursive: true, force: true });
