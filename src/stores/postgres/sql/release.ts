@@ -16,7 +16,7 @@
  *   that ended earlier reach the dead letters first; counts dead letters, drops, expiries.
  * Invariant: as leases.ts: only live leases act, rows locked in id order.
  */
-import { among, bury, CLOCK, liveLeases, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
+import { among, bury, CLOCK, count, liveLeases, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
 import { turnCte } from './groups.js';
 import { slotWake } from './limits.js';
 
