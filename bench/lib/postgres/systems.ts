@@ -21,6 +21,7 @@ import { Logger, makeWorkerUtils, run, type Runner, type TaskList } from 'graphi
 import { DataQueue, PostgresStore, Visq, type Worker } from '../../../dist/index.js';
 import type { Payload, ServerAddress, TaskArgs } from '../protocol.js';
 import { DATA_QUEUE, TASK_QUEUE, type Batch, type SystemDriver, type TaskClient } from '../systems/types.js';
+import { leasedReads } from '../systems/visq.js';
 
 const VIS_TIMEOUT = 30;
 const PREFETCH = 100;
@@ -41,17 +42,7 @@ export const visqPostgres: SystemDriver = {
       async put(items) {
         await queue.putData(items);
       },
-      async get(count, blockMs = 0): Promise<Batch> {
-        const leased = await queue.getData(count, blockMs > 0 ? { wait: blockMs / 1000 } : undefined);
-        return {
-          items: [...leased.values()],
-          async ack() {
-            if (leased.size === 0) return;
-            const done = await queue.doneData(leased);
-            if (done !== leased.size) throw new Error(`visq-postgres: doneData finished ${done} of ${leased.size} leases`);
-          },
-        };
-      },
+      get: leasedReads(queue, 'visq-postgres'),
       async close() {
         await queue.close();
         await store.close();

@@ -28,6 +28,24 @@ function connect(server: ServerAddress): Redis {
   return new Redis({ host: server.host, port: server.port });
 }
 
+/**
+ * The `get` of a visq data driver (on any store): a read under the visibility timeout,
+ * acknowledged by one doneData that must finish every lease it read.
+ */
+export function leasedReads(queue: DataQueue<Payload>, system: string): NonNullable<DataClient['get']> {
+  return async (count, blockMs = 0): Promise<Batch> => {
+    const leased = await queue.getData(count, blockMs > 0 ? { wait: blockMs / 1000 } : undefined);
+    return {
+      items: [...leased.values()],
+      async ack() {
+        if (leased.size === 0) return;
+        const done = await queue.doneData(leased);
+        if (done !== leased.size) throw new Error(`${system}: doneData finished ${done} of ${leased.size} leases`);
+      },
+    };
+  };
+}
+
 export const visq: SystemDriver = {
   async data(server) {
     const redis = connect(server);
@@ -44,17 +62,7 @@ export const visq: SystemDriver = {
         nextKey += items.length;
         await queue.putData(items, { dedupe: { key: (_item, i) => `${keyPrefix}${first + i}`, window: 300 } });
       },
-      async get(count, blockMs = 0): Promise<Batch> {
-        const leased = await queue.getData(count, blockMs > 0 ? { wait: blockMs / 1000 } : undefined);
-        return {
-          items: [...leased.values()],
-          async ack() {
-            if (leased.size === 0) return;
-            const done = await queue.doneData(leased);
-            if (done !== leased.size) throw new Error(`visq: doneData finished ${done} of ${leased.size} leases`);
-          },
-        };
-      },
+      get: leasedReads(queue, 'visq'),
       async close() {
         await queue.close();
         await redis.quit();
