@@ -21,7 +21,7 @@ import { Logger, makeWorkerUtils, run, type Runner, type TaskList } from 'graphi
 import { DataQueue, PostgresStore, Visq, type Worker } from '../../../dist/index.js';
 import type { Payload, ServerAddress, TaskArgs } from '../protocol.js';
 import { DATA_QUEUE, TASK_QUEUE, type Batch, type SystemDriver, type TaskClient } from '../systems/types.js';
-import { leasedReads } from '../systems/visq.js';
+import { visqDataClient } from '../systems/visq.js';
 
 const VIS_TIMEOUT = 30;
 const PREFETCH = 100;
@@ -38,16 +38,7 @@ export const visqPostgres: SystemDriver = {
     const store = new PostgresStore({ connectionString: database(server), max: POOL_MAX });
     const queue = new DataQueue<Payload>(store, DATA_QUEUE, { visTimeout: VIS_TIMEOUT });
     await store.ready();
-    return {
-      async put(items) {
-        await queue.putData(items);
-      },
-      get: leasedReads(queue, 'visq-postgres'),
-      async close() {
-        await queue.close();
-        await store.close();
-      },
-    };
+    return visqDataClient(queue, 'visq-postgres', () => store.close());
   },
 
   async tasks(server) {

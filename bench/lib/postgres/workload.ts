@@ -3,8 +3,9 @@
  * one private PostgreSQL, each system's tables emptied between runs. Put in batches of
  * 100 (4 producer processes); get+done at batches of 1, 10, 100 and 1000 (4 consumer
  * processes; the queue filled first, until a read finds it empty); task processing at
- * concurrency 50 (1 worker process; the tasks enqueued first). Rows carry the
- * PostgreSQL server's CPU per item where the Redis rows carry Redis's.
+ * concurrency 50 (1 worker process; the tasks enqueued first); and, for visq alone, its
+ * deduplicated put and get+done over ordered groups. Rows carry the PostgreSQL server's
+ * CPU per item where the Redis rows carry Redis's.
  */
 import { split, type Context } from '../context.js';
 import { POSTGRES_SYSTEMS, type PostgresSystemName } from '../protocol.js';
@@ -70,6 +71,7 @@ export async function runPostgres(ctx: Context): Promise<ThroughputRow[]> {
       );
     }
   }
+  if (systems.includes('visq-postgres')) rows.push(...(await features(ctx, server('visq-postgres'), quick)));
   for (const system of systems) {
     rows.push(
       await measureThroughput(ctx, {
@@ -90,4 +92,51 @@ export async function runPostgres(ctx: Context): Promise<ThroughputRow[]> {
     );
   }
   return rows;
+}
+
+/** Groups over which the grouped row spreads its items, as the Redis groups row does. */
+const GROUP_COUNT = 1000;
+
+/**
+ * visq's features on PostgreSQL (the peers have none of them), each beside its plain row
+ * above: deduplicated puts at batches of 100 (a new key per item) and get+done at
+ * batches of 100 over items spread across 1,000 ordered groups.
+ */
+async function features(
+  ctx: Context,
+  server: NonNullable<ThroughputSpec['server']>,
+  quick: (n: number) => number,
+): Promise<ThroughputRow[]> {
+  const system = 'visq-postgres';
+  return [
+    await measureThroughput(ctx, {
+      group: 'postgres-dedupe',
+      workload: `postgres: dedupe put, batches of ${PUT_BATCH}`,
+      system,
+      server,
+      timed: (n) =>
+        split(n, PRODUCERS, PUT_BATCH).map((count, agent) => ({
+          agent,
+          job: { kind: 'put', system, target: 'data', count, batch: PUT_BATCH, dedupe: true },
+        })),
+      initialN: quick(20_000),
+      minN: PRODUCERS * PUT_BATCH,
+      step: PRODUCERS * PUT_BATCH,
+    }),
+    await measureThroughput(ctx, {
+      group: 'postgres-groups',
+      workload: `postgres: get+done, batches of 100, ${CONSUMERS} consumers, ${GROUP_COUNT.toLocaleString('en-US')} ordered groups`,
+      system,
+      server,
+      fill: (n) =>
+        split(n, CONSUMERS, FILL_BATCH).map((count, agent) => ({
+          agent,
+          job: { kind: 'put', system, target: 'data', count, batch: FILL_BATCH, groups: GROUP_COUNT },
+        })),
+      timed: () => Array.from({ length: CONSUMERS }, (_, agent) => ({ agent, job: { kind: 'drain', system, batch: 100 } })),
+      initialN: quick(GET_INITIAL[100] / 2),
+      minN: 1000,
+      step: 1000,
+    }),
+  ];
 }

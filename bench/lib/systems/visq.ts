@@ -29,20 +29,38 @@ function connect(server: ServerAddress): Redis {
 }
 
 /**
- * The `get` of a visq data driver (on any store): a read under the visibility timeout,
- * acknowledged by one doneData that must finish every lease it read.
+ * A visq data driver's client on any store: plain, grouped and deduplicated puts (a new
+ * key per item: every put claims its key, the cost the dedupe rows measure), and reads
+ * under the visibility timeout acknowledged by one doneData that must finish every lease
+ * it read. `close` ends what the driver opened besides the queue.
  */
-export function leasedReads(queue: DataQueue<Payload>, system: string): NonNullable<DataClient['get']> {
-  return async (count, blockMs = 0): Promise<Batch> => {
-    const leased = await queue.getData(count, blockMs > 0 ? { wait: blockMs / 1000 } : undefined);
-    return {
-      items: [...leased.values()],
-      async ack() {
-        if (leased.size === 0) return;
-        const done = await queue.doneData(leased);
-        if (done !== leased.size) throw new Error(`${system}: doneData finished ${done} of ${leased.size} leases`);
-      },
-    };
+export function visqDataClient(queue: DataQueue<Payload>, system: string, close: () => Promise<unknown>): DataClient {
+  const keyPrefix = `${process.pid}-${Math.random().toString(36).slice(2)}-`;
+  let nextKey = 0;
+  return {
+    async put(items, groups) {
+      await queue.putData(items, groups ? { group: (_, i) => groups[i] as string } : undefined);
+    },
+    async putDeduped(items) {
+      const first = nextKey;
+      nextKey += items.length;
+      await queue.putData(items, { dedupe: { key: (_item, i) => `${keyPrefix}${first + i}`, window: 300 } });
+    },
+    async get(count, blockMs = 0): Promise<Batch> {
+      const leased = await queue.getData(count, blockMs > 0 ? { wait: blockMs / 1000 } : undefined);
+      return {
+        items: [...leased.values()],
+        async ack() {
+          if (leased.size === 0) return;
+          const done = await queue.doneData(leased);
+          if (done !== leased.size) throw new Error(`${system}: doneData finished ${done} of ${leased.size} leases`);
+        },
+      };
+    },
+    async close() {
+      await queue.close();
+      await close();
+    },
   };
 }
 
@@ -50,25 +68,7 @@ export const visq: SystemDriver = {
   async data(server) {
     const redis = connect(server);
     const queue = new DataQueue<Payload>(redis, DATA_QUEUE, { visTimeout: VIS_TIMEOUT });
-    const keyPrefix = `${process.pid}-${Math.random().toString(36).slice(2)}-`;
-    let nextKey = 0;
-    const client: DataClient = {
-      async put(items, groups) {
-        await queue.putData(items, groups ? { group: (_, i) => groups[i] as string } : undefined);
-      },
-      async putDeduped(items) {
-        // a new key per item: every put claims its key, the cost the bench row measures
-        const first = nextKey;
-        nextKey += items.length;
-        await queue.putData(items, { dedupe: { key: (_item, i) => `${keyPrefix}${first + i}`, window: 300 } });
-      },
-      get: leasedReads(queue, 'visq'),
-      async close() {
-        await queue.close();
-        await redis.quit();
-      },
-    };
-    return client;
+    return visqDataClient(queue, 'visq', () => redis.quit());
   },
 
   async tasks(server, profile) {
