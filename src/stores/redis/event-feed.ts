@@ -61,8 +61,13 @@ export class TaskEventFeed {
   }
 
   async #open(): Promise<Redis> {
+    // the feed subscribes again itself after every (re)connection (#resubscribe, awaited);
+    // ioredis's own resubscription sends a SUBSCRIBE whose failure no one observes, an
+    // unhandled rejection that ends a Node process
     const connection =
-      this.#source instanceof Cluster ? await this.#nodeConnection(this.#source) : this.#source.duplicate();
+      this.#source instanceof Cluster
+        ? await this.#nodeConnection(this.#source)
+        : this.#source.duplicate({ autoResubscribe: false });
     // failures surface through the subscribe promises and the reconnection below
     connection.on('error', () => undefined);
     connection.on('message', (channel: string, message: string) => this.#handlers.message(channel, message));
@@ -84,6 +89,7 @@ export class TaskEventFeed {
       password,
       tls,
       connectionName: connectionName ? `${connectionName}:visq-events` : 'visq-events',
+      autoResubscribe: false,
       retryStrategy: (times) => (times > NODE_RETRIES ? null : 100 * times),
     });
     connection.once('end', () => {
