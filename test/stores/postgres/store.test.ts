@@ -71,7 +71,7 @@ describe('new PostgresStore', () => {
 describe('plans', () => {
   const show = statement('SHOW plan_cache_mode');
 
-  it('asks for generic plans once on each connection of a pool the store creates, before its first statement', async () => {
+  it("sets generic plans on a connection of a pool the store creates before the store's first statement on it", async () => {
     const pool = new pg.Pool({ connectionString: pgx.url, max: 1 });
     try {
       const setup = { text: GENERIC_PLANS, done: new WeakSet<object>() };
