@@ -229,16 +229,22 @@ describe('visq forward', () => {
     // killed exactly between a put and its done: writes are paused on the target until the
     // put waits there, then on the source, so that the put lands and the done waits
     const admin = { source: source.client(), target: target.client() };
-    const blocked = async (redis: typeof admin.source): Promise<void> => {
-      while (!/^blocked_clients:[1-9]/m.test(await redis.info('clients'))) await sleep(10);
+    // the pauses are lifted below; their length only bounds a test that goes wrong, and
+    // must outlast a CLI that starts slowly on a loaded machine
+    const blocked = async (redis: typeof admin.source, what: string): Promise<void> => {
+      const deadline = Date.now() + 20_000;
+      while (!/^blocked_clients:[1-9]/m.test(await redis.info('clients'))) {
+        if (Date.now() > deadline) throw new Error(`visq forward never waited on ${what}`);
+        await sleep(10);
+      }
     };
     try {
-      await admin.target.call('CLIENT', 'PAUSE', '10000', 'WRITE');
+      await admin.target.call('CLIENT', 'PAUSE', '30000', 'WRITE');
       const forwarding = startForward(args);
-      await blocked(admin.target);
-      await admin.source.call('CLIENT', 'PAUSE', '10000', 'WRITE');
+      await blocked(admin.target, 'its put to the paused target');
+      await admin.source.call('CLIENT', 'PAUSE', '30000', 'WRITE');
       await admin.target.call('CLIENT', 'UNPAUSE');
-      await blocked(admin.source);
+      await blocked(admin.source, 'its done on the paused source');
       forwarding.child.kill('SIGKILL');
       expect((await forwarding.exit).signal).toBe('SIGKILL');
     } finally {
@@ -254,5 +260,6 @@ describe('visq forward', () => {
     expect(duplicates).toBe(crashes.reduce((sum, c) => sum + c.inBoth, 0));
     expect(await from.stats()).toMatchObject({ ready: 0, inflight: 0, delayed: 0 });
     console.info(`crash test: ${JSON.stringify(crashes)}; duplicates in the target at the end: ${duplicates}`);
-  });
+    // four CLI processes: about 9 s on an idle machine, far more beside other suites
+  }, 90_000);
 });
