@@ -160,8 +160,15 @@ export class StoreCore {
   }
 }
 
-/** Sent on each connection of a pool the store creates (docs/postgres.md, "Plans"). */
-export const GENERIC_PLANS = 'SET plan_cache_mode = force_generic_plan';
+/**
+ * Sent on each connection of a pool the store creates, before the store's first statement
+ * there (docs/postgres.md, "Plans"): generic plans, so that its big prepared statements
+ * are not planned again at every execution, and the cost of a random page read as it is
+ * on the cached pages of a queue, so that a few dozen index probes are not priced above a
+ * sequential scan of the queue.
+ */
+export const SESSION_SETUP =
+  "SELECT set_config('plan_cache_mode', 'force_generic_plan', false), set_config('random_page_cost', '1.1', false)";
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -241,10 +248,8 @@ export class PostgresStore implements QueueStore, TaskStoreProvider {
       }
       return new pg.Client(named(listenConfig, role));
     };
-    // the store's statements are prepared once per connection; on its own pool a generic
-    // plan spares the 1–2 ms of planning PostgreSQL otherwise spends on each execution once
-    // a queue's table has statistics (docs/postgres.md, "Plans")
-    const setup = this.#ownsPool ? { text: GENERIC_PLANS, done: new WeakSet<object>() } : undefined;
+    // a pool of the store's own runs only its statements: it gets their settings
+    const setup = this.#ownsPool ? { text: SESSION_SETUP, done: new WeakSet<object>() } : undefined;
     this.#core = new StoreCore(pool, this.schema, this, () => this.#client('listen'), setup);
   }
 

@@ -17,7 +17,7 @@ import {
 } from '../../../src/index.js';
 import { peekCarrying, putCarrying } from '../../../src/data/queue.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../../src/stores/postgres/sql/schema.js';
-import { GENERIC_PLANS, pendingWaits } from '../../../src/stores/postgres/store.js';
+import { SESSION_SETUP, pendingWaits } from '../../../src/stores/postgres/store.js';
 import { run, statement } from '../../../src/stores/postgres/connection.js';
 import { createDatabase } from '../../harness/postgres-server.js';
 import { usePostgres } from './helpers.js';
@@ -69,14 +69,15 @@ describe('new PostgresStore', () => {
 });
 
 describe('plans', () => {
-  const show = statement('SHOW plan_cache_mode');
+  const show = statement("SELECT current_setting('plan_cache_mode') AS mode, current_setting('random_page_cost') AS cost");
+  const tuned = [{ mode: 'force_generic_plan', cost: '1.1' }];
 
-  it("sets generic plans on a connection of a pool the store creates before the store's first statement on it", async () => {
+  it("tunes a connection of a pool the store creates before the store's first statement on it", async () => {
     const pool = new pg.Pool({ connectionString: pgx.url, max: 1 });
     try {
-      const setup = { text: GENERIC_PLANS, done: new WeakSet<object>() };
-      expect(await run(pool, show, [], 'showing', undefined, setup)).toEqual([{ plan_cache_mode: 'force_generic_plan' }]);
-      expect(await run(pool, show, [], 'showing', undefined, setup)).toEqual([{ plan_cache_mode: 'force_generic_plan' }]);
+      const setup = { text: SESSION_SETUP, done: new WeakSet<object>() };
+      expect(await run(pool, show, [], 'showing', undefined, setup)).toEqual(tuned);
+      expect(await run(pool, show, [], 'showing', undefined, setup)).toEqual(tuned);
     } finally {
       await pool.end();
     }
@@ -90,7 +91,7 @@ describe('plans', () => {
       await queue.putData([1]);
       await queue.doneData([...(await queue.getData(1)).keys()]);
       await store.close();
-      expect((await pool.query('SHOW plan_cache_mode')).rows).toEqual([{ plan_cache_mode: 'auto' }]);
+      expect((await pool.query(show.text)).rows).toEqual([{ mode: 'auto', cost: '4' }]);
     } finally {
       await pool.end();
     }

@@ -20,7 +20,7 @@
  * Both run in the caller's transaction when one is given (done only): a done that is
  * rolled back did not happen, and the rows stay locked until the transaction ends.
  */
-import { among, CLOCK, count, liveLeases, NOW, sizeOf, type Tables } from './lib.js';
+import { CLOCK, count, liveLeases, NOW, sizeOf, type Tables } from './lib.js';
 import { leavingTurns } from './groups.js';
 import { slotWake } from './limits.js';
 
@@ -35,7 +35,7 @@ export function doneStatement(t: Tables): string {
   return `WITH ${CLOCK},
 ${live(t)},
 finished AS (
-  DELETE FROM ${t.items} i USING live l WHERE i.queue = $2 AND i.id = l.id AND ${among('i', 'SELECT id FROM live')}
+  DELETE FROM ${t.items} i USING live l WHERE i.queue = $2 AND i.id = l.id
   RETURNING i.id, i.lease, i.grp
 ),
 ${leavingTurns(t, 'finished')},
@@ -57,7 +57,7 @@ held AS (
 ),
 moved AS (
   UPDATE ${t.items} i SET due_at = ${NOW} + $5::bigint FROM held h
-  WHERE i.queue = $2 AND i.id = h.id AND ${among('i', 'SELECT id FROM held')}
+  WHERE i.queue = $2 AND i.id = h.id
   RETURNING i.id, i.lease
 ),
 shortened AS (

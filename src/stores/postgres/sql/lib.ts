@@ -19,16 +19,24 @@
  * readers that write nothing (peek, stats, inspect) apply the same rules as they read.
  *
  * Plans. A queue table's statistics are seldom right: none until autovacuum first
- * analyzes it, and later ones taken when a queue held a hundredth of what it holds now.
- * Misled, the planner reads a whole queue (a bitmap scan of `queue = $2`, or a sequential
- * scan and a hash join) to find the few rows a statement names. So the statements name
- * rows in two forms whose plan does not depend on those estimates:
- *   - a lookup by key, `FROM keys k CROSS JOIN LATERAL (SELECT … WHERE queue = $2 AND
- *     id = k.id … FOR UPDATE)` (or `LIMIT 1`): a subquery that locks or limits is planned
- *     on its own, one primary-key probe per key, and locks in the order of `keys`;
- *   - a write to rows an earlier CTE found, `… AND i.id = ANY (ARRAY(SELECT id FROM cte))`
- *     ({@link among}): a primary-key condition the planner prefers to any scan of the queue.
- * Cost: O(rows named), whatever the queue holds (docs/postgres.md, "Plans").
+ * analyzes it, and later ones taken when a queue held a hundredth of what it holds now,
+ * and a generic plan estimates every CTE at a handful of rows. So:
+ *   - rows are looked up by key, `FROM keys k CROSS JOIN LATERAL (SELECT … WHERE queue =
+ *     $2 AND id = k.id … FOR UPDATE)` (or `LIMIT 1`): a subquery that locks or limits is
+ *     planned on its own, one primary-key probe per key, locking in the order of `keys`;
+ *     a join there could read a whole queue (a bitmap scan of `queue = $2`);
+ *   - a write to rows an earlier CTE found joins that CTE on the primary key
+ *     (`FROM cte g WHERE i.queue = $2 AND i.id = g.id`), which plans as a probe per CTE
+ *     row; adding `i.id = ANY (ARRAY(SELECT id FROM cte))` there made PostgreSQL rescan
+ *     the CTE for every row it found (9,000 dead letters took 19 s), so it is not done;
+ *   - a write whose rows a subquery picks, without a join, names them with
+ *     `id = ANY (ARRAY(subquery))` ({@link among}): the subquery runs once, as an init
+ *     plan, and the rows are probed by key (as `IN (subquery)` the plan could run it
+ *     beside a scan of the queue, and two statements then deadlocked);
+ *   - the store's own pool plans with `random_page_cost = 1.1`, where the index probes
+ *     cost what they do on cached pages, so that PostgreSQL does not prefer a sequential
+ *     scan and a hash join to a few dozen probes (store.ts SESSION_SETUP).
+ * Cost: O(rows named) on the store's own pool (docs/postgres.md, "Plans").
  */
 
 /** The names a statement is built for. */
@@ -59,8 +67,9 @@ export const CLOCK = `clock AS (
 export const NOW = '(SELECT now FROM clock)';
 
 /**
- * `<alias>.id = ANY (ARRAY(<ids>))`: the condition that keeps a write to rows an earlier
- * CTE found (`ids`, a subquery of ids) on the primary key (see "Plans" above).
+ * `<alias>.id = ANY (ARRAY(<ids>))`: names the rows of a write by the ids a subquery picks
+ * (`ids`), run once, for a write with no join (see "Plans" above: never beside a join on
+ * the same ids).
  */
 export function among(alias: string, ids: string): string {
   return `${alias}.id = ANY (ARRAY(${ids}))`;
@@ -123,13 +132,12 @@ export function requeue(t: Tables, exclude?: string): string {
   UPDATE ${t.items} i SET due_at = NULL, lease = NULL, attempts = NULL, use_dead = NULL, failed = s.failed,
     expires_at = CASE WHEN s.ttl > 0 THEN s.due_at + s.ttl END, ghold = NULL
   FROM settled s WHERE s.fate = 'ready'${skip} AND i.queue = $2 AND i.id = s.id
-    AND ${among('i', "SELECT id FROM settled WHERE fate = 'ready'")}
   RETURNING i.id, i.grp
 )`;
 }
 
 /**
- * CTEs `leaving`, `gone` and `buried`: deletes the settled rows that leave the queue and the
+ * CTEs `gone` and `buried`: deletes the settled rows that leave the queue and the
  * overdue ones, plus `more` (a subquery of `id, fate, ended, kind`), and moves those whose
  * fate is 'dead' to the dead-letter queue ($3). Dead letters enter in the order their last
  * deliveries ended (`ended`; at one time, expiries, kind 0, before releases, kind 1), then
@@ -137,12 +145,11 @@ export function requeue(t: Tables, exclude?: string): string {
  * keeping its id, priority, payload and metadata.
  */
 export function bury(t: Tables, more?: string): string {
-  return `leaving AS (
-  SELECT id, fate, due_at AS ended, 0 AS kind FROM settled WHERE fate <> 'ready'
-  UNION ALL SELECT id, 'expired', 0, 0 FROM overdue${more ? `\n  UNION ALL ${more}` : ''}
-),
-gone AS (
-  DELETE FROM ${t.items} i USING leaving g WHERE i.queue = $2 AND i.id = g.id AND ${among('i', 'SELECT id FROM leaving')}
+  return `gone AS (
+  DELETE FROM ${t.items} i USING (
+    SELECT id, fate, due_at AS ended, 0 AS kind FROM settled WHERE fate <> 'ready'
+    UNION ALL SELECT id, 'expired', 0, 0 FROM overdue${more ? `\n    UNION ALL ${more}` : ''}
+  ) g WHERE i.queue = $2 AND i.id = g.id
   RETURNING i.id, i.seq, i.priority, i.payload, g.fate, g.ended, g.kind, i.meta, i.grp
 ),
 buried AS (

@@ -22,7 +22,7 @@
  *   so concurrent readers never wait for each other and never share an item; a row is
  *   claimable only while visible, and claiming hides it until its deadline.
  */
-import { among, bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
+import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
 import { GROUPED, turnCte } from './groups.js';
 import { NOT_PAUSED, PAUSE_LEFT, pausedCte } from './limits.js';
 
@@ -30,9 +30,9 @@ export function readStatement(t: Tables, leasing: boolean): string {
   const claim = leasing
     ? `UPDATE ${t.items} i SET due_at = ${NOW} + $5::bigint, expires_at = NULL, failed = p.failed,
     lease = (SELECT token FROM token), attempts = $6::int, use_dead = $7::boolean
-  FROM pick p WHERE i.queue = $2 AND i.id = p.id AND ${among('i', 'SELECT id FROM pick')}
+  FROM pick p WHERE i.queue = $2 AND i.id = p.id
   RETURNING i.id, i.failed, i.payload, i.lease, i.priority, i.seq, i.meta`
-    : `DELETE FROM ${t.items} i USING pick p WHERE i.queue = $2 AND i.id = p.id AND ${among('i', 'SELECT id FROM pick')}
+    : `DELETE FROM ${t.items} i USING pick p WHERE i.queue = $2 AND i.id = p.id
   RETURNING i.id, p.failed, i.payload, NULL::bigint AS lease, i.priority, i.seq, i.meta`;
   return `WITH ${CLOCK},
 ${settle(t)},

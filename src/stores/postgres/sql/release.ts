@@ -16,7 +16,7 @@
  *   that ended earlier reach the dead letters first; counts dead letters, drops, expiries.
  * Invariant: as leases.ts: only live leases act, rows locked in id order.
  */
-import { among, bury, CLOCK, count, liveLeases, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
+import { bury, CLOCK, count, liveLeases, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
 import { turnCte } from './groups.js';
 import { slotWake } from './limits.js';
 
@@ -42,7 +42,6 @@ back AS (
     -- a grouped item released with a delay holds its group until it is visible (groups.ts)
     ghold = CASE WHEN $8::bigint > 0 AND e.grp IS NOT NULL THEN true END
   FROM ended e WHERE e.outcome = 'requeued' AND i.queue = $2 AND i.id = e.id
-    AND ${among('i', "SELECT id FROM ended WHERE outcome = 'requeued'")}
   RETURNING i.id
 ),
 ${requeue(t)},

@@ -160,12 +160,10 @@ back AS (
     due_at = CASE WHEN e.delay_ms > 0 THEN ${NOW} + e.delay_ms END,
     expires_at = CASE WHEN e.delay_ms <= 0 AND e.ttl > 0 THEN ${NOW} + e.ttl END
   FROM ended e WHERE e.outcome = 'requeued' AND i.queue = $2 AND i.id = e.id
-    AND ${among('i', "SELECT id FROM ended WHERE outcome = 'requeued'")}
   RETURNING i.id, i.due_at
 ),
 gone AS (
   DELETE FROM ${t.items} i USING ended e WHERE e.outcome <> 'requeued' AND i.queue = $2 AND i.id = e.id
-    AND ${among('i', "SELECT id FROM ended WHERE outcome <> 'requeued'")}
   RETURNING i.id, i.seq, i.priority, i.payload, e.outcome, i.meta
 ),
 buried AS (
@@ -191,7 +189,6 @@ released AS (
   UPDATE ${tasks} r SET expires_at = ${NOW} + r.keep_ms, keep_ms = NULL
   FROM a WHERE a.item_action = 'finish' AND a.stored = 'cancelled' AND a.keep_ms IS NOT NULL AND a.new_state IS NULL
     AND r.queue = $2 AND r.id = a.task_id
-    AND ${among('r', "SELECT task_id FROM a WHERE item_action = 'finish' AND stored = 'cancelled'")}
 ),
 expired AS (
   DELETE FROM ${tasks} r WHERE r.queue = $2 AND ${among('r', `
