@@ -163,12 +163,9 @@ export class StoreCore {
 /**
  * Sent on each connection of a pool the store creates, before the store's first statement
  * there (docs/postgres.md, "Plans"): generic plans, so that its big prepared statements
- * are not planned again at every execution, and the cost of a random page read as it is
- * on the cached pages of a queue, so that a few dozen index probes are not priced above a
- * sequential scan of the queue.
+ * are not planned again at every execution.
  */
-export const SESSION_SETUP =
-  "SELECT set_config('plan_cache_mode', 'force_generic_plan', false), set_config('random_page_cost', '1.1', false)";
+export const SESSION_SETUP = "SELECT set_config('plan_cache_mode', 'force_generic_plan', false)";
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 

@@ -69,8 +69,8 @@ describe('new PostgresStore', () => {
 });
 
 describe('plans', () => {
-  const show = statement("SELECT current_setting('plan_cache_mode') AS mode, current_setting('random_page_cost') AS cost");
-  const tuned = [{ mode: 'force_generic_plan', cost: '1.1' }];
+  const show = statement("SELECT current_setting('plan_cache_mode') AS mode");
+  const tuned = [{ mode: 'force_generic_plan' }];
 
   it("tunes a connection of a pool the store creates before the store's first statement on it", async () => {
     const pool = new pg.Pool({ connectionString: pgx.url, max: 1 });
@@ -91,7 +91,7 @@ describe('plans', () => {
       await queue.putData([1]);
       await queue.doneData([...(await queue.getData(1)).keys()]);
       await store.close();
-      expect((await pool.query(show.text)).rows).toEqual([{ mode: 'auto', cost: '4' }]);
+      expect((await pool.query(show.text)).rows).toEqual([{ mode: 'auto' }]);
     } finally {
       await pool.end();
     }

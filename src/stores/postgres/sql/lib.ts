@@ -27,16 +27,15 @@
  *     a join there could read a whole queue (a bitmap scan of `queue = $2`);
  *   - a write to rows an earlier CTE found joins that CTE on the primary key
  *     (`FROM cte g WHERE i.queue = $2 AND i.id = g.id`), which plans as a probe per CTE
- *     row; adding `i.id = ANY (ARRAY(SELECT id FROM cte))` there made PostgreSQL rescan
- *     the CTE for every row it found (9,000 dead letters took 19 s), so it is not done;
+ *     row; `i.id = ANY (ARRAY(SELECT id FROM cte))` beside such a join can make
+ *     PostgreSQL rescan the CTE for every row it finds (9,000 dead letters took 19 s), so
+ *     only the task claim adds it, whose join otherwise read the whole items table once
+ *     the tables had statistics, and whose rows are at most 1,000;
  *   - a write whose rows a subquery picks, without a join, names them with
  *     `id = ANY (ARRAY(subquery))` ({@link among}): the subquery runs once, as an init
  *     plan, and the rows are probed by key (as `IN (subquery)` the plan could run it
- *     beside a scan of the queue, and two statements then deadlocked);
- *   - the store's own pool plans with `random_page_cost = 1.1`, where the index probes
- *     cost what they do on cached pages, so that PostgreSQL does not prefer a sequential
- *     scan and a hash join to a few dozen probes (store.ts SESSION_SETUP).
- * Cost: O(rows named) on the store's own pool (docs/postgres.md, "Plans").
+ *     beside a scan of the records, and two statements then deadlocked).
+ * docs/postgres.md, "Plans", has the measurements.
  */
 
 /** The names a statement is built for. */
@@ -68,8 +67,8 @@ export const NOW = '(SELECT now FROM clock)';
 
 /**
  * `<alias>.id = ANY (ARRAY(<ids>))`: names the rows of a write by the ids a subquery picks
- * (`ids`), run once, for a write with no join (see "Plans" above: never beside a join on
- * the same ids).
+ * (`ids`), run once (see "Plans" above: beside a join on the same ids only where the rows
+ * are few).
  */
 export function among(alias: string, ids: string): string {
   return `${alias}.id = ANY (ARRAY(${ids}))`;

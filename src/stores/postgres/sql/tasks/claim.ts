@@ -29,7 +29,7 @@
  *   win. Items are claimed FOR UPDATE SKIP LOCKED, then their records locked in id order:
  *   every task statement locks items before records, so none waits for another in a cycle.
  */
-import { bury, CLOCK, count, NOW, requeue, settle, SETTLED_TOTALS, sizeOf, wakeSettled, type Tables } from '../lib.js';
+import { among, bury, CLOCK, count, NOW, requeue, settle, SETTLED_TOTALS, sizeOf, wakeSettled, type Tables } from '../lib.js';
 import { FINAL, meter, notifyEvents, specs } from './lib.js';
 import { NOT_PAUSED, PAUSE_LEFT, pausedCte } from '../limits.js';
 
@@ -80,24 +80,31 @@ judged AS (
   FROM pick p LEFT JOIN rec r ON r.id = p.id LEFT JOIN specs s ON s.name = r.task
 ),
 discarded AS (
+  -- the writes below name their rows by key as well as by the join (lib.ts "Plans"): with
+  -- statistics a claim's join otherwise read the whole items table; a claim names at
+  -- most 1,000 rows, which bounds what the key list can cost beside the join
   DELETE FROM ${t.items} i USING judged j WHERE j.kind = 'discard' AND i.queue = $2 AND i.id = j.id
+    AND ${among('i', "SELECT id FROM judged WHERE kind = 'discard'")}
   RETURNING i.id
 ),
 claimed AS (
   UPDATE ${t.items} i SET due_at = ${NOW} + $6::bigint, expires_at = NULL, failed = j.failed,
     lease = (SELECT token FROM token), attempts = $8::int, use_dead = false
   FROM judged j WHERE j.kind <> 'discard' AND i.queue = $2 AND i.id = j.id
+    AND ${among('i', "SELECT id FROM judged WHERE kind <> 'discard'")}
   RETURNING i.id, i.failed, i.payload, i.lease, i.meta
 ),
 started AS (
   UPDATE ${tasks} r SET state = 'started', attempt = j.attempt + 1, at = ${NOW}, run_lease = (SELECT token FROM token),
     error = CASE WHEN j.fresh THEN NULL ELSE r.error END, keep_ms = NULL, expires_at = NULL
   FROM judged j WHERE j.kind = 'start' AND r.queue = $2 AND r.id = j.id
+    AND ${among('r', "SELECT id FROM judged WHERE kind = 'start'")}
   RETURNING r.id, r.task, r.attempt
 ),
 kept AS (
   UPDATE ${tasks} r SET expires_at = ${NOW} + r.keep_ms, keep_ms = NULL
   FROM judged j WHERE j.kind = 'discard' AND j.was = 'cancelled' AND j.keep_ms IS NOT NULL AND r.queue = $2 AND r.id = j.id
+    AND ${among('r', "SELECT id FROM judged WHERE kind = 'discard'")}
 ),
 claim_kept AS (
   INSERT INTO ${claims} (queue, token, lease, until) SELECT $2, $7::text, token, ${NOW} + $6::bigint FROM token
