@@ -29,8 +29,8 @@
  *     (`FROM cte g WHERE i.queue = $2 AND i.id = g.id`), which plans as a probe per CTE
  *     row; `i.id = ANY (ARRAY(SELECT id FROM cte))` beside such a join can make
  *     PostgreSQL rescan the CTE for every row it finds (9,000 dead letters took 19 s), so
- *     only the task claim adds it, whose join otherwise read the whole items table once
- *     the tables had statistics, and whose rows are at most 1,000;
+ *     only the reads and task claims add it, whose joins otherwise read the whole items
+ *     table once the tables had statistics, and whose rows are at most 1,000;
  *   - a write whose rows a subquery picks, without a join, names them with
  *     `id = ANY (ARRAY(subquery))` ({@link among}): the subquery runs once, as an init
  *     plan, and the rows are probed by key (as `IN (subquery)` the plan could run it

@@ -22,17 +22,19 @@
  *   so concurrent readers never wait for each other and never share an item; a row is
  *   claimable only while visible, and claiming hides it until its deadline.
  */
-import { bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
+import { among, bury, CLOCK, count, SETTLED_TOTALS, wakeSettled, NOW, requeue, settle, sizeOf, type Tables } from './lib.js';
 import { GROUPED, turnCte } from './groups.js';
 import { NOT_PAUSED, PAUSE_LEFT, pausedCte } from './limits.js';
 
 export function readStatement(t: Tables, leasing: boolean): string {
+  // the write names its rows by key beside its join (lib.ts "Plans"): with statistics the
+  // join alone read the whole items table; a read takes at most 1,000 rows
   const claim = leasing
     ? `UPDATE ${t.items} i SET due_at = ${NOW} + $5::bigint, expires_at = NULL, failed = p.failed,
     lease = (SELECT token FROM token), attempts = $6::int, use_dead = $7::boolean
-  FROM pick p WHERE i.queue = $2 AND i.id = p.id
+  FROM pick p WHERE i.queue = $2 AND i.id = p.id AND ${among('i', 'SELECT id FROM pick')}
   RETURNING i.id, i.failed, i.payload, i.lease, i.priority, i.seq, i.meta`
-    : `DELETE FROM ${t.items} i USING pick p WHERE i.queue = $2 AND i.id = p.id
+    : `DELETE FROM ${t.items} i USING pick p WHERE i.queue = $2 AND i.id = p.id AND ${among('i', 'SELECT id FROM pick')}
   RETURNING i.id, p.failed, i.payload, NULL::bigint AS lease, i.priority, i.seq, i.meta`;
   return `WITH ${CLOCK},
 ${settle(t)},
