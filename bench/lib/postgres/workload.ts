@@ -21,57 +21,89 @@ const GET_INITIAL: Record<(typeof GET_BATCHES)[number], number> = { 1: 4000, 10:
 const MIN_TASKS = 10_000;
 const TASK_CONCURRENCY = 50;
 
+type Server = NonNullable<ThroughputSpec['server']>;
+
+/**
+ * A put row: the producers put in batches of PUT_BATCH; `dedupe` gives each item a new
+ * dedupe key (visq only).
+ */
+function putRow(system: PostgresSystemName, server: Server, workload: string, initialN: number, dedupe = false): ThroughputSpec {
+  return {
+    group: dedupe ? 'postgres-dedupe' : 'postgres-put',
+    workload,
+    system,
+    server,
+    timed: (n) =>
+      split(n, PRODUCERS, PUT_BATCH).map((count, agent) => ({
+        agent,
+        job: { kind: 'put', system, target: 'data', count, batch: PUT_BATCH, ...(dedupe ? { dedupe: true } : {}) },
+      })),
+    initialN,
+    minN: PRODUCERS * PUT_BATCH,
+    step: PRODUCERS * PUT_BATCH,
+  };
+}
+
+/**
+ * A get+done row: the queue filled first, then the consumers read `batch` at a time and
+ * finish what they read until it is empty; `groups` spreads the fill over that many
+ * ordered groups (visq only).
+ */
+function getDoneRow(
+  system: PostgresSystemName,
+  server: Server,
+  workload: string,
+  batch: number,
+  initialN: number,
+  groups?: number,
+): ThroughputSpec {
+  return {
+    group: groups ? 'postgres-groups' : 'postgres-get-done',
+    workload,
+    system,
+    server,
+    fill: (n) =>
+      split(n, CONSUMERS, FILL_BATCH).map((count, agent) => ({
+        agent,
+        job: { kind: 'put', system, target: 'data', count, batch: FILL_BATCH, ...(groups ? { groups } : {}) },
+      })),
+    timed: () => Array.from({ length: CONSUMERS }, (_, agent) => ({ agent, job: { kind: 'drain', system, batch } })),
+    initialN,
+    minN: 1000,
+    step: 1000,
+  };
+}
+
+/** Groups over which the grouped row spreads its items, as the Redis groups row does. */
+const GROUP_COUNT = 1000;
+
 export async function runPostgres(ctx: Context): Promise<ThroughputRow[]> {
   const pg = ctx.postgres;
   if (!pg) throw new Error('the postgres workload needs its PostgreSQL (main.ts starts it)');
   const systems = POSTGRES_SYSTEMS.filter((s) => ctx.systems.includes(s));
   const quick = (n: number): number => (ctx.settings.quick ? Math.max(1000, n / 4) : n);
-  const server = (system: PostgresSystemName): NonNullable<ThroughputSpec['server']> => ({
+  const server = (system: PostgresSystemName): Server => ({
     flush: () => pg.flush(system),
     cpuMicros: () => pg.cpuMicros(),
   });
   const rows: ThroughputRow[] = [];
 
   for (const system of systems) {
-    rows.push(
-      await measureThroughput(ctx, {
-        group: 'postgres-put',
-        workload: `postgres: put, batches of ${PUT_BATCH}`,
-        system,
-        server: server(system),
-        timed: (n) =>
-          split(n, PRODUCERS, PUT_BATCH).map((count, agent) => ({
-            agent,
-            job: { kind: 'put', system, target: 'data', count, batch: PUT_BATCH },
-          })),
-        initialN: quick(40_000),
-        minN: PRODUCERS * PUT_BATCH,
-        step: PRODUCERS * PUT_BATCH,
-      }),
-    );
+    rows.push(await measureThroughput(ctx, putRow(system, server(system), `postgres: put, batches of ${PUT_BATCH}`, quick(40_000))));
   }
   for (const batch of GET_BATCHES) {
     for (const system of systems) {
-      rows.push(
-        await measureThroughput(ctx, {
-          group: 'postgres-get-done',
-          workload: `postgres: get+done, batches of ${batch}, ${CONSUMERS} consumers`,
-          system,
-          server: server(system),
-          fill: (n) =>
-            split(n, CONSUMERS, FILL_BATCH).map((count, agent) => ({
-              agent,
-              job: { kind: 'put', system, target: 'data', count, batch: FILL_BATCH },
-            })),
-          timed: () => Array.from({ length: CONSUMERS }, (_, agent) => ({ agent, job: { kind: 'drain', system, batch } })),
-          initialN: quick(GET_INITIAL[batch]),
-          minN: 1000,
-          step: 1000,
-        }),
-      );
+      const workload = `postgres: get+done, batches of ${batch}, ${CONSUMERS} consumers`;
+      rows.push(await measureThroughput(ctx, getDoneRow(system, server(system), workload, batch, quick(GET_INITIAL[batch]))));
     }
   }
-  if (systems.includes('visq-postgres')) rows.push(...(await features(ctx, server('visq-postgres'), quick)));
+  if (systems.includes('visq-postgres')) {
+    // visq's features (the peers have none of them), each beside its plain row above
+    const visq = 'visq-postgres';
+    rows.push(await measureThroughput(ctx, putRow(visq, server(visq), `postgres: dedupe put, batches of ${PUT_BATCH}`, quick(20_000), true)));
+    const grouped = `postgres: get+done, batches of 100, ${CONSUMERS} consumers, ${GROUP_COUNT.toLocaleString('en-US')} ordered groups`;
+    rows.push(await measureThroughput(ctx, getDoneRow(visq, server(visq), grouped, 100, quick(GET_INITIAL[100] / 2), GROUP_COUNT)));
+  }
   for (const system of systems) {
     rows.push(
       await measureThroughput(ctx, {
@@ -92,51 +124,4 @@ export async function runPostgres(ctx: Context): Promise<ThroughputRow[]> {
     );
   }
   return rows;
-}
-
-/** Groups over which the grouped row spreads its items, as the Redis groups row does. */
-const GROUP_COUNT = 1000;
-
-/**
- * visq's features on PostgreSQL (the peers have none of them), each beside its plain row
- * above: deduplicated puts at batches of 100 (a new key per item) and get+done at
- * batches of 100 over items spread across 1,000 ordered groups.
- */
-async function features(
-  ctx: Context,
-  server: NonNullable<ThroughputSpec['server']>,
-  quick: (n: number) => number,
-): Promise<ThroughputRow[]> {
-  const system = 'visq-postgres';
-  return [
-    await measureThroughput(ctx, {
-      group: 'postgres-dedupe',
-      workload: `postgres: dedupe put, batches of ${PUT_BATCH}`,
-      system,
-      server,
-      timed: (n) =>
-        split(n, PRODUCERS, PUT_BATCH).map((count, agent) => ({
-          agent,
-          job: { kind: 'put', system, target: 'data', count, batch: PUT_BATCH, dedupe: true },
-        })),
-      initialN: quick(20_000),
-      minN: PRODUCERS * PUT_BATCH,
-      step: PRODUCERS * PUT_BATCH,
-    }),
-    await measureThroughput(ctx, {
-      group: 'postgres-groups',
-      workload: `postgres: get+done, batches of 100, ${CONSUMERS} consumers, ${GROUP_COUNT.toLocaleString('en-US')} ordered groups`,
-      system,
-      server,
-      fill: (n) =>
-        split(n, CONSUMERS, FILL_BATCH).map((count, agent) => ({
-          agent,
-          job: { kind: 'put', system, target: 'data', count, batch: FILL_BATCH, groups: GROUP_COUNT },
-        })),
-      timed: () => Array.from({ length: CONSUMERS }, (_, agent) => ({ agent, job: { kind: 'drain', system, batch: 100 } })),
-      initialN: quick(GET_INITIAL[100] / 2),
-      minN: 1000,
-      step: 1000,
-    }),
-  ];
 }
