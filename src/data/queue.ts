@@ -239,7 +239,6 @@ export class DataQueue<T = unknown> {
     return dedupeKeys(this.#backend, () => this.#ensureOpen());
   }
 
-
   /**
    * @internal For the forwarder: puts items with no options, each with its own metadata
    * (`metas[i]`, '' for none), and makes no span.

@@ -29,7 +29,7 @@
  * only end leases (done, release, settling), which can make a group look held a moment
  * longer to a take, never free. So a group never has two holders.
  */
-import { CLOCK, count, NOW, sizeOf, type Tables } from './lib.js';
+import { among, CLOCK, count, NOW, sizeOf, type Tables } from './lib.js';
 
 /** Migration 6: group columns, the group tables and their indexes. */
 export function groupsMigration(s: string): string {
@@ -209,9 +209,9 @@ export function groupTakeStatement(t: Tables, leasing: boolean): string {
   const claim = leasing
     ? `UPDATE ${t.items} i SET due_at = ${NOW} + $5::bigint, expires_at = NULL, ghold = NULL,
     lease = (SELECT token FROM token), attempts = $6::int, use_dead = $7::boolean
-  WHERE i.queue = $2 AND i.id = ANY (ARRAY(SELECT id FROM ranked)) AND i.due_at IS NULL
+  WHERE i.queue = $2 AND ${among('i', 'SELECT id FROM ranked')} AND i.due_at IS NULL
   RETURNING i.id, i.failed, i.payload, i.lease, i.meta, i.grp`
-    : `DELETE FROM ${t.items} i WHERE i.queue = $2 AND i.id = ANY (ARRAY(SELECT id FROM ranked)) AND i.due_at IS NULL
+    : `DELETE FROM ${t.items} i WHERE i.queue = $2 AND ${among('i', 'SELECT id FROM ranked')} AND i.due_at IS NULL
   RETURNING i.id, i.failed, i.payload, NULL::bigint AS lease, i.meta, i.grp`;
   return `WITH RECURSIVE ${CLOCK},
 ${readyRuns(t, '$4::int')},

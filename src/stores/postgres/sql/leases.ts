@@ -56,8 +56,7 @@ held AS (
   FROM ${liveLeases(t, '$3::text[]', '$4::bigint[]')}
 ),
 moved AS (
-  UPDATE ${t.items} i SET due_at = ${NOW} + $5::bigint FROM held h
-  WHERE i.queue = $2 AND i.id = h.id
+  UPDATE ${t.items} i SET due_at = ${NOW} + $5::bigint FROM held h WHERE i.queue = $2 AND i.id = h.id
   RETURNING i.id, i.lease
 ),
 shortened AS (
