@@ -98,6 +98,7 @@ export async function checkout(pool: PostgresPool, operation: string, setup?: Se
 export interface PgModule {
   Pool: new (config: Record<string, unknown>) => PostgresPool & {
     on(event: 'error', listener: (error: Error) => void): unknown;
+    on(event: 'connect', listener: (client: { on(event: 'error', listener: (error: Error) => void): unknown }) => void): unknown;
   };
   Client: new (config: Record<string, unknown>) => ListenClient;
 }

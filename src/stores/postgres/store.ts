@@ -228,6 +228,14 @@ export class PostgresStore implements QueueStore, TaskStoreProvider {
       // on the pool, after dropping them; the next query opens a new connection, and an
       // 'error' event without a listener would end the process
       owned.on('error', () => undefined);
+      // and every connection of its own keeps a listener of its own as well, whoever holds
+      // it: pg's pool listens only while a connection is idle, checkout() while the store
+      // holds one, and an 'error' that finds no listener ends the process (the chaos run
+      // saw a terminated backend's FATAL reach one). Its failure still reaches the query
+      // it cut, or the next one
+      owned.on('connect', (client) => {
+        client.on('error', () => undefined);
+      });
       pool = owned;
       this.#ownsPool = true;
       listenConfig = { ...connection };
